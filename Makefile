@@ -1,0 +1,132 @@
+# Chorus: one plain Makefile for the server, its libraries, tests and benches.
+#
+#   make            build build/chorus (and the libraries)
+#   make run        install what is missing, build, serve on 127.0.0.1:8080
+#   make test       install what is missing, build, run every test
+#   make asan       the whole test suite under ASan + UBSan (build/asan/)
+#   make bench      every benchmark, one line a figure
+#   make install    PREFIX=/usr/local, DESTDIR honoured
+#
+# Layout of the build: the ot/ sources make build/libot.a, storage/ makes
+# build/libstore.a, server/ makes build/chorus. Test and bench programs are
+# found by name: tests/test_ot_*.c link against libot alone (which keeps ot/
+# pure), tests/test_store_*.c against libstore and libot, tests/test_srv_*.c
+# against everything. The same rule holds for bench/bench_*.c.
+
+VERSION   := 0.1.0
+BUILD     ?= build
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+SANITIZE  ?=
+
+CC        ?= cc
+OPT       ?= -O2
+CFLAGS    ?= $(OPT) -g
+WARN      := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wshadow \
+             -Wpointer-arith -Wformat=2 -Wno-format-nonliteral \
+             -Wno-format-truncation -Werror
+ALLCFLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(BUILD)/gen $(WARN) $(CFLAGS) \
+             -DCHORUS_VERSION='"$(VERSION)"' -MMD -MP -pthread
+ALLLDFLAGS := $(LDFLAGS) -pthread
+ifneq ($(SANITIZE),)
+ALLCFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+ALLLDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+LIBS_OT    := -ljansson -lm
+LIBS_STORE := -lsqlite3 $(LIBS_OT)
+LIBS_SRV   := -lwebsockets -lsodium $(LIBS_STORE)
+
+OT_SRC    := $(wildcard ot/*.c)
+STORE_SRC := $(wildcard storage/*.c)
+SRV_SRC   := $(filter-out server/main.c,$(wildcard server/*.c))
+OT_OBJ    := $(OT_SRC:%.c=$(BUILD)/%.o)
+STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+SRV_OBJ   := $(SRV_SRC:%.c=$(BUILD)/%.o)
+
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+MIGRATIONS := $(sort $(wildcard migrations/[0-9]*.sql))
+
+.SECONDARY:
+.PHONY: all run test test-bin asan bench install clean deps deps-test
+all: $(BUILD)/chorus
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+$(BUILD)/libot.a: $(OT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libstore.a: $(STORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libsrv.a: $(SRV_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The migrations are compiled in, so the binary needs no files beside it.
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) tools/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+$(BUILD)/chorus: $(BUILD)/server/main.o $(BUILD)/libsrv.a $(BUILD)/libstore.a $(BUILD)/libot.a
+	$(CC) $(ALLLDFLAGS) -o $@ $^ $(LIBS_SRV)
+
+# Tests and benches: the file name says what they may link against.
+$(BUILD)/tests/test_ot_%: $(BUILD)/tests/test_ot_%.o $(BUILD)/libot.a
+	$(CC) $(ALLLDFLAGS) -o $@ $^ $(LIBS_OT)
+$(BUILD)/tests/test_store_%: $(BUILD)/tests/test_store_%.o $(BUILD)/libstore.a $(BUILD)/libot.a
+	$(CC) $(ALLLDFLAGS) -o $@ $^ $(LIBS_STORE)
+$(BUILD)/tests/test_srv_%: $(BUILD)/tests/test_srv_%.o $(BUILD)/libsrv.a $(BUILD)/libstore.a $(BUILD)/libot.a
+	$(CC) $(ALLLDFLAGS) -o $@ $^ $(LIBS_SRV)
+$(BUILD)/bench/bench_ot_%: $(BUILD)/bench/bench_ot_%.o $(BUILD)/libot.a
+	$(CC) $(ALLLDFLAGS) -o $@ $^ $(LIBS_OT)
+$(BUILD)/bench/bench_store_%: $(BUILD)/bench/bench_store_%.o $(BUILD)/libstore.a $(BUILD)/libot.a
+	$(CC) $(ALLLDFLAGS) -o $@ $^ $(LIBS_STORE)
+$(BUILD)/bench/bench_srv_%: $(BUILD)/bench/bench_srv_%.o $(BUILD)/libsrv.a $(BUILD)/libstore.a $(BUILD)/libot.a
+	$(CC) $(ALLLDFLAGS) -o $@ $^ $(LIBS_SRV)
+$(BUILD)/bench/loadgen: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/loadgen/*.c)) $(BUILD)/libot.a
+	$(CC) $(ALLLDFLAGS) -o $@ $^ -lwebsockets $(LIBS_OT)
+
+LOADGEN := $(if $(wildcard bench/loadgen/*.c),$(BUILD)/bench/loadgen)
+
+test-bin: $(BUILD)/chorus $(TEST_BIN)
+
+deps:
+	@sh tools/deps.sh run
+deps-test:
+	@sh tools/deps.sh test
+
+run: deps $(BUILD)/chorus
+	mkdir -p data
+	$(BUILD)/chorus serve --bind 127.0.0.1 --port 8080 --data ./data
+
+test: deps-test test-bin
+	@BUILD=$(BUILD) sh tests/run
+
+asan:
+	$(MAKE) BUILD=build/asan SANITIZE=address,undefined OPT=-O1 test
+
+bench: deps-test $(BUILD)/chorus $(BENCH_BIN) $(LOADGEN)
+	@BUILD=$(BUILD) sh bench/run
+
+install: $(BUILD)/chorus
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/chorus/migrations
+	install -m 755 $(BUILD)/chorus $(DESTDIR)$(PREFIX)/bin/chorus
+	cp -R web $(DESTDIR)$(PREFIX)/share/chorus/
+	install -m 644 $(MIGRATIONS) $(DESTDIR)$(PREFIX)/share/chorus/migrations/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,46 @@
+#!/bin/sh
+# deps.sh -- install what 'make run' or 'make test' needs and is missing.
+#
+# Debian packages: installed with apt-get when run as root, otherwise the
+# exact command is printed and we stop. npm packages: 'npm ci' from the
+# committed package-lock.json, only when node_modules is older than the lock.
+# Usage: sh tools/deps.sh run|test
+set -e
+what=${1:-run}
+
+pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev"
+if [ "$what" = test ]; then
+    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium git openssl"
+fi
+
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        # nodejs/npm may come from elsewhere (nodesource); a working binary is enough.
+        case "$p" in
+            nodejs) command -v node >/dev/null 2>&1 && continue ;;
+            npm) command -v npm >/dev/null 2>&1 && continue ;;
+        esac
+        missing="$missing $p"
+    fi
+done
+
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "deps: installing$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq || true
+        apt-get install -y -qq $missing >/dev/null
+    else
+        echo "deps: missing Debian packages. Run as root:" >&2
+        echo "  sudo apt-get install -y$missing" >&2
+        exit 1
+    fi
+fi
+
+if [ "$what" = test ] && [ -f package-lock.json ]; then
+    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        echo "deps: npm ci"
+        npm ci --no-audit --no-fund --loglevel=error
+    fi
+fi
