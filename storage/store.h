@@ -1,0 +1,307 @@
+/* store.h -- Chorus's storage: documents, the op log and snapshots in SQLite.
+ *
+ * This header is the whole public API of storage/; no SQLite type leaks out.
+ * A 'store' is one SQLite connection (WAL mode), used by one thread at a
+ * time. Writes from the server go through a 'store_writer' (a thread that
+ * group-commits whatever is queued in one transaction, then hands the
+ * completions back); slow reads go through a 'store_pool' (threads with
+ * their own read connections). Key invariant: for every document the log
+ * holds versions 1..documents.version with no gap, and version V is the op
+ * that brought the text from V-1 to V; a snapshot at V equals the replay of
+ * ops 1..V. An operation reported successful has been committed with the
+ * configured synchronous level (FULL by default: durable across power loss).
+ *
+ * Errors: 0 on success, a negative STORE_E* code on failure (store_strerror);
+ * on failure nothing changed unless the comment says otherwise. Strings are
+ * UTF-8 and NUL-terminated; arguments are borrowed. */
+#ifndef CHORUS_STORAGE_STORE_H
+#define CHORUS_STORAGE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    STORE_OK = 0,
+    STORE_EINVAL = -1,    /* bad argument (NULL, negative version, ...) */
+    STORE_ENOMEM = -2,    /* out of memory */
+    STORE_ENOTFOUND = -3, /* no such document (or op) */
+    STORE_EEXIST = -4,    /* document or file already exists */
+    STORE_ECONFLICT = -5, /* that version of the document is already taken */
+    STORE_EDUP = -6,      /* an op with that (doc, client, seq) is stored */
+    STORE_ERANGE = -7,    /* version beyond the document / not the next one */
+    STORE_ENEWER = -8,    /* database schema newer than this binary */
+    STORE_EFULL = -9,     /* disk (or quota) full: nothing was committed */
+    STORE_EIO = -10,      /* I/O error: nothing was committed */
+    STORE_EREADONLY = -11,/* database or its directory is read-only */
+    STORE_EBUSY = -12,    /* locked by another process beyond busy_timeout */
+    STORE_ECORRUPT = -13, /* database or log inconsistent (see store_check) */
+    STORE_ECANTOPEN = -14,/* cannot open or create the database file */
+    STORE_ESTOPPED = -15, /* writer or pool is stopping: job not accepted */
+    STORE_ESQL = -16      /* any other SQLite error (a bug: please report) */
+};
+
+/* Text of an error code; never NULL. */
+const char *store_strerror(int err);
+
+typedef enum store_sync {
+    STORE_SYNC_FULL = 0,  /* fsync the WAL at every commit (default) */
+    STORE_SYNC_NORMAL = 1 /* fsync only at checkpoints: a power loss (not a
+                           * process crash) may lose the last commits, which
+                           * clients were told are durable */
+} store_sync;
+
+typedef struct store_options {
+    store_sync sync;       /* STORE_SYNC_FULL unless you accept the risk */
+    int busy_timeout_ms;   /* wait this long for another process' lock */
+    int snapshot_every;    /* snapshot period in ops (<= 0: 200) */
+    int auto_snapshot;     /* nonzero: store_append and APPEND jobs write a
+                            * snapshot themselves at every multiple of
+                            * snapshot_every (for tools; the server, which
+                            * submits its own SNAPSHOT jobs, turns it off) */
+    int max_batch;         /* writer: most jobs in one transaction (<= 0:
+                            * 8192) */
+} store_options;
+
+/* Fill 'opt' with the defaults: FULL, 5000 ms, every 200 ops, auto_snapshot
+ * on, batches up to 8192 jobs. A NULL options pointer means the same. */
+void store_options_init(store_options *opt);
+
+typedef struct store store;
+
+/* Open (creating if needed) the database at 'path', set WAL mode, the
+ * synchronous level, busy_timeout and foreign keys, and apply the compiled-in
+ * migrations not yet applied (each in its own transaction, tracked by PRAGMA
+ * user_version). On success *out is the new connection (store_close it).
+ * On failure *out is NULL, 'err' (if not NULL) holds a one-line message, and
+ * the result is STORE_ENEWER (schema newer than this binary), STORE_ECANTOPEN
+ * (missing or unwritable directory, not a database), STORE_EREADONLY,
+ * STORE_EBUSY, STORE_ECORRUPT, STORE_EIO, STORE_EFULL or STORE_ENOMEM. */
+int store_open(store **out, const char *path, const store_options *opt,
+               char *err, size_t errlen);
+
+/* Close the connection. Accepts NULL. */
+void store_close(store *s);
+
+/* The schema version the database is at / this binary brings. */
+int store_schema_version(store *s);
+int store_schema_latest(void);
+
+/* ---- Documents ---------------------------------------------------------- */
+
+typedef struct store_docinfo {
+    char *id;           /* owned by the docinfo */
+    char *title;
+    char *creator;
+    int64_t created_ms;
+    int64_t updated_ms; /* time of the last op (or of creation) */
+    int64_t version;    /* number of ops in the log */
+} store_docinfo;
+
+/* Free the strings of one docinfo and zero it. Accepts NULL. */
+void store_docinfo_clear(store_docinfo *d);
+/* Clear 'n' docinfos and free the array (from store_doc_list). */
+void store_docinfo_free(store_docinfo *arr, size_t n);
+
+/* Create document 'id' at version 0 with empty text. Returns STORE_EEXIST if
+ * it exists, STORE_EINVAL if id is empty or NULL. title/creator may be NULL
+ * (stored as ""). */
+int store_doc_create(store *s, const char *id, const char *title,
+                     const char *creator, int64_t now_ms);
+
+/* Fill *out (clear it later). STORE_ENOTFOUND if no such document. */
+int store_doc_get(store *s, const char *id, store_docinfo *out);
+
+/* Every document, most recently updated first. *out is a new array of *n
+ * docinfos (store_docinfo_free(*out, *n)); NULL when *n is 0. */
+int store_doc_list(store *s, store_docinfo **out, size_t *n);
+
+/* Set the title. STORE_ENOTFOUND if no such document. */
+int store_doc_set_title(store *s, const char *id, const char *title,
+                        int64_t now_ms);
+
+/* Delete the document with its log and snapshots. STORE_ENOTFOUND. */
+int store_doc_delete(store *s, const char *id);
+
+/* ---- Op log ------------------------------------------------------------- */
+
+/* One op of the log. As input the strings are borrowed; as output (from
+ * store_ops_after) they point into the same allocation as the array. */
+typedef struct store_oprec {
+    const char *doc;
+    int64_t version;    /* 1-based: the op brought the doc from version-1 */
+    const char *op;     /* wire JSON text of the op, stored as given */
+    const char *client; /* client id */
+    int64_t seq;        /* the client's sequence number */
+    const char *user;   /* user name */
+    int64_t time_ms;
+} store_oprec;
+
+/* Append 'n' records in one BEGIN IMMEDIATE transaction, all or nothing;
+ * each must be its document's next version (documents.version is updated,
+ * and updated_ms). Errors: STORE_ENOTFOUND (no such document),
+ * STORE_ECONFLICT (version taken), STORE_EDUP ((doc, client, seq) stored),
+ * STORE_ERANGE (version beyond the next one), STORE_EINVAL, or a disk error
+ * (STORE_EFULL, STORE_EIO, STORE_EREADONLY, STORE_EBUSY). With auto_snapshot
+ * it also writes the snapshots due. */
+int store_append(store *s, const store_oprec *recs, size_t n);
+
+/* Free an array from store_ops_after. Accepts NULL. */
+void store_oprecs_free(store_oprec *recs);
+
+/* The ops of 'doc' with version > after_version, oldest first, at most
+ * 'limit' (<= 0: no limit). *out is one allocation holding the array and
+ * its strings (store_oprecs_free); NULL when *n is 0. STORE_ENOTFOUND if no
+ * such document. */
+int store_ops_after(store *s, const char *doc, int64_t after_version,
+                    int64_t limit, store_oprec **out, size_t *n);
+
+/* The version at which (doc, client, seq) was stored. STORE_ENOTFOUND if
+ * it was not. */
+int store_find_seq(store *s, const char *doc, const char *client,
+                   int64_t seq, int64_t *version);
+
+/* The newest committed op of 'client' on 'doc': its seq and version.
+ * STORE_ENOTFOUND if the client has none there. */
+int store_client_last(store *s, const char *doc, const char *client,
+                      int64_t *seq, int64_t *version);
+
+/* ---- Snapshots and text -------------------------------------------------- */
+
+/* Store the full text of 'doc' at 'version' (replacing one stored there).
+ * STORE_ENOTFOUND, STORE_ERANGE (version beyond the log), STORE_EINVAL. */
+int store_snapshot_put(store *s, const char *doc, int64_t version,
+                       const char *text, size_t bytes);
+
+/* The current text of 'doc': its latest snapshot plus the replay of the ops
+ * after it, read in one transaction. *text is malloc'd and NUL-terminated
+ * (free it), *bytes its length, *version the version it is at. Errors:
+ * STORE_ENOTFOUND, STORE_ECORRUPT (a stored op or snapshot does not replay),
+ * STORE_ENOMEM. */
+int store_load(store *s, const char *doc, char **text, size_t *bytes,
+               int64_t *version);
+
+/* The text of 'doc' at 'version' (0 is the empty text): the nearest
+ * snapshot at or below it plus replay. Same ownership and errors as
+ * store_load, plus STORE_ERANGE when version < 0 or beyond the current. */
+int store_text_at(store *s, const char *doc, int64_t version, char **text,
+                  size_t *bytes);
+
+/* ---- Maintenance -------------------------------------------------------- */
+
+/* Online, consistent copy of the database to 'dest_path' (VACUUM INTO a
+ * temporary file beside it, fsync, link into place, fsync the directory),
+ * safe while other connections write. Refuses to overwrite: STORE_EEXIST.
+ * On failure no file is left at dest_path and 'err' says why. */
+int store_backup(store *s, const char *dest_path, char *err, size_t errlen);
+
+/* Verify the database: PRAGMA integrity_check and foreign_key_check, then
+ * for every document: versions contiguous 1..version, documents.version
+ * matching the log, every op replaying, every snapshot equal to the replay
+ * of the log up to it. Each problem found is passed to report(arg, line)
+ * (report may be NULL); a last line summarises. Returns 0 if clean,
+ * STORE_ECORRUPT if anything is wrong, or another error if it could not
+ * read the database. */
+int store_check(store *s, void (*report)(void *arg, const char *line),
+                void *arg);
+
+/* ---- Group-commit writer ------------------------------------------------- */
+
+typedef enum store_job_kind {
+    STORE_JOB_APPEND = 1, /* append job->rec */
+    STORE_JOB_SNAPSHOT    /* put job->snap */
+} store_job_kind;
+
+/* A unit of work for the writer, allocated by the caller. Between
+ * store_writer_submit and its return by store_writer_drain the writer owns
+ * it; everything it points to must stay valid until then. */
+typedef struct store_job {
+    struct store_job *next; /* the writer's link */
+    store_job_kind kind;
+    int result;             /* set by the writer: 0 or STORE_E* */
+    void *ctx;              /* the caller's, untouched */
+    store_oprec rec;        /* APPEND */
+    struct {
+        const char *doc;
+        int64_t version;
+        const char *text;
+        size_t bytes;
+    } snap;                 /* SNAPSHOT */
+} store_job;
+
+typedef struct store_writer store_writer;
+
+typedef struct store_writer_stats {
+    uint64_t commits;        /* transactions committed */
+    uint64_t jobs_committed; /* jobs in them (including logical failures) */
+    uint64_t jobs_failed;    /* jobs with result != 0 */
+    uint64_t failed_commits; /* transactions that failed (disk trouble) */
+    uint64_t last_batch;     /* jobs in the last transaction */
+    uint64_t max_batch;
+    uint64_t queued;         /* submitted, not yet done */
+} store_writer_stats;
+
+/* Open a connection to 'path' (as store_open) and start the writer thread.
+ * After each transaction it calls wake(arg) from the writer thread (wake
+ * may be NULL): it must only signal, e.g. lws_cancel_service. Returns NULL
+ * on failure with 'err' set. */
+store_writer *store_writer_new(const char *path, const store_options *opt,
+                               void (*wake)(void *arg), void *arg, char *err,
+                               size_t errlen);
+
+/* Queue 'job' (thread-safe). Returns 0, STORE_EINVAL (NULL or bad kind), or
+ * STORE_ESTOPPED after store_writer_stop; then the job stays the caller's.
+ * The writer commits every queued job in one transaction; a job's result is
+ * its own logical error (STORE_ECONFLICT, STORE_EDUP, ...: it changed
+ * nothing, the others commit), or, if the transaction failed, the disk error
+ * (STORE_EFULL, STORE_EIO, STORE_EREADONLY, STORE_EBUSY) for every job in
+ * it. A result of 0 means committed. */
+int store_writer_submit(store_writer *w, store_job *job);
+
+/* Take the completed jobs, in submission order, as a list linked by 'next'
+ * (NULL if none). The caller owns them again. Thread-safe. */
+store_job *store_writer_drain(store_writer *w);
+
+/* Counters (thread-safe snapshot of them). */
+void store_writer_stats_get(store_writer *w, store_writer_stats *out);
+
+/* Refuse new jobs, commit everything queued, stop the thread. Completed
+ * jobs stay available to store_writer_drain. Idempotent. */
+void store_writer_stop(store_writer *w);
+
+/* store_writer_stop, then close and free. Jobs not drained are forgotten
+ * (they are the caller's memory). Accepts NULL. */
+void store_writer_free(store_writer *w);
+
+/* ---- Reader pool -------------------------------------------------------- */
+
+typedef struct store_task {
+    struct store_task *next;                   /* the pool's link */
+    int (*run)(store *s, struct store_task *t); /* runs on a pool thread */
+    int result;                                /* run's return value */
+    void *ctx;                                 /* the caller's */
+} store_task;
+
+typedef struct store_pool store_pool;
+
+/* Start 'nthreads' threads (>= 1), each with its own connection to 'path'.
+ * wake(arg) is called from a pool thread after each task finishes. NULL on
+ * failure with 'err' set. */
+store_pool *store_pool_new(const char *path, const store_options *opt,
+                           int nthreads, void (*wake)(void *arg), void *arg,
+                           char *err, size_t errlen);
+
+/* Queue 'task' (thread-safe); the pool owns it until drained. Returns 0,
+ * STORE_EINVAL (NULL task or run), STORE_ESTOPPED while stopping. A task's
+ * run must use only the store it is given, and only during the call. */
+int store_pool_submit(store_pool *p, store_task *task);
+
+/* Take the finished tasks, in the order they finished (NULL if none). */
+store_task *store_pool_drain(store_pool *p);
+
+/* Refuse new tasks, run those queued, join the threads. Idempotent. */
+void store_pool_stop(store_pool *p);
+
+/* store_pool_stop, close the connections, free. Accepts NULL. */
+void store_pool_free(store_pool *p);
+
+#endif

@@ -1,0 +1,94 @@
+/* store_int.h -- what the files of storage/ share, never included outside.
+ *
+ * A store is one sqlite3 connection plus its lazily prepared statements.
+ * Every statement is reset as soon as its rows are read, so no connection
+ * keeps a read transaction open by accident (that would pin the WAL and
+ * hide newer commits). Functions named store__*_tx run inside a transaction
+ * the caller opened; a logical failure (STORE_ECONFLICT, ...) leaves the
+ * transaction as it was, a disk failure means the caller must roll back. */
+#ifndef CHORUS_STORAGE_STORE_INT_H
+#define CHORUS_STORAGE_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "storage/store.h"
+
+enum store__st {
+    ST_BEGIN,
+    ST_BEGIN_IMMEDIATE,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_DOC_INSERT,
+    ST_DOC_GET,
+    ST_DOC_LIST,
+    ST_DOC_TITLE,
+    ST_DOC_DELETE,
+    ST_DOC_VERSION,
+    ST_DOC_BUMP,
+    ST_OP_INSERT,
+    ST_OP_DELETE,
+    ST_OPS_AFTER,
+    ST_OPS_RANGE,
+    ST_FIND_SEQ,
+    ST_CLIENT_LAST,
+    ST_SNAP_PUT,
+    ST_SNAP_AT_OR_BELOW,
+    ST__COUNT
+};
+
+struct store {
+    sqlite3 *db;
+    store_options opt;
+    sqlite3_stmt *st[ST__COUNT];
+    unsigned long snapshot_failures; /* auto snapshots that did not replay */
+};
+
+/* The prepared statement 'which', reset and unbound, or NULL (out of
+ * memory or a schema problem: store__err(s, ...) tells). Borrowed. */
+sqlite3_stmt *store__stmt(store *s, int which);
+
+/* Map an SQLite result code to STORE_E*. */
+int store__err(int sqlite_rc);
+
+/* Nonzero for errors after which a write transaction must be abandoned
+ * (disk trouble, not a logical refusal of one op). */
+int store__fatal(int store_err);
+
+/* Transactions: BEGIN (deferred, for consistent reads) or BEGIN IMMEDIATE;
+ * COMMIT; ROLLBACK if one is still open (never fails). */
+int store__begin(store *s, int immediate);
+int store__commit(store *s);
+void store__rollback(store *s);
+
+/* A read transaction for a consistent view, unless one is already open
+ * (then *began is 0 and store__read_end leaves it alone). */
+int store__read_begin(store *s, int *began);
+void store__read_end(store *s, int began);
+
+/* Run 'sql' (no rows expected). */
+int store__exec(store *s, const char *sql);
+
+/* Append one record inside a write transaction; with auto_snapshot, also
+ * the snapshot due at its version. */
+int store__append_tx(store *s, const store_oprec *r);
+
+/* Put a snapshot inside a write transaction. */
+int store__snapshot_put_tx(store *s, const char *doc, int64_t version,
+                           const char *text, size_t bytes);
+
+/* The text at 'version' inside an open transaction (see store_text_at). */
+int store__text_at_tx(store *s, const char *doc, int64_t version,
+                      char **text, size_t *bytes);
+
+/* documents.version of 'doc', or STORE_ENOTFOUND. */
+int store__doc_version(store *s, const char *doc, int64_t *version);
+
+/* Copy 'len' bytes into a new NUL-terminated string; NULL if out of
+ * memory. */
+char *store__strndup(const char *p, size_t len);
+
+/* snprintf into err (if err and errlen), always NUL-terminated. */
+void store__seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,207 @@
+/* store_writer.c -- the group-commit writer thread.
+ *
+ * The server's event loop must never wait for a disk flush, yet an op may be
+ * acknowledged only once it is durable. So jobs are queued here; one thread
+ * takes everything queued (up to max_batch), runs it in ONE transaction,
+ * commits (one fsync of the WAL with synchronous=FULL), moves the jobs with
+ * their results to the done list in submission order and calls wake().
+ * Invariant: a job's result is 0 only if the transaction that held it
+ * committed; a failed transaction fails every job in it with its error. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/store_int.h"
+
+struct store_writer {
+    store *s;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* work queued, or stopping */
+    store_job *qhead, *qtail;   /* submitted, not yet taken */
+    store_job *dhead, *dtail;   /* done, not yet drained */
+    int stopping;
+    int joined;
+    void (*wake)(void *arg);
+    void *arg;
+    store_writer_stats stats;
+};
+
+static int run_job(store *s, store_job *j)
+{
+    switch (j->kind) {
+    case STORE_JOB_APPEND:
+        return store__append_tx(s, &j->rec);
+    case STORE_JOB_SNAPSHOT:
+        return store__snapshot_put_tx(s, j->snap.doc, j->snap.version,
+                                      j->snap.text, j->snap.bytes);
+    default:
+        return STORE_EINVAL;
+    }
+}
+
+/* Run the jobs of 'batch' (a NULL-terminated list) in one transaction.
+ * Returns 0 if it committed, else the error every job now carries. */
+static int run_batch(store *s, store_job *batch)
+{
+    store_job *j;
+    int rc = store__begin(s, 1), r;
+    for (j = batch; j && !rc; j = j->next) {
+        r = run_job(s, j);
+        if (store__fatal(r)) rc = r;
+        else j->result = r;
+    }
+    if (!rc) rc = store__commit(s);
+    if (rc) {
+        store__rollback(s);
+        for (j = batch; j; j = j->next) j->result = rc;
+    }
+    return rc;
+}
+
+/* Detach up to max_batch jobs from the queue; mu held. */
+static store_job *take_batch(store_writer *w, uint64_t *n)
+{
+    store_job *head = w->qhead, *last = head;
+    uint64_t count = 1;
+    while (last->next && count < (uint64_t)w->s->opt.max_batch) {
+        last = last->next;
+        count++;
+    }
+    w->qhead = last->next;
+    if (!w->qhead) w->qtail = NULL;
+    last->next = NULL;
+    *n = count;
+    return head;
+}
+
+static void finish_batch(store_writer *w, store_job *batch, uint64_t n,
+                         int rc)
+{
+    store_job *last = batch;
+    uint64_t failed = 0;
+    for (store_job *j = batch; j; j = j->next) {
+        failed += j->result != 0;
+        last = j;
+    }
+    pthread_mutex_lock(&w->mu);
+    if (w->dtail) w->dtail->next = batch;
+    else w->dhead = batch;
+    w->dtail = last;
+    if (rc) w->stats.failed_commits++;
+    else w->stats.commits++, w->stats.jobs_committed += n;
+    w->stats.jobs_failed += failed;
+    w->stats.last_batch = n;
+    if (n > w->stats.max_batch) w->stats.max_batch = n;
+    w->stats.queued -= n;
+    pthread_mutex_unlock(&w->mu);
+    if (w->wake) w->wake(w->arg);
+}
+
+static void *writer_main(void *arg)
+{
+    store_writer *w = arg;
+    store_job *batch;
+    uint64_t n;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->qhead && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->qhead) {
+            pthread_mutex_unlock(&w->mu);
+            return NULL;
+        }
+        batch = take_batch(w, &n);
+        pthread_mutex_unlock(&w->mu);
+        finish_batch(w, batch, n, run_batch(w->s, batch));
+    }
+}
+
+store_writer *store_writer_new(const char *path, const store_options *opt,
+                               void (*wake)(void *arg), void *arg, char *err,
+                               size_t errlen)
+{
+    store_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        store__seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (store_open(&w->s, path, opt, err, errlen)) {
+        free(w);
+        return NULL;
+    }
+    w->wake = wake;
+    w->arg = arg;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w)) {
+        store__seterr(err, errlen, "cannot start the writer thread");
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        store_close(w->s);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+int store_writer_submit(store_writer *w, store_job *job)
+{
+    if (!w || !job || (job->kind != STORE_JOB_APPEND &&
+                       job->kind != STORE_JOB_SNAPSHOT))
+        return STORE_EINVAL;
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        return STORE_ESTOPPED;
+    }
+    job->next = NULL;
+    job->result = 0;
+    if (w->qtail) w->qtail->next = job;
+    else w->qhead = job;
+    w->qtail = job;
+    w->stats.queued++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return STORE_OK;
+}
+
+store_job *store_writer_drain(store_writer *w)
+{
+    store_job *done;
+    if (!w) return NULL;
+    pthread_mutex_lock(&w->mu);
+    done = w->dhead;
+    w->dhead = w->dtail = NULL;
+    pthread_mutex_unlock(&w->mu);
+    return done;
+}
+
+void store_writer_stats_get(store_writer *w, store_writer_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void store_writer_stop(store_writer *w)
+{
+    int join;
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    join = !w->joined;
+    w->joined = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (join) pthread_join(w->thread, NULL);
+}
+
+void store_writer_free(store_writer *w)
+{
+    if (!w) return;
+    store_writer_stop(w);
+    store_close(w->s);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
