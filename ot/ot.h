@@ -194,6 +194,10 @@ char *ot_doc_text(const ot_doc *doc, size_t *bytes);
  * when out of memory or the range passes the end. */
 char *ot_doc_slice(const ot_doc *doc, size_t pos, size_t n, size_t *bytes);
 
+/* Self-check of the buffer's internal invariants (tree shape, counts, UTF-8
+ * of every leaf, cache): 0 when they hold, -1 otherwise. O(n); for tests. */
+int ot_doc_check(const ot_doc *doc);
+
 /* ---- UTF-8 ------------------------------------------------------------ */
 
 /* Check 's' ('bytes' long) is valid UTF-8 without surrogates. Returns 0 (and
