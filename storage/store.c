@@ -287,23 +287,27 @@ static int set_pragmas(store *s, char *err, size_t errlen)
     return rc;
 }
 
-/* Explain a failure to open 'path' in one line: name the directory when
- * it is the problem. */
-static void open_error(char *err, size_t errlen, const char *path,
-                       const char *what)
+/* Explain a failure to open 'path' in one line, naming the directory when
+ * it is the problem; returns the error code that fits, else 'rc'. */
+static int open_error(char *err, size_t errlen, const char *path,
+                      const char *what, int rc)
 {
     char *copy = strdup(path);
     const char *dir = copy ? dirname(copy) : ".";
-    if (access(dir, F_OK) != 0)
+    if (access(dir, F_OK) != 0) {
         store__seterr(err, errlen, "cannot open database %s: directory %s"
                       " does not exist", path, dir);
-    else if (access(dir, W_OK) != 0)
+        rc = STORE_ECANTOPEN;
+    } else if (access(dir, W_OK) != 0) {
         store__seterr(err, errlen, "cannot open database %s: directory %s"
                       " is not writable (%s)", path, dir, strerror(errno));
-    else
+        rc = STORE_EREADONLY;
+    } else {
         store__seterr(err, errlen, "cannot open database %s: %s", path,
                       what);
+    }
     free(copy);
+    return rc;
 }
 
 int store_open(store **out, const char *path, const store_options *opt,
@@ -331,12 +335,11 @@ int store_open(store **out, const char *path, const store_options *opt,
         sqlite3_busy_timeout(s->db, s->opt.busy_timeout_ms);
         rc = set_pragmas(s, err, errlen);
         if (rc == STORE_ECANTOPEN)
-            open_error(err, errlen, path, sqlite3_errmsg(s->db));
+            rc = open_error(err, errlen, path, sqlite3_errmsg(s->db), rc);
         if (!rc) rc = migrate(s, err, errlen);
     } else {
-        open_error(err, errlen, path, s->db ? sqlite3_errmsg(s->db)
-                                            : "out of memory");
-        rc = store__err(rc);
+        rc = open_error(err, errlen, path, s->db ? sqlite3_errmsg(s->db)
+                        : "out of memory", store__err(rc));
     }
     if (rc) {
         store_close(s);
