@@ -180,6 +180,15 @@ export function utf8Length(s) {
     return b;
 }
 
+/** The op that deletes 'del' code points at 'pos' and inserts 'ins' there. */
+export function splice(pos, del, ins) {
+    const op = [];
+    pushRetain(op, pos);
+    pushInsert(op, ins || '');
+    pushDelete(op, del);
+    return trim(op);
+}
+
 /** Code points the op spans before it is applied (retained + deleted). */
 export function baseLen(op) {
     let n = 0;
