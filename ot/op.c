@@ -127,36 +127,15 @@ static int grow_text(ot_op *op, size_t bytes)
     return 0;
 }
 
-int ot__op_push_retain(ot_op *op, size_t n)
+/* Slow path of ot__op_push_retain/delete: a new component that needs
+ * room, or a count beyond the limit. */
+int ot__op_push_count(ot_op *op, uint32_t kind, size_t n)
 {
-    if (n == 0) return 0;
-    if (op->n && op->c[op->n - 1].kind == OT_RETAIN) {
-        ot__comp *c = &op->c[op->n - 1];
-        if ((size_t)c->n + n > OT_MAX_LEN) return OT_ELEN;
-        c->n += (uint32_t)n;
-    } else {
-        if (n > OT_MAX_LEN) return OT_ELEN;
-        if (grow_comps(op)) return OT_ENOMEM;
-        op->c[op->n++] = (ot__comp){OT_RETAIN, (uint32_t)n, 0, 0};
-    }
+    if (n > OT_MAX_LEN) return OT_ELEN;
+    if (grow_comps(op)) return OT_ENOMEM;
+    op->c[op->n++] = (ot__comp){kind, (uint32_t)n, 0, 0};
     op->base += n;
-    op->target += n;
-    return 0;
-}
-
-int ot__op_push_delete(ot_op *op, size_t n)
-{
-    if (n == 0) return 0;
-    if (op->n && op->c[op->n - 1].kind == OT_DELETE) {
-        ot__comp *c = &op->c[op->n - 1];
-        if ((size_t)c->n + n > OT_MAX_LEN) return OT_ELEN;
-        c->n += (uint32_t)n;
-    } else {
-        if (n > OT_MAX_LEN) return OT_ELEN;
-        if (grow_comps(op)) return OT_ENOMEM;
-        op->c[op->n++] = (ot__comp){OT_DELETE, (uint32_t)n, 0, 0};
-    }
-    op->base += n;
+    if (kind == OT_RETAIN) op->target += n;
     return 0;
 }
 

@@ -41,10 +41,45 @@ static inline uint32_t ot__op_len(const ot_op *op)
 }
 
 /* Unchecked appends for the algebra: the text is known valid and 'cps'
- * long. They keep the op normalised; 0 or OT_ENOMEM / OT_ELEN. */
-int ot__op_push_retain(ot_op *op, size_t n);
-int ot__op_push_delete(ot_op *op, size_t n);
+ * long. They keep the op normalised; 0 or OT_ENOMEM / OT_ELEN. The common
+ * case (merge, or room left) is inline; the rest is in op.c. */
+int ot__op_push_count(ot_op *op, uint32_t kind, size_t n);
 int ot__op_push_insert(ot_op *op, const char *s, size_t bytes, size_t cps);
+
+static inline int ot__op_push_retain(ot_op *op, size_t n)
+{
+    ot__comp *c = op->n ? &op->c[op->n - 1] : NULL;
+    if (n == 0) return 0;
+    if (c && c->kind == OT_RETAIN && (size_t)c->n + n <= OT_MAX_LEN) {
+        c->n += (uint32_t)n;
+    } else if (!c || c->kind != OT_RETAIN) {
+        if (op->n == op->cap || n > OT_MAX_LEN)
+            return ot__op_push_count(op, OT_RETAIN, n);
+        op->c[op->n++] = (ot__comp){OT_RETAIN, (uint32_t)n, 0, 0};
+    } else {
+        return OT_ELEN;
+    }
+    op->base += n;
+    op->target += n;
+    return 0;
+}
+
+static inline int ot__op_push_delete(ot_op *op, size_t n)
+{
+    ot__comp *c = op->n ? &op->c[op->n - 1] : NULL;
+    if (n == 0) return 0;
+    if (c && c->kind == OT_DELETE && (size_t)c->n + n <= OT_MAX_LEN) {
+        c->n += (uint32_t)n;
+    } else if (!c || c->kind != OT_DELETE) {
+        if (op->n == op->cap || n > OT_MAX_LEN)
+            return ot__op_push_count(op, OT_DELETE, n);
+        op->c[op->n++] = (ot__comp){OT_DELETE, (uint32_t)n, 0, 0};
+    } else {
+        return OT_ELEN;
+    }
+    op->base += n;
+    return 0;
+}
 
 /* UTF-8 helpers on valid text. */
 size_t ot__utf8_count(const char *s, size_t bytes);

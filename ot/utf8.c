@@ -21,7 +21,10 @@ static inline uint64_t load64(const char *p)
 /* Number of continuation bytes in the 8 bytes of 'w'. */
 static inline unsigned conts(uint64_t w)
 {
-    return (unsigned)__builtin_popcountll(w & ~(w << 1) & HI);
+    /* one bit per byte at bit 7; sum them with a multiply (no popcnt
+     * instruction is assumed) */
+    uint64_t m = (w & ~(w << 1) & HI) >> 7;
+    return (unsigned)((m * 0x0101010101010101ULL) >> 56);
 }
 
 static inline int is_cont(unsigned char c)

@@ -68,8 +68,8 @@ static int take_text(iter *it, size_t k, ot_op *out)
 /* Hand back 'op' as *out after the final length check. */
 static int finish(ot_op **out, ot_op *op, int rc)
 {
-    if (!rc && (ot_op_base_len(op) > OT_MAX_LEN ||
-                ot_op_target_len(op) > OT_MAX_LEN))
+    if (!rc && (op->base > OT_MAX_LEN || op->target > OT_MAX_LEN) &&
+        (ot_op_base_len(op) > OT_MAX_LEN || ot_op_target_len(op) > OT_MAX_LEN))
         rc = OT_ELEN;
     if (rc) {
         ot_op_free(op);
