@@ -124,7 +124,10 @@ static int cstep(iter *a, iter *b, ot_op *out)
     if (ka == END && kb == END) return 1;
     size_t k = rem(a) < rem(b) ? rem(a) : rem(b);
     if (ka == OT_INSERT) {
-        if (kb != OT_DELETE) return take_text(a, k, out);
+        if (kb != OT_DELETE) {
+            take(b, k);
+            return take_text(a, k, out);
+        }
         /* inserted by a, deleted by b: skip the text */
         const ot__comp *c = &a->op->c[a->i];
         size_t left = c->bytes - a->bused;
