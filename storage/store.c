@@ -34,11 +34,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DOC_DELETE] = "DELETE FROM documents WHERE id = ?1",
     [ST_DOC_VERSION] = "SELECT version FROM documents WHERE id = ?1",
     [ST_DOC_BUMP] = "UPDATE documents SET version = ?2,"
-                    " updated_ms = max(updated_ms, ?3)"
-                    " WHERE id = ?1 AND version = ?2 - 1",
+                    " updated_ms = max(updated_ms, ?3) WHERE id = ?1",
     [ST_OP_INSERT] = "INSERT INTO ops(doc, version, op, client, seq, user,"
                      " time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_OP_DELETE] = "DELETE FROM ops WHERE doc = ?1 AND version = ?2",
     [ST_OPS_AFTER] = "SELECT version, op, client, seq, user, time_ms FROM ops"
                      " WHERE doc = ?1 AND version > ?2 ORDER BY version"
                      " LIMIT ?3",
@@ -145,7 +143,6 @@ sqlite3_stmt *store__stmt(store *s, int which)
         s->st[which] = st;
     }
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     return st;
 }
 
@@ -166,6 +163,7 @@ static int step_done(store *s, int which)
 
 int store__begin(store *s, int immediate)
 {
+    if (immediate) store__dc_reset(s);
     return step_done(s, immediate ? ST_BEGIN_IMMEDIATE : ST_BEGIN);
 }
 
@@ -182,11 +180,15 @@ void store__read_end(store *s, int began)
 
 int store__commit(store *s)
 {
-    return step_done(s, ST_COMMIT);
+    int rc = s->dc_len ? store__dc_flush(s) : STORE_OK;
+    if (!rc) rc = step_done(s, ST_COMMIT);
+    if (!rc) store__dc_reset(s);
+    return rc;
 }
 
 void store__rollback(store *s)
 {
+    store__dc_reset(s);
     if (!sqlite3_get_autocommit(s->db)) step_done(s, ST_ROLLBACK);
 }
 
@@ -278,7 +280,8 @@ static int set_pragmas(store *s, char *err, size_t errlen)
         return store__err(rc);
     }
     snprintf(sql, sizeof sql, "PRAGMA synchronous = %s; "
-             "PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = %d",
+             "PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = %d; "
+             "PRAGMA cache_size = -32768",
              s->opt.sync == STORE_SYNC_NORMAL ? "NORMAL" : "FULL",
              64 << 20);
     rc = store__exec(s, sql);
@@ -352,6 +355,7 @@ int store_open(store **out, const char *path, const store_options *opt,
 void store_close(store *s)
 {
     if (!s) return;
+    store__dc_free(s);
     for (int i = 0; i < ST__COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
     free(s);

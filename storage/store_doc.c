@@ -150,9 +150,15 @@ int store_doc_delete(store *s, const char *id)
 
 int store__doc_version(store *s, const char *doc, int64_t *version)
 {
-    sqlite3_stmt *st = store__stmt(s, ST_DOC_VERSION);
+    store__dent *e = store__dc_find(s, doc);
+    sqlite3_stmt *st;
     int rc;
-    if (!st) return store__err(sqlite3_errcode(s->db));
+    if (e) {
+        *version = e->version;
+        return STORE_OK;
+    }
+    if (!(st = store__stmt(s, ST_DOC_VERSION)))
+        return store__err(sqlite3_errcode(s->db));
     sqlite3_bind_text(st, 1, doc, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *version = sqlite3_column_int64(st, 0);

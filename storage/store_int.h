@@ -26,7 +26,6 @@ enum store__st {
     ST_DOC_VERSION,
     ST_DOC_BUMP,
     ST_OP_INSERT,
-    ST_OP_DELETE,
     ST_OPS_AFTER,
     ST_OPS_RANGE,
     ST_FIND_SEQ,
@@ -36,16 +35,36 @@ enum store__st {
     ST__COUNT
 };
 
+/* A document touched by the open write transaction (store_dcache.c). */
+typedef struct store__dent {
+    char *id;           /* NULL: free slot */
+    uint64_t hash;
+    int64_t version;    /* current, this transaction's appends included */
+    int64_t updated_ms; /* newest op time appended (INT64_MIN: none) */
+    int dirty;          /* version moved: the row needs writing */
+} store__dent;
+
 struct store {
     sqlite3 *db;
     store_options opt;
     sqlite3_stmt *st[ST__COUNT];
     unsigned long snapshot_failures; /* auto snapshots that did not replay */
+    store__dent *dc;                 /* open-addressing table, dc_cap slots */
+    size_t dc_cap, dc_len;
 };
 
 /* The prepared statement 'which', reset and unbound, or NULL (out of
  * memory or a schema problem: store__err(s, ...) tells). Borrowed. */
 sqlite3_stmt *store__stmt(store *s, int which);
+
+/* The documents cache of the open write transaction: find (NULL if not
+ * cached), get (reading the row on a miss: STORE_ENOTFOUND), write the
+ * changed rows (store__commit does it), reset (begin/rollback), free. */
+store__dent *store__dc_find(store *s, const char *doc);
+int store__dc_get(store *s, const char *doc, store__dent **out);
+int store__dc_flush(store *s);
+void store__dc_reset(store *s);
+void store__dc_free(store *s);
 
 /* Map an SQLite result code to STORE_E*. */
 int store__err(int sqlite_rc);
@@ -54,8 +73,9 @@ int store__err(int sqlite_rc);
  * (disk trouble, not a logical refusal of one op). */
 int store__fatal(int store_err);
 
-/* Transactions: BEGIN (deferred, for consistent reads) or BEGIN IMMEDIATE;
- * COMMIT; ROLLBACK if one is still open (never fails). */
+/* Transactions: BEGIN (deferred, for consistent reads) or BEGIN IMMEDIATE
+ * (resets the documents cache); COMMIT (writing the cached documents rows
+ * first); ROLLBACK if one is still open (never fails). */
 int store__begin(store *s, int immediate);
 int store__commit(store *s);
 void store__rollback(store *s);

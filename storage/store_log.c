@@ -1,10 +1,11 @@
 /* store_log.c -- the op log: append, catch-up/history pages, dedup lookups.
  *
- * An append inserts the op row first (the keys refuse a taken version, a
- * resent (client, seq) and an unknown document), then moves documents.version
- * from V-1 to V; when the document is not at V-1 the row is deleted again.
- * So a refused op leaves the open transaction exactly as it was, which lets
- * the writer refuse one job and still commit the others of its batch. */
+ * An append checks the version against the document's current one (held in
+ * the write transaction's documents cache, written back at commit), then
+ * inserts the op row, whose keys refuse a taken version and a resent
+ * (client, seq). A refused op leaves the open transaction exactly as it
+ * was, which lets the writer refuse one job and still commit the others of
+ * its batch. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,33 +49,6 @@ static int insert_op(store *s, const store_oprec *r)
     return rc == SQLITE_DONE ? STORE_OK : insert_failure(s, r, rc);
 }
 
-/* documents.version V-1 -> V. STORE_ERANGE if the document is elsewhere. */
-static int bump_version(store *s, const store_oprec *r)
-{
-    sqlite3_stmt *st = store__stmt(s, ST_DOC_BUMP);
-    int rc;
-    if (!st) return store__err(sqlite3_errcode(s->db));
-    sqlite3_bind_text(st, 1, r->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, r->version);
-    sqlite3_bind_int64(st, 3, r->time_ms);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return store__err(rc);
-    return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_ERANGE;
-}
-
-static int delete_op(store *s, const store_oprec *r)
-{
-    sqlite3_stmt *st = store__stmt(s, ST_OP_DELETE);
-    int rc;
-    if (!st) return store__err(sqlite3_errcode(s->db));
-    sqlite3_bind_text(st, 1, r->doc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, r->version);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_OK : store__err(rc);
-}
-
 /* With auto_snapshot, write the snapshot due at r->version. A log that does
  * not replay is not this op's fault and is left for store_check to report:
  * the op still commits, the snapshot is skipped and counted. */
@@ -95,16 +69,28 @@ static int auto_snapshot(store *s, const store_oprec *r)
     return rc;
 }
 
+/* Is r->version the next one of its document? The reason if not. */
+static int next_version(store *s, const store_oprec *r, store__dent *e)
+{
+    int64_t v;
+    if (r->version == e->version + 1) return STORE_OK;
+    if (r->version > e->version) return STORE_ERANGE;
+    return store_find_seq(s, r->doc, r->client, r->seq, &v) == 0
+        ? STORE_EDUP : STORE_ECONFLICT;
+}
+
 int store__append_tx(store *s, const store_oprec *r)
 {
-    int rc, rc2;
+    store__dent *e;
+    int rc;
     if (!valid_rec(r)) return STORE_EINVAL;
+    if ((rc = store__dc_get(s, r->doc, &e))) return rc;
+    if ((rc = next_version(s, r, e))) return rc;
     if ((rc = insert_op(s, r))) return rc;
-    if ((rc = bump_version(s, r)) == STORE_ERANGE) {
-        rc2 = delete_op(s, r);
-        return rc2 ? rc2 : rc;
-    }
-    return rc ? rc : auto_snapshot(s, r);
+    e->version = r->version;
+    if (r->time_ms > e->updated_ms) e->updated_ms = r->time_ms;
+    e->dirty = 1;
+    return auto_snapshot(s, r);
 }
 
 int store_append(store *s, const store_oprec *recs, size_t n)
