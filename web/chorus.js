@@ -358,16 +358,21 @@ function untransformPos(pos, op) {
 }
 
 /** The op turning 'before' into 'after' (one replaced range: the common
- * prefix and suffix are kept), never splitting a surrogate pair. */
-export function diff(before, after) {
-    let p = 0;
+ * prefix and suffix are kept), never splitting a surrogate pair. 'caret',
+ * when given, is the UTF-16 index in 'after' where the change ends (the
+ * caret after typing): it settles which of several equal characters was
+ * typed or deleted, so "a" typed after "a" inserts where the caret is. */
+export function diff(before, after, caret) {
     const max = Math.min(before.length, after.length);
-    while (p < max && before.charCodeAt(p) === after.charCodeAt(p)) p++;
-    if (p > 0 && isHigh(before.charCodeAt(p - 1))) p--;
+    let maxs = max;
+    if (caret !== undefined && caret >= 0 && caret <= after.length) maxs = Math.min(max, after.length - caret);
     let s = 0;
-    const maxs = max - p;
     while (s < maxs && before.charCodeAt(before.length - 1 - s) === after.charCodeAt(after.length - 1 - s)) s++;
     if (s > 0 && isLow(before.charCodeAt(before.length - s))) s--;
+    let p = 0;
+    const maxp = max - s;
+    while (p < maxp && before.charCodeAt(p) === after.charCodeAt(p)) p++;
+    if (p > 0 && isHigh(before.charCodeAt(p - 1))) p--;
     const op = [];
     pushRetain(op, cpLength(before.slice(0, p)));
     pushInsert(op, after.slice(p, after.length - s));

@@ -1,0 +1,99 @@
+// harness.mjs -- shared by the browser tests and bench/web_*.bench.mjs:
+// start the real chorus binary on a free port with a temporary data
+// directory (and stop / restart it on the same port and data), and launch
+// Debian's chromium through playwright-core exactly as this machine needs.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BIN = process.env.CHORUS_BIN || path.join(ROOT, 'build/chorus');
+export const WEB = path.join(ROOT, 'web');
+
+export function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.unref();
+        s.on('error', reject);
+        s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* A chorus server: start() / stop() / restart() keep the port and data. */
+export class Server {
+    constructor(extraArgs = []) {
+        this.data = mkdtempSync(path.join(tmpdir(), 'chorus-web-'));
+        this.extra = extraArgs;
+        this.proc = null;
+        this.log = '';
+    }
+    get url() { return `http://127.0.0.1:${this.port}`; }
+    async start() {
+        if (!this.port) this.port = await freePort();
+        const args = ['serve', '--bind', '127.0.0.1', '--port', String(this.port), '--data', this.data, '--web', WEB, ...this.extra];
+        this.proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        const keep = (d) => { this.log = (this.log + d).slice(-20000); };
+        this.proc.stdout.on('data', keep);
+        this.proc.stderr.on('data', keep);
+        const exited = new Promise((res) => this.proc.once('exit', (code) => res(code)));
+        this.exited = exited;
+        for (let i = 0; i < 200; i++) {
+            const code = await Promise.race([exited, sleep(25).then(() => undefined)]);
+            if (code !== undefined) throw new Error(`chorus exited (${code}): ${this.log}`);
+            try {
+                const r = await fetch(this.url + '/api/docs');
+                if (r.ok) return this;
+            } catch { /* not listening yet */ }
+        }
+        throw new Error('chorus did not start: ' + this.log);
+    }
+    async stop() {
+        if (!this.proc) return;
+        const p = this.proc;
+        this.proc = null;
+        p.kill('SIGTERM');
+        const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+        await this.exited;
+        clearTimeout(t);
+    }
+    async restart() { await this.stop(); await this.start(); }
+    async close() { await this.stop(); rmSync(this.data, { recursive: true, force: true }); }
+    async text(doc, version) {
+        const q = version === undefined ? '' : `?version=${version}`;
+        const r = await fetch(`${this.url}/api/docs/${encodeURIComponent(doc)}/text${q}`);
+        if (!r.ok) throw new Error(`GET text: ${r.status}`);
+        return r.text();
+    }
+}
+
+export function launch() {
+    return chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+            '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+}
+
+/* Open the editor for 'doc' in a new context (its own localStorage, so its
+ * own client id) and wait until it is joined. */
+export async function openEditor(browser, server, doc, name, viewport = { width: 900, height: 560 }) {
+    const ctx = await browser.newContext({ viewport });
+    if (name) await ctx.addInitScript((n) => { if (!localStorage.getItem('chorus.name')) localStorage.setItem('chorus.name', n); }, name);
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => { page.errors = (page.errors || []).concat(String(e)); });
+    await page.goto(`${server.url}/d/${encodeURIComponent(doc)}`);
+    await page.waitForFunction(() => window.chorus && window.chorus.doc && window.chorus.doc.ready);
+    return page;
+}
+
+export function buildDir() {
+    const d = path.join(ROOT, 'build');
+    mkdirSync(d, { recursive: true });
+    return d;
+}

@@ -1,0 +1,413 @@
+/* editor.js -- the Chorus editor page: a textarea bound to a chorus.js Doc.
+ *
+ * The textarea is the editor (native typing, selection, paste, IME); local
+ * changes are found by diffing its value against 'shown', the text it held
+ * when it last matched the model (doc.text), with the caret settling ties.
+ * Invariant: outside an IME composition, textarea.value === shown ===
+ * doc.text. During a composition nothing is sent and remote ops are held
+ * (composed into 'held') so the IME is never disturbed; at compositionend
+ * the composed text is transformed over them and both sides catch up.
+ * Undo/redo keep inverse ops of the user's own edits, transformed through
+ * remote ops. Remote carets and selections are drawn in an overlay under
+ * the (transparent) textarea with the same font and wrapping. Everything a
+ * user supplied is written with textContent, never as HTML. */
+import * as C from '/chorus.js';
+
+const $ = (id) => document.getElementById(id);
+const ta = $('text');
+const overlay = $('overlay-inner');
+const docId = decodeURIComponent(location.pathname.replace(/^\/d\//, ''));
+const UNDO_GROUP_MS = 800;
+
+let conn = null;
+let doc = null;
+let shown = '';          /* what the textarea shows, in the model's terms */
+let composing = false;
+let held = null;         /* remote ops held during a composition (on 'shown') */
+let undoStack = [];      /* inverse ops; the top applies to doc.text */
+let redoStack = [];
+let lastUndoAt = 0;
+let undoing = false;
+
+/* ---- Page setup ------------------------------------------------------ */
+
+function validId(id) {
+    return /^[A-Za-z0-9_.-]{1,64}$/.test(id) && id[0] !== '.';
+}
+
+function fatal(msg) {
+    const p = $('fatal');
+    p.textContent = msg;
+    p.hidden = false;
+}
+
+async function start() {
+    if (!validId(docId)) { fatal('This is not a valid document id: ' + docId); return; }
+    $('title').textContent = docId;
+    document.title = docId + ' - Chorus';
+    loadTitle();
+    const storage = window.localStorage;
+    const nameInput = $('name');
+    nameInput.value = storage.getItem('chorus.name') || '';
+    const clientId = await C.claimClientId(storage, navigator.locks);
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    conn = new C.Connection({ url: `${proto}//${location.host}/ws`, clientId, name: nameInput.value.trim(), storage });
+    window.chorus = { conn, get doc() { return doc; } }; /* for tests and the curious */
+    conn.on('status', showStatus);
+    conn.on('welcome', (m) => { if (!nameInput.value && m.user && m.user.name) nameInput.placeholder = m.user.name; showPeople(); });
+    window.addEventListener('online', () => conn.retryNow());
+    doc = conn.open(docId);
+    doc.on('ready', onReady);
+    doc.on('change', onChange);
+    doc.on('presence', () => { showPeople(); scheduleOverlay(); });
+    doc.on('saved', showSaved);
+    doc.on('reset', () => { undoStack = []; redoStack = []; });
+    nameInput.addEventListener('change', () => {
+        const n = nameInput.value.trim().slice(0, 64);
+        storage.setItem('chorus.name', n);
+        conn.setName(n);
+    });
+    $('history-toggle').addEventListener('click', toggleHistory);
+    window.addEventListener('beforeunload', (e) => { if (doc && !doc.saved) { e.preventDefault(); e.returnValue = ''; } });
+    showStatus(conn.status);
+}
+
+async function loadTitle() {
+    try {
+        const r = await fetch('/api/docs/' + encodeURIComponent(docId));
+        if (!r.ok) return;
+        const d = await r.json();
+        if (d && typeof d.title === 'string' && d.title) {
+            $('title').textContent = d.title;
+            document.title = d.title + ' - Chorus';
+        }
+    } catch { /* the title is a nicety; the id is shown already */ }
+}
+
+function onReady() {
+    shown = doc.text;
+    ta.value = shown;
+    ta.disabled = false;
+    ta.focus();
+    ta.setSelectionRange(0, 0);
+    sendCursor();
+    scheduleOverlay();
+    showSaved(doc.saved);
+}
+
+/* ---- Local edits ----------------------------------------------------- */
+
+function onInput() {
+    if (composing || !doc || !doc.ready) return;
+    const value = ta.value;
+    if (value === shown) return;
+    const op = C.diff(shown, value, ta.selectionEnd);
+    localEdit(op);
+}
+
+/* 'op' was made on 'shown' and the textarea already holds its result. */
+function localEdit(op) {
+    const pre = doc.text;
+    if (held) {
+        /* Remote ops arrived during a composition: move ours over them. */
+        const mine = C.transform(op, held, C.RIGHT);
+        const theirs = C.transform(held, op, C.LEFT);
+        held = null;
+        applyToTextarea(theirs);
+        op = mine;
+    }
+    shown = ta.value;
+    if (op.length === 0) return;
+    recordUndo(op, pre);
+    doc.edit(op);
+    sendCursor();
+}
+
+function recordUndo(op, pre) {
+    if (undoing) return;
+    const inv = C.invert(op, pre);
+    const now = performance.now();
+    if (undoStack.length && now - lastUndoAt < UNDO_GROUP_MS) {
+        undoStack[undoStack.length - 1] = C.compose(inv, undoStack[undoStack.length - 1]);
+    } else undoStack.push(inv);
+    if (undoStack.length > 500) undoStack.shift();
+    lastUndoAt = now;
+    redoStack = [];
+}
+
+function undoRedo(from, to) {
+    if (composing || !from.length || !doc.ready) return;
+    const op = from.pop();
+    const pre = doc.text;
+    undoing = true;
+    try {
+        applyToTextarea(op, true);
+        shown = ta.value;
+        doc.edit(op);
+    } finally { undoing = false; }
+    to.push(C.invert(op, pre));
+    lastUndoAt = 0;
+    sendCursor();
+}
+
+/* ---- Remote edits ---------------------------------------------------- */
+
+function onChange(op, info) {
+    if (!info.remote) return;
+    transformStack(undoStack, op);
+    transformStack(redoStack, op);
+    if (composing) { held = held ? C.compose(held, op) : op; return; }
+    applyToTextarea(op);
+    shown = ta.value;
+    window.dispatchEvent(new CustomEvent('chorus:remote', { detail: { t: performance.timeOrigin + performance.now() } }));
+}
+
+/* Transform a stack of inverse ops (top applies first) over 'op'. */
+function transformStack(stack, op) {
+    for (let i = stack.length - 1; i >= 0; i--) {
+        const e = stack[i];
+        stack[i] = C.transform(e, op, C.RIGHT);
+        op = C.transform(op, e, C.LEFT);
+    }
+    for (let i = stack.length - 1; i >= 0; i--) if (stack[i].length === 0) stack.splice(i, 1);
+}
+
+/* Apply 'op' (code points, on the textarea's value) in place with
+ * setRangeText, keeping the selection where the user's text moved to.
+ * 'own' (undo/redo): the selection goes to the end of the change. */
+function applyToTextarea(op, own) {
+    const v = ta.value;
+    const dir = ta.selectionDirection;
+    let a = C.utf16ToCp(v, ta.selectionStart), b = C.utf16ToCp(v, ta.selectionEnd);
+    const scroll = ta.scrollTop;
+    let i = 0, cp = 0, end = 0;
+    for (const c of op) {
+        const cur = ta.value;
+        if (typeof c === 'string') {
+            ta.setRangeText(c, i, i, 'preserve');
+            i += c.length; cp += C.cpLength(c); end = cp;
+        } else if (c > 0) {
+            const j = C.cpToUtf16(cur.slice(i), c) + i;
+            i = j; cp += c;
+        } else {
+            const j = C.cpToUtf16(cur.slice(i), -c) + i;
+            ta.setRangeText('', i, j, 'preserve');
+            end = cp;
+        }
+    }
+    if (own) { a = b = end; } else {
+        a = C.transformPos(a, op, C.LEFT);
+        b = C.transformPos(b, op, C.LEFT);
+    }
+    const nv = ta.value;
+    ta.setSelectionRange(C.cpToUtf16(nv, a), C.cpToUtf16(nv, b), own ? 'none' : dir);
+    if (!own) ta.scrollTop = scroll;
+    scheduleOverlay();
+}
+
+/* ---- Presence -------------------------------------------------------- */
+
+function sendCursor() {
+    if (!doc || !doc.ready || composing) return;
+    const v = ta.value;
+    const s = C.utf16ToCp(v, ta.selectionStart), e = C.utf16ToCp(v, ta.selectionEnd);
+    const back = ta.selectionDirection === 'backward';
+    const cur = { anchor: back ? e : s, head: back ? s : e };
+    if (doc.cursor && doc.cursor.anchor === cur.anchor && doc.cursor.head === cur.head) return;
+    doc.setCursor(cur);
+}
+
+let overlayQueued = false;
+function scheduleOverlay() {
+    if (overlayQueued) return;
+    overlayQueued = true;
+    requestAnimationFrame(() => { overlayQueued = false; drawOverlay(); });
+}
+
+/* Draw the others' selections and carets: the overlay holds the same text
+ * (transparent) so its spans land exactly under the textarea's glyphs. */
+function drawOverlay() {
+    const text = ta.value;
+    const marks = [];
+    for (const p of doc ? doc.peers.values() : []) {
+        if (!p.cursor) continue;
+        const a = C.cpToUtf16(text, p.cursor.anchor), h = C.cpToUtf16(text, p.cursor.head);
+        marks.push({ p, from: Math.min(a, h), to: Math.max(a, h), head: h });
+    }
+    overlay.replaceChildren();
+    overlay.style.width = ta.clientWidth + 'px';
+    if (!marks.length) return;
+    const cuts = new Set([0, text.length]);
+    for (const m of marks) { cuts.add(m.from); cuts.add(m.to); cuts.add(m.head); }
+    const points = [...cuts].sort((x, y) => x - y);
+    const frag = document.createDocumentFragment();
+    for (let k = 0; k < points.length; k++) {
+        const at = points[k];
+        for (const m of marks) if (m.head === at) frag.appendChild(caretEl(m.p));
+        if (k + 1 >= points.length) break;
+        const seg = text.slice(at, points[k + 1]);
+        const cover = marks.filter((m) => m.from <= at && m.to > at);
+        if (cover.length) {
+            const span = document.createElement('span');
+            span.className = 'sel';
+            span.style.background = tint(cover[cover.length - 1].p.color);
+            span.textContent = seg;
+            frag.appendChild(span);
+        } else frag.appendChild(document.createTextNode(seg));
+    }
+    frag.appendChild(document.createTextNode('\u200b'));
+    overlay.appendChild(frag);
+    syncScroll();
+}
+
+function caretEl(p) {
+    const c = document.createElement('span');
+    c.className = 'caret';
+    c.dataset.client = p.client;
+    c.dataset.pos = String(p.cursor.head);
+    c.style.setProperty('--c', p.color);
+    const label = document.createElement('span');
+    label.className = 'label';
+    label.textContent = p.name || 'anonymous';
+    c.appendChild(label);
+    return c;
+}
+
+function tint(color) {
+    return `color-mix(in srgb, ${color} 25%, transparent)`;
+}
+
+function syncScroll() {
+    overlay.style.transform = `translate(${-ta.scrollLeft}px, ${-ta.scrollTop}px)`;
+}
+
+/* ---- Status bar ------------------------------------------------------ */
+
+function showStatus(s) {
+    const el = $('status');
+    el.dataset.state = s;
+    el.textContent = s;
+    showSaved(doc ? doc.saved : true);
+}
+
+function showSaved(saved) {
+    const el = $('saved');
+    if (!doc || !doc.ready) { el.textContent = ''; return; }
+    if (saved) el.textContent = 'all changes saved';
+    else el.textContent = conn.status === 'connected' ? 'saving…' : 'unsaved changes: will send when back online';
+    el.dataset.saved = saved ? 'yes' : 'no';
+}
+
+function showPeople() {
+    const box = $('people');
+    box.replaceChildren();
+    const me = { name: ($('name').value.trim() || (conn.user && conn.user.name) || 'you') + ' (you)', color: (conn.user && conn.user.color) || C.colorFor(conn.clientId) };
+    for (const p of [me, ...(doc ? doc.peers.values() : [])]) {
+        const chip = document.createElement('span');
+        chip.className = 'person';
+        const dot = document.createElement('span');
+        dot.className = 'dot';
+        dot.style.background = p.color;
+        const name = document.createElement('span');
+        name.textContent = p.name || 'anonymous';
+        chip.append(dot, name);
+        box.appendChild(chip);
+    }
+}
+
+/* ---- History --------------------------------------------------------- */
+
+const EXPORTS = [['txt', 'Text'], ['md', 'Markdown'], ['html', 'HTML'], ['json', 'History (JSON)'], ['git', 'git fast-import']];
+let exportsKnown = null;  /* formats the server's export endpoint answers */
+let historyTimer = null;
+
+async function toggleHistory() {
+    const panel = $('history');
+    const btn = $('history-toggle');
+    panel.hidden = !panel.hidden;
+    btn.setAttribute('aria-pressed', String(!panel.hidden));
+    if (panel.hidden) return;
+    const slider = $('history-slider');
+    slider.max = String(doc.version);
+    slider.value = String(doc.version);
+    slider.oninput = () => { clearTimeout(historyTimer); historyTimer = setTimeout(showVersion, 60); };
+    if (!exportsKnown) exportsKnown = await probeExports();
+    showVersion();
+}
+
+/* Which export formats exist: ask each for version 0 (cheap) and keep
+ * those answered 200. Until the export endpoint exists, none are, and the
+ * text at the chosen version is offered from /text instead. */
+async function probeExports() {
+    const base = '/api/docs/' + encodeURIComponent(docId) + '/export?version=0&format=';
+    const ok = await Promise.all(EXPORTS.map(async ([f]) => {
+        try {
+            const r = await fetch(base + f);
+            if (r.body) r.body.cancel().catch(() => {});
+            return r.ok;
+        } catch { return false; }
+    }));
+    return EXPORTS.filter((_, i) => ok[i]);
+}
+
+async function showVersion() {
+    const slider = $('history-slider');
+    const v = Number(slider.value);
+    $('history-version').textContent = String(v);
+    $('history-of').textContent = 'of ' + slider.max;
+    const enc = encodeURIComponent(docId);
+    const links = $('downloads');
+    links.replaceChildren();
+    const add = (href, label, file) => {
+        const a = document.createElement('a');
+        a.href = href;
+        a.download = file;
+        a.textContent = label;
+        links.appendChild(a);
+    };
+    if (exportsKnown && exportsKnown.length) {
+        for (const [f, label] of exportsKnown) add(`/api/docs/${enc}/export?format=${f}&version=${v}`, 'Download ' + label, `${docId}-v${v}.${f}`);
+    } else add(`/api/docs/${enc}/text?version=${v}`, 'Download text', `${docId}-v${v}.txt`);
+    const pre = $('history-text');
+    try {
+        const r = await fetch(`/api/docs/${enc}/text?version=${v}`);
+        if (Number(slider.value) !== v) return;
+        pre.textContent = r.ok ? await r.text() : `(version ${v} is not available: ${r.status})`;
+        pre.dataset.version = String(v);
+    } catch (e) {
+        pre.textContent = '(could not load this version: ' + e.message + ')';
+    }
+}
+
+/* ---- Wiring ---------------------------------------------------------- */
+
+ta.addEventListener('input', onInput);
+ta.addEventListener('compositionstart', () => { composing = true; });
+ta.addEventListener('compositionend', () => {
+    composing = false;
+    /* Chrome fires 'input' before compositionend: sync here as well. */
+    onInput();
+    if (held) { /* nothing typed in the end: just catch up */
+        const h = held;
+        held = null;
+        applyToTextarea(h);
+        shown = ta.value;
+    }
+    sendCursor();
+});
+ta.addEventListener('beforeinput', (e) => {
+    if (e.inputType === 'historyUndo') { e.preventDefault(); undoRedo(undoStack, redoStack); }
+    else if (e.inputType === 'historyRedo') { e.preventDefault(); undoRedo(redoStack, undoStack); }
+});
+ta.addEventListener('keydown', (e) => {
+    if (e.isComposing || !(e.ctrlKey || e.metaKey) || e.altKey) return;
+    const k = e.key.toLowerCase();
+    if (k === 'z' && !e.shiftKey) { e.preventDefault(); undoRedo(undoStack, redoStack); }
+    else if ((k === 'z' && e.shiftKey) || k === 'y') { e.preventDefault(); undoRedo(redoStack, undoStack); }
+});
+for (const ev of ['select', 'keyup', 'mouseup', 'focus', 'selectionchange']) ta.addEventListener(ev, sendCursor);
+document.addEventListener('selectionchange', sendCursor);
+ta.addEventListener('scroll', syncScroll);
+new ResizeObserver(scheduleOverlay).observe(ta);
+
+start().catch((e) => fatal('The editor could not start: ' + e.message));
