@@ -128,7 +128,8 @@ int ot_op_from_json(ot_op **out, const json_t *wire);
 /* The same from JSON text of 'len' bytes (need not be NUL-terminated).
  * Also OT_EBIG when len > OT_MAX_WIRE or a number overflows, OT_EJSON for
  * bad syntax, OT_EUTF8 for invalid UTF-8 in the text and OT_ESURROGATE for a
- * lone surrogate escape such as "\ud800". */
+ * lone surrogate escape such as "\ud800". (When memory runs out inside
+ * jansson it sometimes reports a syntax error: OT_EJSON is then possible.) */
 int ot_op_parse(ot_op **out, const char *json, size_t len);
 
 /* The wire form of 'op' (trailing retain omitted) as a new reference, or

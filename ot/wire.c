@@ -72,6 +72,7 @@ int ot_op_from_json(ot_op **out, const json_t *wire)
 static int load_error(const json_error_t *e)
 {
     switch (json_error_code(e)) {
+    case json_error_unknown: /* jansson's failed allocations at start-up */
     case json_error_out_of_memory: return OT_ENOMEM;
     case json_error_numeric_overflow: return OT_EBIG;
     case json_error_invalid_utf8: return OT_EUTF8;
