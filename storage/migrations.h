@@ -1,7 +1,8 @@
 /* migrations.h -- the schema migrations compiled into the binary.
  *
  * tools/embed-migrations.sh generates the table from the
- * migrations/NNNN_name.sql files, in file-name order. Migration 'number' N brings PRAGMA user_version to N.
+ * migrations/NNNN_name.sql files, in file-name order. Migration 'number' N
+ * brings PRAGMA user_version to N.
  * A shipped migration is never edited: add a new file instead. */
 #ifndef CHORUS_STORAGE_MIGRATIONS_H
 #define CHORUS_STORAGE_MIGRATIONS_H

@@ -2,11 +2,11 @@
  *
  * store_open sets WAL mode, the synchronous level, busy_timeout and foreign
  * keys, then brings the schema up to date with the migrations compiled in
- * from the migrations/ directory. Each migration runs in its own BEGIN IMMEDIATE
- * transaction that re-reads PRAGMA user_version first, so two processes
- * opening one new file at once apply each migration exactly once. A file
- * whose user_version is beyond the last migration is refused (STORE_ENEWER):
- * this binary does not know its schema. */
+ * from the migrations/ directory. Each migration runs in its own BEGIN
+ * IMMEDIATE transaction that re-reads PRAGMA user_version first, so two
+ * processes opening one new file at once apply each migration exactly once.
+ * A file whose user_version is beyond the last migration is refused
+ * (STORE_ENEWER): this binary does not know its schema. */
 #include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -18,6 +18,10 @@
 #include "storage/migrations.h"
 #include "storage/store_int.h"
 
+/* The internal number of the document named ?1. */
+#define DOCNUM "(SELECT num FROM documents WHERE id = ?1)"
+
+/* ST_OP_INSERT takes the document's number (from the documents cache). */
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
@@ -32,24 +36,24 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DOC_TITLE] = "UPDATE documents SET title = ?2,"
                      " updated_ms = max(updated_ms, ?3) WHERE id = ?1",
     [ST_DOC_DELETE] = "DELETE FROM documents WHERE id = ?1",
-    [ST_DOC_VERSION] = "SELECT version FROM documents WHERE id = ?1",
+    [ST_DOC_VERSION] = "SELECT version, num FROM documents WHERE id = ?1",
     [ST_DOC_BUMP] = "UPDATE documents SET version = ?2,"
-                    " updated_ms = max(updated_ms, ?3) WHERE id = ?1",
+                    " updated_ms = max(updated_ms, ?3) WHERE num = ?1",
     [ST_OP_INSERT] = "INSERT INTO ops(doc, version, op, client, seq, user,"
                      " time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_OPS_AFTER] = "SELECT version, op, client, seq, user, time_ms FROM ops"
-                     " WHERE doc = ?1 AND version > ?2 ORDER BY version"
-                     " LIMIT ?3",
-    [ST_OPS_RANGE] = "SELECT version, op FROM ops WHERE doc = ?1"
+                     " WHERE doc = " DOCNUM " AND version > ?2"
+                     " ORDER BY version LIMIT ?3",
+    [ST_OPS_RANGE] = "SELECT version, op FROM ops WHERE doc = " DOCNUM
                      " AND version > ?2 AND version <= ?3 ORDER BY version",
-    [ST_FIND_SEQ] = "SELECT version FROM ops WHERE doc = ?1 AND client = ?2"
-                    " AND seq = ?3",
-    [ST_CLIENT_LAST] = "SELECT seq, version FROM ops WHERE doc = ?1"
+    [ST_FIND_SEQ] = "SELECT version FROM ops WHERE doc = " DOCNUM
+                    " AND client = ?2 AND seq = ?3",
+    [ST_CLIENT_LAST] = "SELECT seq, version FROM ops WHERE doc = " DOCNUM
                        " AND client = ?2 ORDER BY seq DESC LIMIT 1",
     [ST_SNAP_PUT] = "INSERT OR REPLACE INTO snapshots(doc, version, text)"
-                    " VALUES (?1, ?2, ?3)",
+                    " VALUES (" DOCNUM ", ?2, ?3)",
     [ST_SNAP_AT_OR_BELOW] = "SELECT version, text FROM snapshots"
-                            " WHERE doc = ?1 AND version <= ?2"
+                            " WHERE doc = " DOCNUM " AND version <= ?2"
                             " ORDER BY version DESC LIMIT 1",
 };
 

@@ -165,7 +165,7 @@ int store_find_seq(store *s, const char *doc, const char *client,
 int store_client_last(store *s, const char *doc, const char *client,
                       int64_t *seq, int64_t *version);
 
-/* ---- Snapshots and text -------------------------------------------------- */
+/* ---- Snapshots and text ------------------------------------------------- */
 
 /* Store the full text of 'doc' at 'version' (replacing one stored there).
  * STORE_ENOTFOUND, STORE_ERANGE (version beyond the log), STORE_EINVAL. */
@@ -204,7 +204,7 @@ int store_backup(store *s, const char *dest_path, char *err, size_t errlen);
 int store_check(store *s, void (*report)(void *arg, const char *line),
                 void *arg);
 
-/* ---- Group-commit writer ------------------------------------------------- */
+/* ---- Group-commit writer ------------------------------------------------ */
 
 typedef enum store_job_kind {
     STORE_JOB_APPEND = 1, /* append job->rec */
@@ -238,12 +238,13 @@ typedef struct store_writer_stats {
     uint64_t last_batch;     /* jobs in the last transaction */
     uint64_t max_batch;
     uint64_t queued;         /* submitted, not yet done */
+    uint64_t checkpoints;    /* WAL checkpoints by the background thread */
 } store_writer_stats;
 
-/* Open a connection to 'path' (as store_open) and start the writer thread.
- * After each transaction it calls wake(arg) from the writer thread (wake
- * may be NULL): it must only signal, e.g. lws_cancel_service. Returns NULL
- * on failure with 'err' set. */
+/* Open two connections to 'path' (as store_open) and start the writer
+ * thread and its checkpoint thread. After each transaction the writer
+ * calls wake(arg) from its thread (wake may be NULL): it must only signal,
+ * e.g. lws_cancel_service. Returns NULL on failure with 'err' set. */
 store_writer *store_writer_new(const char *path, const store_options *opt,
                                void (*wake)(void *arg), void *arg, char *err,
                                size_t errlen);

@@ -138,15 +138,15 @@ static int walk_log(doc_walk *w, sqlite3_stmt *ops, int64_t *last)
 }
 
 static int check_doc(check_ctx *c, sqlite3_stmt *ops, sqlite3_stmt *snaps,
-                     const char *id, int64_t version)
+                     const char *id, int64_t num, int64_t version)
 {
     doc_walk w = { c, id, snaps, SQLITE_DONE, NULL, 0 };
     int64_t last = 0;
     int rc;
     sqlite3_reset(ops);
     sqlite3_reset(snaps);
-    sqlite3_bind_text(ops, 1, id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(snaps, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(ops, 1, num);
+    sqlite3_bind_int64(snaps, 1, num);
     if (!(w.d = ot_doc_new(NULL, 0))) return STORE_ENOMEM;
     next_snap(&w);
     rc = match_snaps(&w, 0);
@@ -170,7 +170,7 @@ static int check_docs(check_ctx *c)
 {
     sqlite3_stmt *docs = NULL, *ops = NULL, *snaps = NULL;
     sqlite3 *db = c->s->db;
-    int rc = sqlite3_prepare_v2(db, "SELECT id, version FROM documents"
+    int rc = sqlite3_prepare_v2(db, "SELECT id, num, version FROM documents"
                                 " ORDER BY id", -1, &docs, NULL);
     if (!rc) rc = sqlite3_prepare_v2(db, "SELECT version, op FROM ops"
                                      " WHERE doc = ?1 ORDER BY version", -1,
@@ -183,7 +183,8 @@ static int check_docs(check_ctx *c)
         c->docs++;
         rc = check_doc(c, ops, snaps,
                        (const char *)sqlite3_column_text(docs, 0),
-                       sqlite3_column_int64(docs, 1));
+                       sqlite3_column_int64(docs, 1),
+                       sqlite3_column_int64(docs, 2));
     }
     if (rc == SQLITE_DONE) rc = STORE_OK;
     else if (rc > 0) rc = store__err(rc);

@@ -68,7 +68,10 @@ static int load(store *s, const char *doc, store__dent *e)
     if (!st) return store__err(sqlite3_errcode(s->db));
     sqlite3_bind_text(st, 1, doc, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) e->version = sqlite3_column_int64(st, 0);
+    if (rc == SQLITE_ROW) {
+        e->version = sqlite3_column_int64(st, 0);
+        e->num = sqlite3_column_int64(st, 1);
+    }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) return STORE_ENOTFOUND;
     return rc == SQLITE_ROW ? STORE_OK : store__err(rc);
@@ -84,7 +87,7 @@ store__dent *store__dc_find(store *s, const char *doc)
 int store__dc_get(store *s, const char *doc, store__dent **out)
 {
     uint64_t h = hash_id(doc);
-    store__dent *e, tmp = { NULL, h, 0, INT64_MIN, 0 };
+    store__dent *e, tmp = { NULL, h, 0, 0, INT64_MIN, 0 };
     int rc;
     if (s->dc_cap && (e = slot(s->dc, s->dc_cap, doc, h))->id) {
         *out = e;
@@ -109,7 +112,7 @@ int store__dc_flush(store *s)
         if (!e->id || !e->dirty) continue;
         if (!(st = store__stmt(s, ST_DOC_BUMP)))
             return store__err(sqlite3_errcode(s->db));
-        sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 1, e->num);
         sqlite3_bind_int64(st, 2, e->version);
         sqlite3_bind_int64(st, 3, e->updated_ms);
         rc = sqlite3_step(st);

@@ -60,7 +60,7 @@ int store_doc_create(store *s, const char *id, const char *title,
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) return STORE_OK;
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) return STORE_EEXIST;
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) return STORE_EEXIST;
     return store__err(rc);
 }
 

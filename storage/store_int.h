@@ -39,6 +39,7 @@ enum store__st {
 typedef struct store__dent {
     char *id;           /* NULL: free slot */
     uint64_t hash;
+    int64_t num;        /* documents.num */
     int64_t version;    /* current, this transaction's appends included */
     int64_t updated_ms; /* newest op time appended (INT64_MIN: none) */
     int dirty;          /* version moved: the row needs writing */

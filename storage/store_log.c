@@ -32,12 +32,12 @@ static int insert_failure(store *s, const store_oprec *r, int rc)
     }
 }
 
-static int insert_op(store *s, const store_oprec *r)
+static int insert_op(store *s, const store_oprec *r, int64_t num)
 {
     sqlite3_stmt *st = store__stmt(s, ST_OP_INSERT);
     int rc;
     if (!st) return store__err(sqlite3_errcode(s->db));
-    sqlite3_bind_text(st, 1, r->doc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, num);
     sqlite3_bind_int64(st, 2, r->version);
     sqlite3_bind_text(st, 3, r->op, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, r->client, -1, SQLITE_STATIC);
@@ -86,7 +86,7 @@ int store__append_tx(store *s, const store_oprec *r)
     if (!valid_rec(r)) return STORE_EINVAL;
     if ((rc = store__dc_get(s, r->doc, &e))) return rc;
     if ((rc = next_version(s, r, e))) return rc;
-    if ((rc = insert_op(s, r))) return rc;
+    if ((rc = insert_op(s, r, e->num))) return rc;
     e->version = r->version;
     if (r->time_ms > e->updated_ms) e->updated_ms = r->time_ms;
     e->dirty = 1;

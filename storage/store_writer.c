@@ -6,12 +6,22 @@
  * commits (one fsync of the WAL with synchronous=FULL), moves the jobs with
  * their results to the done list in submission order and calls wake().
  * Invariant: a job's result is 0 only if the transaction that held it
- * committed; a failed transaction fails every job in it with its error. */
+ * committed; a failed transaction fails every job in it with its error.
+ *
+ * Checkpoints (copying the WAL back into the database file, with its own
+ * fsyncs) would otherwise run inside a commit every ~1000 pages and stall
+ * the acks behind it; a second thread with its own connection does them
+ * (PASSIVE: it blocks neither the writer nor readers). Under a sustained
+ * load a passive checkpoint can never catch the WAL's end, so past
+ * CKPT_HARD pages the writer checkpoints itself once, right after a commit,
+ * which lets the next transaction restart the WAL from its beginning. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "storage/store_int.h"
+
+enum { CKPT_SOFT = 1000, CKPT_HARD = 16000 }; /* WAL pages */
 
 struct store_writer {
     store *s;
@@ -25,7 +35,60 @@ struct store_writer {
     void (*wake)(void *arg);
     void *arg;
     store_writer_stats stats;
+    int wal_pages;              /* after the last commit (writer thread) */
+    store *ck;                  /* the checkpointer's connection */
+    pthread_t ck_thread;
+    pthread_cond_t ck_cv;       /* a checkpoint is due, or stopping */
+    int ck_due;
+    int ck_stop;
 };
+
+/* Called by SQLite in the writer thread after each commit. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)db, (void)name;
+    ((store_writer *)arg)->wal_pages = pages;
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    store_writer *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->ck_due && !w->ck_stop)
+            pthread_cond_wait(&w->ck_cv, &w->mu);
+        if (!w->ck_due) {
+            pthread_mutex_unlock(&w->mu);
+            return NULL;
+        }
+        w->ck_due = 0;
+        pthread_mutex_unlock(&w->mu);
+        if (sqlite3_wal_checkpoint_v2(w->ck->db, NULL,
+                                      SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                      NULL) == SQLITE_OK) {
+            pthread_mutex_lock(&w->mu);
+            w->stats.checkpoints++;
+            pthread_mutex_unlock(&w->mu);
+        }
+    }
+}
+
+/* After a commit: hand a checkpoint to the checkpointer, or past
+ * CKPT_HARD do one here so the WAL can restart. */
+static void after_commit(store_writer *w)
+{
+    if (w->wal_pages >= CKPT_HARD) {
+        sqlite3_wal_checkpoint_v2(w->s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                  NULL, NULL);
+        w->wal_pages = 0;
+    } else if (w->wal_pages >= CKPT_SOFT) {
+        pthread_mutex_lock(&w->mu);
+        w->ck_due = 1;
+        pthread_cond_signal(&w->ck_cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
 
 static int run_job(store *s, store_job *j)
 {
@@ -113,7 +176,19 @@ static void *writer_main(void *arg)
         batch = take_batch(w, &n);
         pthread_mutex_unlock(&w->mu);
         finish_batch(w, batch, n, run_batch(w->s, batch));
+        after_commit(w);
     }
+}
+
+/* Undo a partly built writer (threads not started). */
+static void writer_discard(store_writer *w)
+{
+    store_close(w->ck);
+    store_close(w->s);
+    pthread_cond_destroy(&w->ck_cv);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
 }
 
 store_writer *store_writer_new(const char *path, const store_options *opt,
@@ -125,20 +200,30 @@ store_writer *store_writer_new(const char *path, const store_options *opt,
         store__seterr(err, errlen, "out of memory");
         return NULL;
     }
-    if (store_open(&w->s, path, opt, err, errlen)) {
-        free(w);
-        return NULL;
-    }
-    w->wake = wake;
-    w->arg = arg;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->ck_cv, NULL);
+    w->wake = wake;
+    w->arg = arg;
+    if (store_open(&w->s, path, opt, err, errlen) ||
+        store_open(&w->ck, path, opt, err, errlen)) {
+        writer_discard(w);
+        return NULL;
+    }
+    sqlite3_wal_hook(w->s->db, wal_hook, w); /* replaces autocheckpoint */
+    if (pthread_create(&w->ck_thread, NULL, checkpointer_main, w)) {
+        store__seterr(err, errlen, "cannot start the checkpoint thread");
+        writer_discard(w);
+        return NULL;
+    }
     if (pthread_create(&w->thread, NULL, writer_main, w)) {
         store__seterr(err, errlen, "cannot start the writer thread");
-        pthread_cond_destroy(&w->cv);
-        pthread_mutex_destroy(&w->mu);
-        store_close(w->s);
-        free(w);
+        pthread_mutex_lock(&w->mu);
+        w->ck_stop = 1;
+        pthread_cond_signal(&w->ck_cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->ck_thread, NULL);
+        writer_discard(w);
         return NULL;
     }
     return w;
@@ -193,15 +278,19 @@ void store_writer_stop(store_writer *w)
     w->joined = 1;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    if (join) pthread_join(w->thread, NULL);
+    if (!join) return;
+    pthread_join(w->thread, NULL);
+    pthread_mutex_lock(&w->mu);
+    w->ck_stop = 1;
+    w->ck_due = 0;
+    pthread_cond_signal(&w->ck_cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->ck_thread, NULL);
 }
 
 void store_writer_free(store_writer *w)
 {
     if (!w) return;
     store_writer_stop(w);
-    store_close(w->s);
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->mu);
-    free(w);
+    writer_discard(w);
 }

@@ -218,6 +218,9 @@ static void collect(void *arg, const char *line)
     l->n++;
 }
 
+/* SQL for the internal number of document 'id'. */
+#define DOC(id) "(SELECT num FROM documents WHERE id = '" id "')"
+
 static void damage(const char *path, const char *sql)
 {
     sqlite3 *db;
@@ -265,7 +268,8 @@ static void test_check_reports_a_corrupted_snapshot(void)
     store *s = checked_db(&t);
     REQUIRE(s);
     damage(t.path, "UPDATE snapshots SET text = text || 'x'"
-                   " WHERE doc = 'a' AND version = 20");
+                   " WHERE doc = " DOC("a")
+                   " AND version = 20");
     CHECK_EQ_INT(store_check(s, collect, &l), STORE_ECORRUPT);
     CHECK(strstr(l.all, "document a: the snapshot at version 20 differs from"
                         " the replay of the log\n") != NULL);
@@ -281,7 +285,8 @@ static void test_check_reports_a_gap_and_a_wrong_version(void)
     rng_state = harness_seed() | 1;
     store *s = checked_db(&t);
     REQUIRE(s);
-    damage(t.path, "DELETE FROM ops WHERE doc = 'a' AND version = 12;"
+    damage(t.path, "DELETE FROM ops WHERE doc = " DOC("a")
+                   " AND version = 12;"
                    "UPDATE documents SET version = 15 WHERE id = 'b'");
     CHECK_EQ_INT(store_check(s, collect, &l), STORE_ECORRUPT);
     CHECK(strstr(l.all, "document a: the log jumps from version 11 to 13")
@@ -302,7 +307,8 @@ static void test_check_reports_an_op_that_does_not_replay(void)
     store *s = checked_db(&t);
     REQUIRE(s);
     damage(t.path, "UPDATE ops SET op = '[999999, -3]'"
-                   " WHERE doc = 'b' AND version = 4");
+                   " WHERE doc = " DOC("b")
+                   " AND version = 4");
     CHECK_EQ_INT(store_check(s, collect, &l), STORE_ECORRUPT);
     CHECK(strstr(l.all, "document b: op 4 does not replay") != NULL);
     CHECK_EQ_INT(store_text_at(s, "b", 9, &text, &bytes), STORE_ECORRUPT);
@@ -321,7 +327,7 @@ static void test_check_reports_a_snapshot_beyond_the_log(void)
     store *s = checked_db(&t);
     REQUIRE(s);
     damage(t.path, "INSERT INTO snapshots(doc, version, text)"
-                   " VALUES ('b', 50, 'x')");
+                   " SELECT num, 50, 'x' FROM documents WHERE id = 'b'");
     CHECK_EQ_INT(store_check(s, collect, &l), STORE_ECORRUPT);
     CHECK(strstr(l.all, "document b: a snapshot at version 50 is beyond the"
                         " log") != NULL);
