@@ -121,6 +121,7 @@ function localEdit(op) {
     recordUndo(op, pre);
     doc.edit(op);
     sendCursor();
+    if (doc.peers.size) scheduleOverlay();
 }
 
 function recordUndo(op, pre) {
