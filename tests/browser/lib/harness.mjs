@@ -53,11 +53,11 @@ export class Server {
         }
         throw new Error('chorus did not start: ' + this.log);
     }
-    async stop() {
+    async stop(signal = 'SIGTERM') {
         if (!this.proc) return;
         const p = this.proc;
         this.proc = null;
-        p.kill('SIGTERM');
+        p.kill(signal);
         const t = setTimeout(() => p.kill('SIGKILL'), 5000);
         await this.exited;
         clearTimeout(t);
