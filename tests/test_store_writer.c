@@ -6,6 +6,7 @@
  * their own connections while the writer writes; a backup taken while the
  * writer runs is a consistent database that passes store_check. */
 #include <dirent.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -424,7 +425,7 @@ static void test_pool_tasks_read_on_their_own_connections(void)
 
 typedef struct feeder {
     store_writer *w;
-    volatile int stop;
+    atomic_int stop;
     int submitted;
     store_job jobs[20000];
 } feeder;
@@ -432,7 +433,7 @@ typedef struct feeder {
 static void *feed(void *arg)
 {
     feeder *f = arg;
-    for (int i = 0; i < 20000 && !f->stop; i++) {
+    for (int i = 0; i < 20000 && !atomic_load(&f->stop); i++) {
         fill_append(&f->jobs[i], "d", i + 1, "[\"ab\",-1]", "c", i + 1);
         if (i == 0) f->jobs[i].rec.op = "[\"ab\"]";
         store_writer_submit(f->w, &f->jobs[i]);
@@ -473,7 +474,7 @@ static void test_backup_while_writing_is_consistent(void)
     sleep_ms(50);
     snprintf(dest, sizeof dest, "%s/backup.db", t.dir);
     CHECK_EQ_INT(store_backup(s, dest, err, sizeof err), 0);
-    f.stop = 1;
+    atomic_store(&f.stop, 1);
     pthread_join(th, NULL);
     store_writer_stop(f.w);
     CHECK_EQ_INT(drain_n(f.w, got, f.submitted), f.submitted);
