@@ -1,0 +1,179 @@
+/* core.h -- server/'s internal types: the server state, connections,
+ * outgoing messages and document sessions, and the calls between the files
+ * of server/. Not a public API: names are srv__* or srv_* for server-wide use.
+ *
+ * Ownership: the server owns connections and sessions; a connection holds
+ * references to the srv_msg buffers in its queue; a session lists its
+ * members (connections) and a connection lists its sessions, and each side
+ * unlinks itself from the other when it goes away. */
+#ifndef CHORUS_SERVER_CORE_H
+#define CHORUS_SERVER_CORE_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "ot/ot.h"
+#include "server/map.h"
+#include "server/srv.h"
+#include "storage/store.h"
+
+typedef struct srv srv;
+typedef struct srv_conn srv_conn;
+typedef struct srv_session srv_session;
+
+/* ---- outgoing messages: one JSON text, shared by every queue it sits in */
+typedef struct srv_msg {
+    int refs;
+    size_t len;            /* JSON bytes, at buf + LWS_PRE */
+    unsigned char *buf;    /* LWS_PRE headroom, then the JSON */
+} srv_msg;
+
+/* A new message holding a copy of 'json'; NULL on ENOMEM. refs = 1. */
+srv_msg *srv_msg_new(const char *json, size_t len);
+/* Serialise 'obj' (compact) into a new message and drop the reference to
+ * 'obj' (it is stolen, as with jansson's _new functions). NULL on ENOMEM. */
+srv_msg *srv_msg_take(json_t *obj);
+void srv_msg_unref(srv_msg *m);
+
+/* ---- connections (ws.c) */
+typedef struct srv_join {         /* one document a connection has joined */
+    srv_session *sess;
+} srv_join;
+
+struct srv_conn {
+    struct lws *wsi;
+    srv_conn *prev, *next;        /* srv.conns */
+    char ip[64];
+    uint64_t opened_ms;
+    /* identity, after hello */
+    int hello;
+    char client[65];
+    char name[65];
+    char color[8];
+    /* reassembly of the current message */
+    char *rx;
+    size_t rx_len, rx_cap;
+    int rx_discard;               /* too large: dropping the rest */
+    size_t pre_hello_bytes;
+    /* out queue: a ring of message references */
+    srv_msg **q;
+    size_t q_head, q_len, q_cap;
+    size_t q_bytes;
+    unsigned char *batch;         /* LWS_PRE + a JSON array of several */
+    size_t batch_cap;
+    /* closing: set, then the WRITEABLE callback closes with this code */
+    int close_code;
+    char close_reason[64];
+    /* rate limit: a token bucket of ops */
+    double tokens;
+    uint64_t tokens_ms;
+    /* joined documents */
+    srv_join *joins;
+    int njoins;
+};
+
+/* Queue 'm' for 'c' (takes a new reference). When the queue would pass the
+ * configured byte bound, the connection is closed with 1008 instead. */
+void srv_conn_send(srv_conn *c, srv_msg *m);
+/* Queue an object (stolen) for one connection. */
+void srv_conn_send_json(srv_conn *c, json_t *obj);
+/* Queue {"type":"error",...}; 'doc' may be NULL, 'seq' < 0 for none. */
+void srv_conn_error(srv_conn *c, const char *code, const char *message,
+                    const char *doc, int64_t seq);
+/* Close with 'code' once what is queued before has been written. */
+void srv_conn_close(srv_conn *c, int code, const char *reason);
+srv_join *srv_conn_find_join(srv_conn *c, const char *doc);
+void srv_conn_drop_join(srv_conn *c, srv_session *s);
+
+/* The lws protocol callbacks (ws.c, http.c). */
+int srv__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                     void *user, void *in, size_t len);
+int srv__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                       void *user, void *in, size_t len);
+
+/* ---- chorus.v1 messages (proto.c): one whole client message */
+void srv__proto_handle(srv_conn *c, const char *data, size_t len);
+void srv__proto_closed(srv_conn *c);
+
+/* ---- document sessions (session.c) */
+srv_session *srv_session_get(const char *doc);          /* loaded or NULL */
+/* Join: loads the document (creating it) when needed; answers 'joined'
+ * (with text, or the ops after 'version' when has_version). */
+void srv_session_join(srv_conn *c, const char *doc, int has_version,
+                      int64_t version);
+void srv_session_leave(srv_conn *c, srv_session *s);
+/* An op made on 'version'; 'op' is stolen. */
+void srv_session_op(srv_conn *c, srv_session *s, int64_t version, int64_t seq,
+                    ot_op *op);
+/* A cursor made on 'version' (has_cursor 0: none). */
+void srv_session_presence(srv_conn *c, srv_session *s, int64_t version,
+                          int has_cursor, uint32_t anchor, uint32_t head);
+const char *srv_session_id(const srv_session *s);
+int64_t srv_session_version(const srv_session *s);
+/* Completions from the writer and the pool (on the lws thread). */
+void srv__sessions_on_commits(store_job *done);
+/* Unload sessions empty for longer than cfg.unload_after (timer). */
+void srv__sessions_tick(uint64_t now_ms);
+/* Flush and free every session (shutdown). */
+void srv__sessions_shutdown(void);
+size_t srv__sessions_count(void);
+
+/* ---- reader pool tasks that finish on the lws thread */
+typedef struct srv_task srv_task;
+typedef void (*srv_task_done)(srv_task *t);
+struct srv_task {
+    store_task base;              /* run on a pool thread */
+    srv_task_done done;           /* then this, on the lws thread */
+};
+/* Submit 't' to the reader pool; its done() runs later on the lws thread.
+ * Returns 0, or a STORE_E* code (stopping): then done() is never called. */
+int srv_task_submit(srv_task *t);
+/* Drain the writer and the pool (on EVENT_WAIT_CANCELLED). */
+void srv__drain(void);
+int srv_valid_doc_id(const char *s);
+
+/* ---- HTTP (http.c, static.c, api.c) */
+typedef struct srv_http srv_http;  /* per-request state, in lws user memory */
+int srv__static_resolve(const char *web_root, const char *path, char *out,
+                        size_t outlen);
+const char *srv__mime_type(const char *path);
+
+/* ---- the server (serve.c) */
+typedef struct srv_metrics {
+    uint64_t ops_committed;
+    uint64_t commits;
+    uint64_t acks;
+    uint64_t ack_lat_buckets[16]; /* ack latency histogram (see api.c) */
+    uint64_t ack_lat_count;
+    double ack_lat_sum_s;
+    uint64_t conns_total;
+    uint64_t conns_closed_slow;
+    uint64_t errors_sent;
+    uint64_t bytes_queued_peak;
+} srv_metrics;
+
+struct srv {
+    srv_config cfg;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    store_writer *writer;
+    store_pool *pool;
+    char web_root[4096];
+    char db_path[4096];
+    srv_conn *conns;
+    int nconns;
+    srv_map ip_counts;            /* ip -> open connections (intptr_t) */
+    size_t queued_bytes;          /* over every connection */
+    srv_metrics metrics;
+    volatile sig_atomic_t stopping;
+};
+
+extern srv srv__g;                /* the one server of this process */
+
+uint64_t srv_now_ms(void);
+double srv_now_s(void);           /* monotonic, for latencies */
+void srv__ack_latency(double seconds);
+
+#endif

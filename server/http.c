@@ -1,0 +1,379 @@
+/* http.c -- the HTTP side of the one port: routing, responses, and the
+ * WebSocket upgrade gate.
+ *
+ * Every response is built whole in memory (files of web/, JSON, text) and
+ * written from LWS_CALLBACK_HTTP_WRITEABLE: headers in one callback, then
+ * the body in chunks, one lws_write per callback. The upgrade gate
+ * (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) is the only place a WebSocket can be
+ * refused with a status: path, subprotocol, Origin and per-IP limit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/core.h"
+#include "server/http.h"
+#include "server/log.h"
+
+#define CHUNK (64 * 1024)
+#define MAX_STATIC (32 * 1024 * 1024)
+
+typedef struct http_pss {     /* lws per-connection user memory */
+    srv_http_req *req;
+} http_pss;
+
+const char *srv_http_arg(const srv_http_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < r->nargs; i++)
+        if (strncmp(r->args[i], name, n) == 0 && r->args[i][n] == '=')
+            return r->args[i] + n + 1;
+    return NULL;
+}
+
+void srv_http_hold(srv_http_req *r)
+{
+    r->refs++;
+}
+
+void srv_http_release(srv_http_req *r)
+{
+    if (!r || --r->refs > 0) return;
+    free(r->body);
+    free(r->resp);
+    free(r);
+}
+
+void srv_http_respond(srv_http_req *r, int status, const char *ctype,
+                      char *body, size_t len)
+{
+    if (!r->wsi || r->responded) {
+        free(body);
+        return;
+    }
+    r->status = status;
+    r->ctype = ctype;
+    r->resp = body;
+    r->resp_len = len;
+    r->responded = 1;
+    lws_callback_on_writable(r->wsi);
+}
+
+void srv_http_json(srv_http_req *r, int status, json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (!s) {
+        srv_http_respond(r, 500, "text/plain; charset=utf-8",
+                         strdup("out of memory\n"), 14);
+        return;
+    }
+    size_t n = strlen(s);
+    char *body = realloc(s, n + 2);
+    if (body) {
+        body[n++] = '\n';
+        body[n] = 0;
+    } else {
+        body = s;
+    }
+    srv_http_respond(r, status, "application/json", body, n);
+}
+
+void srv_http_error(srv_http_req *r, int status, const char *code,
+                    const char *message)
+{
+    srv_http_json(r, status,
+                  json_pack("{s:s,s:s}", "error", code, "message", message));
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *buf = NULL;
+    if (fd < 0) return NULL;
+    if (fstat(fd, &st) < 0 || st.st_size > MAX_STATIC) goto out;
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) goto out;
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) continue;
+            free(buf);
+            buf = NULL;
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    *len = got;
+out:
+    close(fd);
+    return buf;
+}
+
+static void serve_static(srv_http_req *r)
+{
+    char file[4096];
+    size_t len = 0;
+    char *body;
+    if (srv__static_resolve(srv__g.web_root, r->path, file, sizeof file) < 0 ||
+        !(body = read_file(file, &len))) {
+        srv_http_respond(r, 404, "text/plain; charset=utf-8",
+                         strdup("not found\n"), 10);
+        return;
+    }
+    srv_http_respond(r, 200, srv__mime_type(file), body, len);
+}
+
+static void route(srv_http_req *r)
+{
+    if (strcmp(r->path, "/healthz") == 0) {
+        srv_http_respond(r, 200, "text/plain; charset=utf-8", strdup("ok\n"),
+                         3);
+        return;
+    }
+    if (srv__api_dispatch(r)) return;
+    if (strcmp(r->path, "/ws") == 0) {
+        srv_http_respond(r, 426, "text/plain; charset=utf-8",
+                         strdup("use a WebSocket with subprotocol chorus.v1\n"),
+                         43);
+        return;
+    }
+    if (r->method != SRV_GET && r->method != SRV_HEAD) {
+        srv_http_respond(r, 405, "text/plain; charset=utf-8",
+                         strdup("method not allowed\n"), 19);
+        return;
+    }
+    serve_static(r);
+}
+
+static int method_of(struct lws *wsi, int *tok)
+{
+    static const struct {
+        enum lws_token_indexes t;
+        int m;
+    } map[] = {
+        {WSI_TOKEN_GET_URI, SRV_GET},       {WSI_TOKEN_POST_URI, SRV_POST},
+        {WSI_TOKEN_HEAD_URI, SRV_HEAD},     {WSI_TOKEN_PUT_URI, SRV_PUT},
+        {WSI_TOKEN_DELETE_URI, SRV_DELETE}, {WSI_TOKEN_PATCH_URI, SRV_PATCH},
+        {WSI_TOKEN_OPTIONS_URI, SRV_OPTIONS},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (lws_hdr_total_length(wsi, map[i].t) > 0) {
+            *tok = map[i].t;
+            return map[i].m;
+        }
+    return 0;
+}
+
+static srv_http_req *start_request(struct lws *wsi)
+{
+    int tok = 0;
+    srv_http_req *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->wsi = wsi;
+    r->refs = 1;
+    r->method = method_of(wsi, &tok);
+    if (!r->method ||
+        lws_hdr_copy(wsi, r->path, sizeof r->path, (enum lws_token_indexes)tok) < 0)
+        r->path[0] = 0;
+    char *q = strchr(r->path, '?');
+    if (q) *q = 0;
+    while (r->nargs < SRV_HTTP_MAX_ARGS &&
+           lws_hdr_copy_fragment(wsi, r->args[r->nargs],
+                                 sizeof r->args[r->nargs],
+                                 WSI_TOKEN_HTTP_URI_ARGS, r->nargs) > 0)
+        r->nargs++;
+    return r;
+}
+
+static int on_body(srv_http_req *r, const void *in, size_t len)
+{
+    if (r->body_too_large || r->body_len + len > SRV_HTTP_MAX_BODY) {
+        r->body_too_large = 1;
+        return 0;
+    }
+    char *nb = realloc(r->body, r->body_len + len + 1);
+    if (!nb) return -1;
+    memcpy(nb + r->body_len, in, len);
+    r->body = nb;
+    r->body_len += len;
+    nb[r->body_len] = 0;
+    return 0;
+}
+
+static int write_headers(struct lws *wsi, srv_http_req *r)
+{
+    unsigned char buf[LWS_PRE + 2048];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf;
+    size_t len = r->method == SRV_HEAD ? 0 : r->resp_len;
+    if (lws_add_http_common_headers(wsi, (unsigned)r->status, r->ctype,
+                                    r->resp_len, &p, end))
+        return -1;
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-cache", 8, &p, end) ||
+        lws_add_http_header_by_name(wsi,
+                                    (const unsigned char *)"x-content-type-options:",
+                                    (const unsigned char *)"nosniff", 7, &p, end))
+        return -1;
+    if (r->disposition[0] &&
+        lws_add_http_header_by_name(wsi,
+                                    (const unsigned char *)"content-disposition:",
+                                    (const unsigned char *)r->disposition,
+                                    (int)strlen(r->disposition), &p, end))
+        return -1;
+    if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+    r->headers_sent = 1;
+    if (len == 0) r->resp_sent = r->resp_len;
+    return 0;
+}
+
+/* One lws_write per call: headers first, then body chunks. Returns -1 to
+ * close the connection. */
+static int on_writeable(struct lws *wsi, srv_http_req *r)
+{
+    if (!r || !r->responded) return 0;
+    if (!r->headers_sent) {
+        if (write_headers(wsi, r) < 0) return -1;
+        if (r->resp_sent < r->resp_len) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    } else {
+        unsigned char buf[LWS_PRE + CHUNK];
+        size_t n = r->resp_len - r->resp_sent;
+        if (n > CHUNK) n = CHUNK;
+        memcpy(buf + LWS_PRE, r->resp + r->resp_sent, n);
+        r->resp_sent += n;
+        int fin = r->resp_sent == r->resp_len;
+        if (lws_write(wsi, buf + LWS_PRE, n,
+                      fin ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+            return -1;
+        if (!fin) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int confirm_upgrade(struct lws *wsi, const char *proto);
+
+int srv__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                       void *user, void *in, size_t len)
+{
+    http_pss *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi, in);
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        srv__drain();
+        return 0;
+    case LWS_CALLBACK_HTTP:
+        if (pss->req) { /* the previous request on a keep-alive connection */
+            pss->req->wsi = NULL;
+            srv_http_release(pss->req);
+        }
+        if (!(pss->req = start_request(wsi))) return -1;
+        if (pss->req->method == SRV_POST || pss->req->method == SRV_PUT ||
+            pss->req->method == SRV_PATCH)
+            return 0; /* route when the body is complete */
+        route(pss->req);
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY:
+        return pss->req ? on_body(pss->req, in, len) : -1;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!pss->req) return -1;
+        if (pss->req->body_too_large)
+            srv_http_error(pss->req, 413, "too_large", "request body too large");
+        else
+            route(pss->req);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return on_writeable(wsi, pss->req);
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (pss->req) {
+            pss->req->wsi = NULL;
+            srv_http_release(pss->req);
+            pss->req = NULL;
+        }
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ---- the WebSocket upgrade gate */
+
+/* Refuse an upgrade with a plain HTTP/1.1 answer. (lws_return_http_status
+ * answers HTTP/1.0 at this stage, which some WebSocket clients reject
+ * without reading the status.) */
+static int reject(struct lws *wsi, unsigned code, const char *why)
+{
+    unsigned char buf[LWS_PRE + 512];
+    const char *text = code == 403 ? "Forbidden" : code == 404 ? "Not Found"
+                     : code == 429 ? "Too Many Requests" : "Bad Request";
+    srv_debug("upgrade refused (%u): %s", code, why);
+    int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+                     "HTTP/1.1 %u %s\r\ncontent-type: text/plain\r\n"
+                     "content-length: %zu\r\nconnection: close\r\n\r\n%s\n",
+                     code, text, strlen(why) + 1, why);
+    if (n <= 0 || (size_t)n >= sizeof buf - LWS_PRE) return -1;
+    if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS) != n)
+        return -1;
+    return 1;
+}
+
+static int origin_allowed(struct lws *wsi)
+{
+    char origin[256], host[256], own[300];
+    int n = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+    if (n <= 0) return 1; /* not a browser: no Origin to check */
+    const srv_config *cfg = &srv__g.cfg;
+    for (int i = 0; i < cfg->norigins; i++)
+        if (strcmp(cfg->origins[i], "*") == 0 ||
+            strcasecmp(cfg->origins[i], origin) == 0)
+            return 1;
+    if (cfg->norigins) return 0;
+    /* default: the server's own origin, as the browser reached it */
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0) return 0;
+    snprintf(own, sizeof own, "http://%s", host);
+    if (strcasecmp(own, origin) == 0) return 1;
+    snprintf(own, sizeof own, "https://%s", host);
+    return strcasecmp(own, origin) == 0;
+}
+
+static int has_subprotocol(struct lws *wsi)
+{
+    char protos[256];
+    if (lws_hdr_copy(wsi, protos, sizeof protos, WSI_TOKEN_PROTOCOL) <= 0)
+        return 0;
+    for (char *save = NULL, *t = strtok_r(protos, ", ", &save); t;
+         t = strtok_r(NULL, ", ", &save))
+        if (strcmp(t, SRV_SUBPROTOCOL) == 0) return 1;
+    return 0;
+}
+
+static int confirm_upgrade(struct lws *wsi, const char *proto)
+{
+    char uri[256];
+    if (!proto || strcmp(proto, "websocket") != 0)
+        return reject(wsi, 400, "only websocket upgrades");
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
+        strcmp(uri, "/ws") != 0)
+        return reject(wsi, 404, "no websocket here: use /ws");
+    if (!has_subprotocol(wsi))
+        return reject(wsi, 400, "subprotocol chorus.v1 required");
+    if (!origin_allowed(wsi)) return reject(wsi, 403, "origin not allowed");
+    char ip[64];
+    lws_get_peer_simple(wsi, ip, sizeof ip);
+    intptr_t open = (intptr_t)srv_map_get(&srv__g.ip_counts, ip);
+    if (srv__g.cfg.conns_per_ip > 0 && open >= srv__g.cfg.conns_per_ip)
+        return reject(wsi, 429, "too many connections from this address");
+    return 0;
+}

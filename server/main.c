@@ -1,0 +1,51 @@
+/* main.c -- the chorus command line: one binary, a few subcommands.
+ *
+ *   chorus serve [flags]     run the server (serve.c)
+ *   chorus backup FILE       online, consistent copy of the database
+ *   chorus check             integrity check of the database and documents
+ *   chorus --version
+ *
+ * Each subcommand parses its own flags and has --help. A bad flag prints
+ * one line on stderr and exits 2; a failure prints one line and exits 1. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/cli.h"
+#include "server/srv.h"
+
+static const char *usage_text =
+    "usage: chorus <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the server (HTTP, WebSocket, the web editor)\n"
+    "  backup    write an online, consistent copy of the database\n"
+    "  check     verify the database and every document's history\n"
+    "\n"
+    "  chorus <command> --help   flags of one command\n"
+    "  chorus --version\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("%s\n", SRV_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    for (const srv_command *c = srv_commands; c->name; c++)
+        if (strcmp(c->name, cmd) == 0) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "chorus: unknown command '%s' (see chorus --help)\n", cmd);
+    return 2;
+}

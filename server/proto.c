@@ -1,0 +1,285 @@
+/* proto.c -- chorus.v1: decode one client message, check it, and hand it
+ * to the session layer. Every rejection is an "error" message with one of
+ * the protocol's codes, after which the connection stays usable (too_large
+ * and invalid UTF-8 close it, in ws.c and lws). The full contract is
+ * docs/protocol.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/core.h"
+#include "server/log.h"
+
+#define MAX_NAME_CP 64
+
+/* Doc ids: 1-64 of A-Za-z0-9_.- not starting with a dot. */
+int srv_valid_doc_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || s[0] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Client ids follow the same alphabet (plus ':'), 1-64 long. */
+static int valid_client_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
+              ch == '-' || ch == ':'))
+            return 0;
+    }
+    return 1;
+}
+
+static const char *palette[] = {
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080",
+    "#f032e6", "#9a6324", "#800000", "#808000", "#000075", "#469990",
+};
+
+static void pick_color(srv_conn *c)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = c->client; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+    snprintf(c->color, sizeof c->color, "%s",
+             palette[h % (sizeof palette / sizeof palette[0])]);
+}
+
+/* Read an optional integer member >= 0. 1 if present and valid, 0 if
+ * absent, -1 if present but not a non-negative integer. */
+static int get_uint(json_t *o, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
+    *out = json_integer_value(v);
+    return 1;
+}
+
+static json_t *limits_json(void)
+{
+    const srv_config *cfg = &srv__g.cfg;
+    return json_pack("{s:I,s:i,s:i,s:I,s:i}", "max_message",
+                     (json_int_t)cfg->max_message, "ops_per_sec",
+                     cfg->ops_per_sec, "docs_per_conn", cfg->docs_per_conn,
+                     "queue_bytes", (json_int_t)cfg->queue_bytes,
+                     "idle_timeout", cfg->idle_timeout);
+}
+
+static void on_hello(srv_conn *c, json_t *m)
+{
+    json_t *cl = json_object_get(m, "client"), *nm = json_object_get(m, "name");
+    json_t *tok = json_object_get(m, "token");
+    if (c->hello) {
+        srv_conn_error(c, "bad_message", "hello was already said", NULL, -1);
+        return;
+    }
+    if (!json_is_string(cl) || !valid_client_id(json_string_value(cl))) {
+        srv_conn_error(c, "bad_message",
+                       "hello needs \"client\": 1-64 of A-Za-z0-9_.:-", NULL, -1);
+        return;
+    }
+    if (nm && !json_is_null(nm) && !json_is_string(nm)) {
+        srv_conn_error(c, "bad_message", "\"name\" must be a string", NULL, -1);
+        return;
+    }
+    if (tok && !json_is_null(tok) && !json_is_string(tok)) {
+        srv_conn_error(c, "bad_message", "\"token\" must be a string", NULL, -1);
+        return;
+    }
+    size_t cps = 0;
+    const char *name = json_is_string(nm) ? json_string_value(nm) : "";
+    if (ot_utf8_validate(name, strlen(name), &cps) < 0 || cps > MAX_NAME_CP ||
+        strlen(name) >= sizeof c->name) {
+        srv_conn_error(c, "bad_message", "\"name\" is at most 64 characters",
+                       NULL, -1);
+        return;
+    }
+    snprintf(c->client, sizeof c->client, "%s", json_string_value(cl));
+    /* The same client id on another live connection: that one is stale (a
+     * reconnect raced its close). Only one connection speaks for a client. */
+    for (srv_conn *o = srv__g.conns; o; o = o->next)
+        if (o != c && o->hello && strcmp(o->client, c->client) == 0)
+            srv_conn_close(o, 1008, "replaced by a newer connection");
+    if (cps == 0) snprintf(c->name, sizeof c->name, "guest-%.4s", c->client);
+    else snprintf(c->name, sizeof c->name, "%s", name);
+    pick_color(c);
+    c->hello = 1;
+    lws_set_timer_usecs(c->wsi, -1);
+    srv_conn_send_json(c, json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:o}", "type",
+                                    "welcome", "client", c->client, "user",
+                                    "name", c->name, "color", c->color,
+                                    "server", SRV_VERSION_STRING, "limits",
+                                    limits_json()));
+}
+
+/* The doc member of a message: valid id, or an error (NULL). */
+static const char *doc_of(srv_conn *c, json_t *m)
+{
+    json_t *d = json_object_get(m, "doc");
+    if (!json_is_string(d) || !srv_valid_doc_id(json_string_value(d))) {
+        srv_conn_error(c, "bad_doc_id",
+                       "doc ids are 1-64 of A-Za-z0-9_.- not starting with '.'",
+                       NULL, -1);
+        return NULL;
+    }
+    return json_string_value(d);
+}
+
+static void on_join(srv_conn *c, json_t *m)
+{
+    const char *doc = doc_of(c, m);
+    int64_t version = 0;
+    if (!doc) return;
+    int has = get_uint(m, "version", &version);
+    if (has < 0) {
+        srv_conn_error(c, "bad_message", "\"version\" must be an integer >= 0",
+                       doc, -1);
+        return;
+    }
+    srv_join *j = srv_conn_find_join(c, doc);
+    if (j) srv_session_leave(c, j->sess); /* a join again is a resync */
+    else if (c->njoins >= srv__g.cfg.docs_per_conn) {
+        srv_conn_error(c, "rate_limited",
+                       "too many documents joined on this connection", doc, -1);
+        return;
+    }
+    srv_session_join(c, doc, has, version);
+}
+
+static int take_token(srv_conn *c, double cost)
+{
+    uint64_t now = srv_now_ms();
+    double rate = srv__g.cfg.ops_per_sec;
+    c->tokens += (double)(now - c->tokens_ms) * rate / 1000.0;
+    if (c->tokens > rate * 2) c->tokens = rate * 2;
+    c->tokens_ms = now;
+    if (c->tokens < cost) return 0;
+    c->tokens -= cost;
+    return 1;
+}
+
+static void on_op(srv_conn *c, json_t *m)
+{
+    const char *doc = doc_of(c, m);
+    int64_t version = 0, seq = 0;
+    ot_op *op = NULL;
+    if (!doc) return;
+    int hs = get_uint(m, "seq", &seq);
+    if (hs <= 0) {
+        srv_conn_error(c, "bad_message", "\"seq\" must be an integer >= 0", doc, -1);
+        return;
+    }
+    if (get_uint(m, "version", &version) <= 0) {
+        srv_conn_error(c, "bad_message", "\"version\" must be an integer >= 0",
+                       doc, seq);
+        return;
+    }
+    srv_join *j = srv_conn_find_join(c, doc);
+    if (!j) {
+        srv_conn_error(c, "not_joined", "join the document first", doc, seq);
+        return;
+    }
+    int rc = ot_op_from_json(&op, json_object_get(m, "op"));
+    if (rc < 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "bad op: %s", ot_strerror(rc));
+        srv_conn_error(c, "bad_op", msg, doc, seq);
+        return;
+    }
+    if (!take_token(c, 1.0)) {
+        ot_op_free(op);
+        srv_conn_error(c, "rate_limited", "too many ops per second", doc, seq);
+        return;
+    }
+    srv_session_op(c, j->sess, version, seq, op);
+}
+
+static void on_presence(srv_conn *c, json_t *m)
+{
+    const char *doc = doc_of(c, m);
+    int64_t version = 0, anchor = 0, head = 0;
+    if (!doc) return;
+    srv_join *j = srv_conn_find_join(c, doc);
+    if (!j) {
+        srv_conn_error(c, "not_joined", "join the document first", doc, -1);
+        return;
+    }
+    json_t *cur = json_object_get(m, "cursor");
+    int ok = get_uint(m, "version", &version) > 0 && cur &&
+             (json_is_null(cur) ||
+              (json_is_object(cur) && get_uint(cur, "anchor", &anchor) > 0 &&
+               get_uint(cur, "head", &head) > 0 && anchor <= UINT32_MAX &&
+               head <= UINT32_MAX));
+    if (!ok) {
+        srv_conn_error(c, "bad_message",
+                       "presence needs \"version\" and \"cursor\": null or "
+                       "{\"anchor\":n,\"head\":n}", doc, -1);
+        return;
+    }
+    if (!take_token(c, 0.25)) {
+        srv_conn_error(c, "rate_limited", "too many presence updates", doc, -1);
+        return;
+    }
+    srv_session_presence(c, j->sess, version, !json_is_null(cur),
+                         (uint32_t)anchor, (uint32_t)head);
+}
+
+static void on_leave(srv_conn *c, json_t *m)
+{
+    const char *doc = doc_of(c, m);
+    if (!doc) return;
+    srv_join *j = srv_conn_find_join(c, doc);
+    if (!j) {
+        srv_conn_error(c, "not_joined", "not joined to that document", doc, -1);
+        return;
+    }
+    srv_session_leave(c, j->sess);
+}
+
+void srv__proto_handle(srv_conn *c, const char *data, size_t len)
+{
+    json_error_t jerr;
+    if (c->close_code) return; /* closing: ignore what else arrives */
+    json_t *m = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!m) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);
+        srv_conn_error(c, "bad_json", msg, NULL, -1);
+        return;
+    }
+    json_t *t = json_object_get(m, "type");
+    const char *type = json_is_string(t) ? json_string_value(t) : NULL;
+    if (!json_is_object(m) || !type)
+        srv_conn_error(c, "bad_message", "a message is an object with a \"type\"",
+                       NULL, -1);
+    else if (strcmp(type, "hello") == 0)
+        on_hello(c, m);
+    else if (!c->hello)
+        srv_conn_error(c, "hello_required", "say hello first", NULL, -1);
+    else if (strcmp(type, "op") == 0)
+        on_op(c, m);
+    else if (strcmp(type, "presence") == 0)
+        on_presence(c, m);
+    else if (strcmp(type, "join") == 0)
+        on_join(c, m);
+    else if (strcmp(type, "leave") == 0)
+        on_leave(c, m);
+    else
+        srv_conn_error(c, "bad_message", "unknown message type", NULL, -1);
+    json_decref(m);
+}
+
+void srv__proto_closed(srv_conn *c)
+{
+    while (c->njoins > 0) srv_session_leave(c, c->joins[c->njoins - 1].sess);
+}

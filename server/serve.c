@@ -1,0 +1,299 @@
+/* serve.c -- `chorus serve`: flags, start-up checks, the lws context, the
+ * service loop and a clean stop.
+ *
+ * Start-up refuses, with one line on stderr and exit 1, what would
+ * otherwise fail later: a data dir that cannot be written, a database newer
+ * than the binary, a port already taken, a web dir without index.html.
+ * Stop (SIGINT/SIGTERM): close every client with 1001, let the writer commit
+ * everything queued, then destroy the context; exit 0. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/cli.h"
+#include "server/core.h"
+#include "server/log.h"
+
+srv srv__g;
+
+uint64_t srv_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+double srv_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void srv_config_init(srv_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->bind = "127.0.0.1";
+    cfg->port = 8080;
+    cfg->data_dir = "./data";
+    cfg->max_message = 1024 * 1024;
+    cfg->queue_bytes = 8 * 1024 * 1024;
+    cfg->ops_per_sec = 500;
+    cfg->docs_per_conn = 32;
+    cfg->conns_per_ip = 4096;
+    cfg->idle_timeout = 30;
+    cfg->hello_timeout = 10;
+    cfg->unload_after = 30;
+    cfg->snapshot_every = 200;
+    cfg->sync_full = 1;
+    cfg->history_window = 4096;
+}
+
+/* ---- finding web/ */
+
+static int has_index(const char *dir, char *real, size_t len)
+{
+    char path[PATH_MAX + 16], r[PATH_MAX];
+    if (!realpath(dir, r) || strlen(r) >= len) return 0;
+    snprintf(path, sizeof path, "%s/index.html", r);
+    if (access(path, R_OK) != 0) return 0;
+    strcpy(real, r);
+    return 1;
+}
+
+/* The web dir: --web, else beside the binary (build/chorus -> ../web), else
+ * where `make install` put it (bin/chorus -> ../share/chorus/web). */
+static int find_web_root(const char *flag, char *out, size_t len)
+{
+    char exe[PATH_MAX], cand[PATH_MAX + 32];
+    if (flag) {
+        if (has_index(flag, out, len)) return 0;
+        fprintf(stderr, "chorus: --web %s: no index.html there\n", flag);
+        return -1;
+    }
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        static const char *rel[] = {"/../web", "/../share/chorus/web", "/web"};
+        for (size_t i = 0; i < 3; i++) {
+            snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+            if (has_index(cand, out, len)) return 0;
+        }
+    }
+    fprintf(stderr, "chorus: cannot find the web files (index.html); "
+                    "pass --web DIR\n");
+    return -1;
+}
+
+/* ---- start-up checks */
+
+/* Try the address ourselves first, so "in use" is one clear line. */
+static int check_port(const char *bind_addr, int port)
+{
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    struct sockaddr *sa;
+    socklen_t salen;
+    int fam;
+    memset(&a4, 0, sizeof a4);
+    memset(&a6, 0, sizeof a6);
+    if (inet_pton(AF_INET, bind_addr, &a4.sin_addr) == 1) {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)port);
+        sa = (struct sockaddr *)&a4, salen = sizeof a4, fam = AF_INET;
+    } else if (inet_pton(AF_INET6, bind_addr, &a6.sin6_addr) == 1) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)port);
+        sa = (struct sockaddr *)&a6, salen = sizeof a6, fam = AF_INET6;
+    } else {
+        fprintf(stderr, "chorus: --bind %s: not an IPv4 or IPv6 address\n",
+                bind_addr);
+        return -1;
+    }
+    int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0) return 0; /* let lws report it */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = bind(fd, sa, salen);
+    int e = errno;
+    close(fd);
+    if (rc == 0) return 0;
+    fprintf(stderr, "chorus: cannot listen on %s:%d: %s\n", bind_addr, port,
+            e == EADDRINUSE ? "address already in use" : strerror(e));
+    return -1;
+}
+
+static int open_database(const char *path)
+{
+    char err[512] = "";
+    store *s = NULL;
+    store_options opt;
+    store_options_init(&opt);
+    int rc = store_open(&s, path, &opt, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "chorus: %s: %s\n", path,
+                err[0] ? err : store_strerror(rc));
+        return -1;
+    }
+    store_close(s);
+    return 0;
+}
+
+/* ---- the loop */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    srv__g.stopping = 1;
+    if (srv__g.ctx) lws_cancel_service(srv__g.ctx);
+}
+
+static void wake(void *arg)
+{
+    lws_cancel_service(arg);
+}
+
+void srv__drain(void)
+{
+    if (srv__g.writer) srv__sessions_on_commits(store_writer_drain(srv__g.writer));
+    if (!srv__g.pool) return;
+    for (store_task *t = store_pool_drain(srv__g.pool), *n; t; t = n) {
+        n = t->next;
+        ((srv_task *)t)->done((srv_task *)t);
+    }
+}
+
+static lws_sorted_usec_list_t tick_sul;
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+    srv__sessions_tick(srv_now_ms());
+    lws_sul_schedule(srv__g.ctx, 0, sul, on_tick, LWS_US_PER_SEC);
+}
+
+static struct lws_protocols protocols[] = {
+    {"http", srv__http_callback, sizeof(void *), 0, 0, NULL, 0},
+    {SRV_SUBPROTOCOL, srv__ws_callback, sizeof(void *), 64 * 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}
+};
+
+static const struct lws_http_mount mount = {
+    .mountpoint = "/",
+    .mountpoint_len = 1,
+    .origin_protocol = LWSMPRO_CALLBACK,
+    .protocol = "http",
+    .origin = "http",
+};
+
+static lws_retry_bo_t retry;
+
+static void lws_logger(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+    srv_log(level == LLL_ERR ? SRV_LOG_ERROR : SRV_LOG_WARN, "lws: %.*s",
+            (int)n, line);
+}
+
+static int create_context(void)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    retry.secs_since_valid_ping = (uint16_t)srv__g.cfg.idle_timeout;
+    retry.secs_since_valid_hangup = (uint16_t)(srv__g.cfg.idle_timeout * 2 + 5);
+    info.port = srv__g.cfg.port;
+    info.iface = srv__g.cfg.bind;
+    info.protocols = protocols;
+    info.mounts = &mount;
+    info.retry_and_idle_policy = &retry;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   LWS_SERVER_OPTION_DISABLE_IPV6 * 0;
+    info.max_http_header_data = 8192;
+    info.timeout_secs = 30;
+    info.fd_limit_per_thread = 0;
+    info.pt_serv_buf_size = 64 * 1024;
+    info.vhost_name = "chorus";
+    info.user = &srv__g;
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_logger);
+    srv__g.ctx = lws_create_context(&info);
+    if (!srv__g.ctx) {
+        fprintf(stderr, "chorus: cannot start the server on %s:%d\n",
+                srv__g.cfg.bind, srv__g.cfg.port);
+        return -1;
+    }
+    return 0;
+}
+
+static void stop_clients(void)
+{
+    for (srv_conn *c = srv__g.conns; c; c = c->next)
+        srv_conn_close(c, 1001, "server shutting down");
+    double deadline = srv_now_s() + 3.0;
+    while (srv__g.nconns > 0 && srv_now_s() < deadline)
+        lws_service(srv__g.ctx, 0);
+}
+
+int srv_run(const srv_config *cfg)
+{
+    char err[512] = "";
+    int rc = 1;
+    memset(&srv__g, 0, sizeof srv__g);
+    srv__g.cfg = *cfg;
+    srv_map_init(&srv__g.ip_counts);
+    if (find_web_root(cfg->web_dir, srv__g.web_root, sizeof srv__g.web_root) < 0 ||
+        srv_cli_db_path(cfg->data_dir, 1, srv__g.db_path, sizeof srv__g.db_path) < 0 ||
+        open_database(srv__g.db_path) < 0 || check_port(cfg->bind, cfg->port) < 0 ||
+        create_context() < 0)
+        return 1;
+
+    store_options opt;
+    store_options_init(&opt);
+    opt.sync = cfg->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL;
+    opt.snapshot_every = cfg->snapshot_every;
+    opt.auto_snapshot = 0;
+    srv__g.writer = store_writer_new(srv__g.db_path, &opt, wake, srv__g.ctx,
+                                     err, sizeof err);
+    if (srv__g.writer)
+        srv__g.pool = store_pool_new(srv__g.db_path, &opt, 2, wake, srv__g.ctx,
+                                     err, sizeof err);
+    if (!srv__g.writer || !srv__g.pool) {
+        fprintf(stderr, "chorus: %s: %s\n", srv__g.db_path, err);
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    lws_sul_schedule(srv__g.ctx, 0, &tick_sul, on_tick, LWS_US_PER_SEC);
+    srv_info("%s listening on http://%s:%d/ (data %s, web %s)",
+             SRV_VERSION_STRING, cfg->bind, cfg->port, srv__g.db_path,
+             srv__g.web_root);
+
+    while (!srv__g.stopping)
+        if (lws_service(srv__g.ctx, 0) < 0) break;
+
+    srv_info("stopping: closing %d connections", srv__g.nconns);
+    stop_clients();
+    srv__sessions_shutdown();
+    rc = 0;
+out:
+    lws_sul_cancel(&tick_sul);
+    store_pool_free(srv__g.pool);
+    store_writer_free(srv__g.writer);
+    if (srv__g.ctx) lws_context_destroy(srv__g.ctx);
+    srv_map_clear(&srv__g.ip_counts);
+    if (rc == 0) srv_info("stopped cleanly");
+    return rc;
+}

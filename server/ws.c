@@ -1,0 +1,327 @@
+/* ws.c -- WebSocket connections: reassembly of client messages, the bounded
+ * out queue, and closing.
+ *
+ * lws hands a message over in fragments; they are gathered in c->rx and the
+ * size bound is enforced on the whole message. Everything the server sends a
+ * client goes through its queue and leaves in LWS_CALLBACK_SERVER_WRITEABLE,
+ * one lws_write per callback: a single message as it is, several as one JSON
+ * array (the protocol allows both). A queue past its byte bound means a
+ * client that cannot keep up: it is closed with 1008, never allowed to grow
+ * the server's memory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/core.h"
+#include "server/log.h"
+
+#define BATCH_MAX (256 * 1024)   /* bytes gathered into one array frame */
+#define PRE_HELLO_MAX (8 * 1024) /* bytes a connection may send before hello */
+
+typedef struct ws_pss {
+    srv_conn *conn;
+} ws_pss;
+
+/* ---- messages */
+
+srv_msg *srv_msg_new(const char *json, size_t len)
+{
+    srv_msg *m = malloc(sizeof *m);
+    if (!m) return NULL;
+    m->buf = malloc(LWS_PRE + len + 1);
+    if (!m->buf) {
+        free(m);
+        return NULL;
+    }
+    memcpy(m->buf + LWS_PRE, json, len);
+    m->buf[LWS_PRE + len] = 0;
+    m->len = len;
+    m->refs = 1;
+    return m;
+}
+
+srv_msg *srv_msg_take(json_t *obj)
+{
+    if (!obj) return NULL;
+    char *s = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (!s) return NULL;
+    srv_msg *m = srv_msg_new(s, strlen(s));
+    free(s);
+    return m;
+}
+
+void srv_msg_unref(srv_msg *m)
+{
+    if (m && --m->refs == 0) {
+        free(m->buf);
+        free(m);
+    }
+}
+
+/* ---- sending */
+
+void srv_conn_close(srv_conn *c, int code, const char *reason)
+{
+    if (c->close_code) return;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    lws_callback_on_writable(c->wsi);
+}
+
+static int q_push(srv_conn *c, srv_msg *m)
+{
+    if (c->q_len == c->q_cap) {
+        size_t ncap = c->q_cap ? c->q_cap * 2 : 16;
+        srv_msg **nq = malloc(ncap * sizeof *nq);
+        if (!nq) return -1;
+        for (size_t i = 0; i < c->q_len; i++)
+            nq[i] = c->q[(c->q_head + i) % c->q_cap];
+        free(c->q);
+        c->q = nq;
+        c->q_cap = ncap;
+        c->q_head = 0;
+    }
+    c->q[(c->q_head + c->q_len) % c->q_cap] = m;
+    c->q_len++;
+    c->q_bytes += m->len;
+    srv__g.queued_bytes += m->len;
+    if (srv__g.queued_bytes > srv__g.metrics.bytes_queued_peak)
+        srv__g.metrics.bytes_queued_peak = srv__g.queued_bytes;
+    m->refs++;
+    return 0;
+}
+
+static srv_msg *q_pop(srv_conn *c)
+{
+    srv_msg *m = c->q[c->q_head];
+    c->q_head = (c->q_head + 1) % c->q_cap;
+    c->q_len--;
+    c->q_bytes -= m->len;
+    srv__g.queued_bytes -= m->len;
+    return m;
+}
+
+void srv_conn_send(srv_conn *c, srv_msg *m)
+{
+    if (!m || c->close_code) return;
+    if (c->q_bytes + m->len > srv__g.cfg.queue_bytes) {
+        srv__g.metrics.conns_closed_slow++;
+        srv_info("closing %s (%s): out queue over %zu bytes", c->client,
+                 c->ip, srv__g.cfg.queue_bytes);
+        srv_conn_close(c, 1008, "too slow: out queue full");
+        return;
+    }
+    if (q_push(c, m) < 0) {
+        srv_conn_close(c, 1011, "out of memory");
+        return;
+    }
+    lws_callback_on_writable(c->wsi);
+}
+
+void srv_conn_send_json(srv_conn *c, json_t *obj)
+{
+    srv_msg *m = srv_msg_take(obj);
+    if (!m) {
+        srv_conn_close(c, 1011, "out of memory");
+        return;
+    }
+    srv_conn_send(c, m);
+    srv_msg_unref(m);
+}
+
+void srv_conn_error(srv_conn *c, const char *code, const char *message,
+                    const char *doc, int64_t seq)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code,
+                          "message", message);
+    if (o && doc) json_object_set_new(o, "doc", json_string(doc));
+    if (o && seq >= 0) json_object_set_new(o, "seq", json_integer(seq));
+    srv__g.metrics.errors_sent++;
+    srv_conn_send_json(c, o);
+}
+
+/* Gather as many queued messages as fit into one JSON array frame. */
+static int write_batch(srv_conn *c)
+{
+    size_t need = 2, n = 0;
+    for (; n < c->q_len; n++) {
+        srv_msg *m = c->q[(c->q_head + n) % c->q_cap];
+        if (n > 0 && need + m->len + 1 > BATCH_MAX) break;
+        need += m->len + 1;
+    }
+    if (LWS_PRE + need > c->batch_cap) {
+        unsigned char *nb = realloc(c->batch, LWS_PRE + need);
+        if (!nb) return -1;
+        c->batch = nb;
+        c->batch_cap = LWS_PRE + need;
+    }
+    unsigned char *p = c->batch + LWS_PRE;
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        srv_msg *m = q_pop(c);
+        if (i) *p++ = ',';
+        memcpy(p, m->buf + LWS_PRE, m->len);
+        p += m->len;
+        srv_msg_unref(m);
+    }
+    *p++ = ']';
+    size_t len = (size_t)(p - (c->batch + LWS_PRE));
+    return lws_write(c->wsi, c->batch + LWS_PRE, len, LWS_WRITE_TEXT) <
+                   (int)len ? -1 : 0;
+}
+
+static int on_writeable(srv_conn *c)
+{
+    if (c->q_len == 0 && c->close_code) {
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason,
+                         strlen(c->close_reason));
+        return -1;
+    }
+    if (c->q_len == 0) return 0;
+    if (c->q_len == 1) {
+        srv_msg *m = q_pop(c);
+        int rc = lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+        int ok = rc >= (int)m->len;
+        srv_msg_unref(m);
+        if (!ok) return -1;
+    } else if (write_batch(c) < 0) {
+        return -1;
+    }
+    if (c->q_len || c->close_code) lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* ---- receiving */
+
+static int on_receive(srv_conn *c, const void *in, size_t len)
+{
+    struct lws *wsi = c->wsi;
+    int final = lws_is_final_fragment(wsi) &&
+                lws_remaining_packet_payload(wsi) == 0;
+    if (lws_frame_is_binary(wsi)) {
+        if (final) srv_conn_error(c, "bad_message", "binary frames are not part of chorus.v1", NULL, -1);
+        return 0;
+    }
+    if (!c->hello) {
+        c->pre_hello_bytes += len;
+        if (c->pre_hello_bytes > PRE_HELLO_MAX) {
+            srv_conn_error(c, "too_large", "too much data before hello", NULL, -1);
+            srv_conn_close(c, 1009, "too much data before hello");
+            c->rx_discard = 1;
+        }
+    }
+    if (!c->rx_discard && c->rx_len + len > srv__g.cfg.max_message) {
+        srv_conn_error(c, "too_large", "message larger than the limit", NULL, -1);
+        srv_conn_close(c, 1009, "message too large");
+        c->rx_discard = 1;
+    }
+    if (c->rx_discard) return 0;
+    if (c->rx_len + len + 1 > c->rx_cap) {
+        size_t ncap = c->rx_cap ? c->rx_cap : 4096;
+        while (ncap < c->rx_len + len + 1) ncap *= 2;
+        char *nb = realloc(c->rx, ncap);
+        if (!nb) return -1;
+        c->rx = nb;
+        c->rx_cap = ncap;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (!final) return 0;
+    c->rx[c->rx_len] = 0;
+    size_t n = c->rx_len;
+    c->rx_len = 0;
+    srv__proto_handle(c, c->rx, n);
+    if (c->rx_cap > 64 * 1024) { /* do not keep a big buffer per idle client */
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_cap = 0;
+    }
+    return 0;
+}
+
+/* ---- lifecycle */
+
+static srv_conn *conn_open(struct lws *wsi)
+{
+    srv_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->wsi = wsi;
+    c->opened_ms = srv_now_ms();
+    lws_get_peer_simple(wsi, c->ip, sizeof c->ip);
+    c->tokens = srv__g.cfg.ops_per_sec * 2.0;
+    c->tokens_ms = c->opened_ms;
+    c->next = srv__g.conns;
+    if (c->next) c->next->prev = c;
+    srv__g.conns = c;
+    srv__g.nconns++;
+    srv__g.metrics.conns_total++;
+    intptr_t open = (intptr_t)srv_map_get(&srv__g.ip_counts, c->ip);
+    srv_map_put(&srv__g.ip_counts, c->ip, (void *)(open + 1));
+    lws_set_timer_usecs(wsi, (lws_usec_t)srv__g.cfg.hello_timeout * LWS_US_PER_SEC);
+    return c;
+}
+
+static void conn_closed(srv_conn *c)
+{
+    srv__proto_closed(c);
+    while (c->q_len) srv_msg_unref(q_pop(c));
+    if (c->prev) c->prev->next = c->next;
+    else srv__g.conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    srv__g.nconns--;
+    intptr_t open = (intptr_t)srv_map_get(&srv__g.ip_counts, c->ip);
+    if (open <= 1) srv_map_del(&srv__g.ip_counts, c->ip);
+    else srv_map_put(&srv__g.ip_counts, c->ip, (void *)(open - 1));
+    free(c->q);
+    free(c->batch);
+    free(c->rx);
+    free(c->joins);
+    free(c);
+}
+
+int srv__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                     void *user, void *in, size_t len)
+{
+    ws_pss *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        if (srv__g.stopping) return -1;
+        if (!(pss->conn = conn_open(wsi))) return -1;
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return pss->conn ? on_receive(pss->conn, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return pss->conn ? on_writeable(pss->conn) : -1;
+    case LWS_CALLBACK_TIMER:
+        if (pss->conn && !pss->conn->hello) {
+            srv_conn_error(pss->conn, "hello_required", "no hello in time", NULL, -1);
+            srv_conn_close(pss->conn, 1008, "no hello in time");
+        }
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        if (pss->conn) conn_closed(pss->conn);
+        pss->conn = NULL;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+srv_join *srv_conn_find_join(srv_conn *c, const char *doc)
+{
+    for (int i = 0; i < c->njoins; i++)
+        if (strcmp(srv_session_id(c->joins[i].sess), doc) == 0)
+            return &c->joins[i];
+    return NULL;
+}
+
+void srv_conn_drop_join(srv_conn *c, srv_session *s)
+{
+    for (int i = 0; i < c->njoins; i++)
+        if (c->joins[i].sess == s) {
+            c->joins[i] = c->joins[--c->njoins];
+            return;
+        }
+}

@@ -1,0 +1,418 @@
+"""chorus_test.py -- what the integration tests share: start the real
+build/chorus on a free port with a temporary data dir, talk to it over real
+sockets (HTTP and WebSocket), a reference OT in Python (code points: Python
+str indexes are code points), and an OT client state machine for the
+concurrency tests.
+
+Run by /usr/bin/python3 (Debian's, which has python3-websockets). A test
+module defines test_* functions (plain or async) and ends with
+    if __name__ == "__main__": run(globals())
+which runs them in order and prints "N passed, N failed".
+"""
+import asyncio
+import inspect
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+import websockets
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("CHORUS_BIN") or os.path.join(ROOT, "build", "chorus")
+if not os.path.isabs(BIN):
+    BIN = os.path.join(ROOT, BIN)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """A chorus serve process on a free port; data dir kept across restart()."""
+
+    def __init__(self, *flags, data=None, port=None):
+        self.flags = list(flags)
+        self.tmp = tempfile.mkdtemp(prefix="chorus-test-")
+        self.data = data or os.path.join(self.tmp, "data")
+        self.port = port or free_port()
+        self.proc = None
+        self.log_path = os.path.join(self.tmp, "server.log")
+        self.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def ws_url(self):
+        return "ws://127.0.0.1:%d/ws" % self.port
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--port", str(self.port), "--data", self.data] + self.flags,
+            stdout=log, stderr=log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited %d: %s" % (self.proc.returncode, self.log()))
+            try:
+                if http_get(self.url + "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not come up: " + self.log())
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    """(status, headers, body bytes); never raises on HTTP error statuses."""
+    data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def http_get(url, **kw):
+    return http("GET", url, **kw)
+
+
+def raw_http(port, request, timeout=5):
+    """Send raw request bytes; return the raw response (for paths urllib
+    would normalise)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(request)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+            if b"\r\n\r\n" in out:
+                head, _, rest = out.partition(b"\r\n\r\n")
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        if len(rest) >= int(line.split(b":")[1]):
+                            s.close()
+                            return out
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+# ---- WebSocket clients --------------------------------------------------
+
+class Client:
+    """One chorus.v1 connection. recv() yields single messages even when the
+    server batched several into one array frame."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.pending = []
+
+    @classmethod
+    async def connect(cls, server, client=None, name=None, hello=True, **kw):
+        ws = await websockets.connect(server.ws_url, subprotocols=["chorus.v1"],
+                                      max_size=None, **kw)
+        c = cls(ws)
+        if hello:
+            msg = {"type": "hello", "client": client or "c%08x" % random.getrandbits(32)}
+            if name is not None:
+                msg["name"] = name
+            await c.send(msg)
+            c.welcome = await c.expect("welcome")
+        return c
+
+    async def send(self, msg):
+        await self.ws.send(msg if isinstance(msg, (str, bytes)) else json.dumps(msg))
+
+    async def recv(self, timeout=10):
+        while not self.pending:
+            frame = await asyncio.wait_for(self.ws.recv(), timeout)
+            data = json.loads(frame)
+            self.pending.extend(data if isinstance(data, list) else [data])
+        return self.pending.pop(0)
+
+    async def expect(self, type_, timeout=10, skip=("presence",)):
+        """The next message of 'type_', skipping those whose type is in
+        'skip'; anything else is an error."""
+        while True:
+            m = await self.recv(timeout)
+            if m.get("type") == type_:
+                return m
+            if m.get("type") not in skip:
+                raise AssertionError("expected %s, got %r" % (type_, m))
+
+    async def error(self, code, timeout=10):
+        m = await self.expect("error", timeout)
+        assert m["code"] == code, "expected error %s, got %r" % (code, m)
+        return m
+
+    async def join(self, doc, version=None):
+        msg = {"type": "join", "doc": doc}
+        if version is not None:
+            msg["version"] = version
+        await self.send(msg)
+
+    async def quiet(self, seconds=0.2):
+        """Assert nothing but presence arrives for a while."""
+        try:
+            while True:
+                m = await self.recv(seconds)
+                assert m.get("type") == "presence", "unexpected %r" % m
+        except asyncio.TimeoutError:
+            return
+
+    async def close(self):
+        await self.ws.close()
+
+
+# ---- reference OT (code points) ------------------------------------------
+
+def normalize(op):
+    out = []
+    for c in op:
+        if c == 0 or c == "":
+            continue
+        if out and type(out[-1]) == type(c) and (isinstance(c, str) or (c > 0) == (out[-1] > 0)):
+            out[-1] = out[-1] + c
+        else:
+            out.append(c)
+    while out and isinstance(out[-1], int) and out[-1] > 0:
+        out.pop()
+    return out
+
+
+def apply(doc, op):
+    pos, out = 0, []
+    for c in op:
+        if isinstance(c, str):
+            out.append(c)
+        elif c > 0:
+            assert pos + c <= len(doc), "retain past end"
+            out.append(doc[pos:pos + c])
+            pos += c
+        else:
+            assert pos - c <= len(doc), "delete past end"
+            pos -= c
+    out.append(doc[pos:])
+    return "".join(out)
+
+
+class _Iter:
+    def __init__(self, op):
+        self.op, self.i, self.off = op, 0, 0
+
+    def peek(self):
+        if self.i >= len(self.op):
+            return None
+        c = self.op[self.i]
+        if isinstance(c, str):
+            return c[self.off:]
+        return c - self.off if c > 0 else c + self.off
+
+    def take(self, n=None):
+        c = self.peek()
+        if c is None:  # the implicit trailing retain
+            return n if n is not None else 10 ** 12
+        size = len(c) if isinstance(c, str) else abs(c)
+        if n is None or n >= size:
+            self.i += 1
+            self.off = 0
+            return c
+        self.off += n
+        if isinstance(c, str):
+            return c[:n]
+        return n if c > 0 else -n
+
+
+def transform(a, b, side):
+    """a' to apply after b; side 'left': a's insert goes first at ties."""
+    ia, ib, out = _Iter(a), _Iter(b), []
+    while ia.peek() is not None or ib.peek() is not None:
+        ca, cb = ia.peek(), ib.peek()
+        if isinstance(ca, str) and (side == "left" or not isinstance(cb, str)):
+            out.append(ia.take())
+        elif isinstance(cb, str):
+            out.append(len(ib.take()))
+        else:
+            ca = ca if ca is not None else 10 ** 12
+            cb = cb if cb is not None else 10 ** 12
+            n = min(abs(ca), abs(cb))
+            ta, tb = ia.take(n), ib.take(n)
+            if isinstance(ta, int) and ta < 0:
+                if not (isinstance(tb, int) and tb < 0):
+                    out.append(ta)
+            elif not (isinstance(tb, int) and tb < 0):
+                out.append(n)
+    return normalize(out)
+
+
+def compose(a, b):
+    ia, ib, out = _Iter(a), _Iter(b), []
+    while ia.peek() is not None or ib.peek() is not None:
+        ca, cb = ia.peek(), ib.peek()
+        if isinstance(ca, int) and ca is not None and ca < 0:
+            out.append(ia.take())
+        elif isinstance(cb, str):
+            out.append(ib.take())
+        else:
+            ca = ca if ca is not None else 10 ** 12
+            cb = cb if cb is not None else 10 ** 12
+            n = min(len(ca) if isinstance(ca, str) else ca, abs(cb))
+            ta, tb = ia.take(n), ib.take(n)
+            if tb > 0:
+                out.append(ta)
+            elif isinstance(ta, int):
+                out.append(tb)
+    return normalize(out)
+
+
+CHARS = ["a", "b", "c", " ", "\n", "한", "글", "👋", "🎉", "e\u0301", "x"]
+
+
+def random_text(rng, n):
+    return "".join(rng.choice(CHARS) for _ in range(n))
+
+
+def random_op(rng, doc):
+    """A random edit of 'doc' (code points)."""
+    n = len(doc)
+    pos = rng.randint(0, n)
+    op = [pos] if pos else []
+    if rng.random() < 0.35 and pos < n:
+        op.append(-rng.randint(1, min(4, n - pos)))
+    if rng.random() < 0.8 or len(op) <= 1:
+        op.append(random_text(rng, rng.randint(1, 4)))
+    return normalize(op)
+
+
+class OTClient:
+    """The Jupiter/Wave client: one op in flight, a buffer behind it."""
+
+    def __init__(self, conn, doc_id, text="", version=0):
+        self.c, self.doc, self.text, self.version = conn, doc_id, text, version
+        self.inflight = None  # (seq, op)
+        self.buffer = None
+        self.seq = 0
+
+    async def edit(self, op):
+        self.text = apply(self.text, op)
+        if self.inflight is None:
+            await self._send(op)
+        elif self.buffer is None:
+            self.buffer = op
+        else:
+            self.buffer = compose(self.buffer, op)
+
+    async def _send(self, op):
+        self.seq += 1
+        self.inflight = (self.seq, op)
+        await self.c.send({"type": "op", "doc": self.doc, "version": self.version,
+                           "seq": self.seq, "op": op})
+
+    async def handle(self, m):
+        t = m.get("type")
+        if t == "ack":
+            assert self.inflight and m["seq"] == self.inflight[0], m
+            self.version = m["version"]
+            self.inflight = None
+            if self.buffer is not None:
+                op, self.buffer = self.buffer, None
+                await self._send(op)
+        elif t == "op":
+            assert m["version"] == self.version + 1, (m, self.version)
+            op = m["op"]
+            if self.inflight:
+                s, f = self.inflight
+                # the server's op goes first at ties (it was committed first)
+                self.inflight = (s, transform(f, op, "right"))
+                op = transform(op, f, "left")
+            if self.buffer is not None:
+                b = self.buffer
+                self.buffer = transform(b, op, "right")
+                op = transform(op, b, "left")
+            self.text = apply(self.text, op)
+            self.version = m["version"]
+        elif t == "error":
+            raise AssertionError("server error: %r" % m)
+
+    @property
+    def synced(self):
+        return self.inflight is None and self.buffer is None
+
+
+# ---- the runner -----------------------------------------------------------
+
+def run(namespace):
+    tests = [(n, f) for n, f in namespace.items() if n.startswith("test_") and callable(f)]
+    passed = failed = 0
+    for name, fn in tests:
+        t0 = time.time()
+        try:
+            if inspect.iscoroutinefunction(fn):
+                asyncio.run(asyncio.wait_for(fn(), 120))
+            else:
+                fn()
+            passed += 1
+            print("ok   %s (%.2fs)" % (name, time.time() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s" % name, flush=True)
+            traceback.print_exc(file=sys.stdout)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
