@@ -134,6 +134,21 @@ function trim(op) {
     return op;
 }
 
+/* Results of transform and compose may span at most MAX_LEN code points. */
+function checkLen(op) {
+    let base = 0, target = 0, units = 0;
+    for (const c of op) {
+        if (typeof c === 'string') units += c.length;
+        else if (c > 0) { base += c; target += c; } else base -= c;
+    }
+    if (base > MAX_LEN) throw new ChorusError('OT_ELEN', 'result spans too much');
+    if (target + units > MAX_LEN) {
+        for (const c of op) if (typeof c === 'string') target += cpLength(c);
+        if (target > MAX_LEN) throw new ChorusError('OT_ELEN', 'result spans too much');
+    }
+    return op;
+}
+
 function append(op, c) {
     if (typeof c === 'string') return pushInsert(op, c);
     return c > 0 ? pushRetain(op, c) : pushDelete(op, -c);
@@ -166,6 +181,37 @@ export function normalize(wire) {
             throw new ChorusError('OT_EBIG', 'op spans too much');
     }
     return trim(op);
+}
+
+/** Decode a wire op from JSON text: as normalize(), and OT_EJSON for text
+ * that is not JSON. */
+export function parseOp(json) {
+    let v;
+    try { v = JSON.parse(json); } catch { throw new ChorusError('OT_EJSON', 'not JSON'); }
+    return normalize(v);
+}
+
+/** Decode a wire op from UTF-8 bytes (a Uint8Array): as parseOp(), and
+ * OT_EUTF8 for invalid UTF-8, OT_ESURROGATE for an encoded surrogate
+ * (CESU-8), as the C decoder reports them. */
+export function parseOpBytes(bytes) {
+    for (let i = 0; i < bytes.length;) {
+        const b = bytes[i];
+        let n = 0, min = 0;
+        if (b < 0x80) { i++; continue; } else if (b >= 0xc2 && b <= 0xdf) { n = 1; min = 0x80; }
+        else if (b >= 0xe0 && b <= 0xef) { n = 2; min = 0x800; } else if (b >= 0xf0 && b <= 0xf4) { n = 3; min = 0x10000; }
+        else throw new ChorusError('OT_EUTF8', 'invalid UTF-8');
+        let cp = b & (0x3f >> n);
+        for (let k = 1; k <= n; k++) {
+            const c = bytes[i + k];
+            if (c === undefined || (c & 0xc0) !== 0x80) throw new ChorusError('OT_EUTF8', 'invalid UTF-8');
+            cp = (cp << 6) | (c & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff) throw new ChorusError('OT_EUTF8', 'overlong or out of range UTF-8');
+        if (cp >= 0xd800 && cp <= 0xdfff) throw new ChorusError('OT_ESURROGATE', 'encoded surrogate');
+        i += n + 1;
+    }
+    return parseOp(new TextDecoder().decode(bytes));
 }
 
 /** Bytes of 's' in UTF-8 (lone surrogates count 3, as U+FFFD would). */
@@ -260,7 +306,8 @@ class Iter {
 /** Transform 'a' against the concurrent 'b' (both made on one document):
  * returns a', to apply after b. 'side' breaks ties between inserts at one
  * place: RIGHT means b's insert goes first (b is the op the server already
- * committed), LEFT means a's goes first. Never throws on valid ops. */
+ * committed), LEFT means a's goes first. Throws ChorusError OT_ELEN when
+ * a' would span more than MAX_LEN code points. */
 export function transform(a, b, side) {
     const out = [];
     const ia = new Iter(a);
@@ -280,11 +327,11 @@ export function transform(a, b, side) {
         }
     }
     for (let c; (c = ia.take(Infinity, 'string')) !== null;) append(out, c);
-    return trim(out);
+    return checkLen(trim(out));
 }
 
-/** One op with the effect of 'a' then 'b'. Never throws on valid ops
- * where b was made on a's result. */
+/** One op with the effect of 'a' then 'b'. Throws ChorusError OT_ELEN when
+ * the result would span more than MAX_LEN code points. */
 export function compose(a, b) {
     const out = [];
     const ia = new Iter(a);
@@ -302,7 +349,7 @@ export function compose(a, b) {
         }
     }
     for (let c; (c = ia.take(Infinity, 'delete')) !== null;) append(out, c);
-    return trim(out);
+    return checkLen(trim(out));
 }
 
 /** The op that undoes 'op' after it was applied to 'pre' (the text before
