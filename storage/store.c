@@ -112,7 +112,8 @@ int store__fatal(int err)
 {
     switch (err) {
     case STORE_OK: case STORE_EINVAL: case STORE_ENOTFOUND:
-    case STORE_ECONFLICT: case STORE_EDUP: case STORE_ERANGE:
+    case STORE_EEXIST: case STORE_ECONFLICT: case STORE_EDUP:
+    case STORE_ERANGE:
         return 0;
     default:
         return 1;

@@ -207,8 +207,11 @@ int store_check(store *s, void (*report)(void *arg, const char *line),
 /* ---- Group-commit writer ------------------------------------------------ */
 
 typedef enum store_job_kind {
-    STORE_JOB_APPEND = 1, /* append job->rec */
-    STORE_JOB_SNAPSHOT    /* put job->snap */
+    STORE_JOB_APPEND = 1, /* store_append of job->rec */
+    STORE_JOB_SNAPSHOT,   /* store_snapshot_put of job->snap */
+    STORE_JOB_DOC_CREATE, /* store_doc_create of job->doc */
+    STORE_JOB_DOC_TITLE,  /* store_doc_set_title of job->doc */
+    STORE_JOB_DOC_DELETE  /* store_doc_delete of job->doc.id */
 } store_job_kind;
 
 /* A unit of work for the writer, allocated by the caller. Between
@@ -226,6 +229,12 @@ typedef struct store_job {
         const char *text;
         size_t bytes;
     } snap;                 /* SNAPSHOT */
+    struct {
+        const char *id;
+        const char *title;   /* DOC_CREATE, DOC_TITLE */
+        const char *creator; /* DOC_CREATE */
+        int64_t now_ms;      /* DOC_CREATE, DOC_TITLE */
+    } doc;                  /* DOC_* */
 } store_job;
 
 typedef struct store_writer store_writer;
@@ -239,6 +248,8 @@ typedef struct store_writer_stats {
     uint64_t max_batch;
     uint64_t queued;         /* submitted, not yet done */
     uint64_t checkpoints;    /* WAL checkpoints by the background thread */
+    uint64_t snapshot_failures; /* auto snapshots skipped: log not replaying
+                                 * (store_check tells more) */
 } store_writer_stats;
 
 /* Open two connections to 'path' (as store_open) and start the writer
@@ -251,6 +262,7 @@ store_writer *store_writer_new(const char *path, const store_options *opt,
 
 /* Queue 'job' (thread-safe). Returns 0, STORE_EINVAL (NULL or bad kind), or
  * STORE_ESTOPPED after store_writer_stop; then the job stays the caller's.
+ * Each kind does what the function it names does, with the same errors.
  * The writer commits every queued job in one transaction; a job's result is
  * its own logical error (STORE_ECONFLICT, STORE_EDUP, ...: it changed
  * nothing, the others commit), or, if the transaction failed, the disk error

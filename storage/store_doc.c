@@ -148,6 +148,14 @@ int store_doc_delete(store *s, const char *id)
     return sqlite3_changes(s->db) ? STORE_OK : STORE_ENOTFOUND;
 }
 
+int store__doc_delete_tx(store *s, const char *id)
+{
+    int rc = s->dc_len ? store__dc_flush(s) : STORE_OK;
+    if (rc) return rc;
+    store__dc_reset(s);
+    return store_doc_delete(s, id);
+}
+
 int store__doc_version(store *s, const char *doc, int64_t *version)
 {
     store__dent *e = store__dc_find(s, doc);

@@ -101,6 +101,10 @@ int store__snapshot_put_tx(store *s, const char *doc, int64_t version,
 int store__text_at_tx(store *s, const char *doc, int64_t version,
                       char **text, size_t *bytes);
 
+/* Delete a document inside a write transaction: the documents cache is
+ * written back and emptied first, so no cached row outlives it. */
+int store__doc_delete_tx(store *s, const char *id);
+
 /* documents.version of 'doc', or STORE_ENOTFOUND. */
 int store__doc_version(store *s, const char *doc, int64_t *version);
 

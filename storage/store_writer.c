@@ -98,6 +98,14 @@ static int run_job(store *s, store_job *j)
     case STORE_JOB_SNAPSHOT:
         return store__snapshot_put_tx(s, j->snap.doc, j->snap.version,
                                       j->snap.text, j->snap.bytes);
+    case STORE_JOB_DOC_CREATE:
+        return store_doc_create(s, j->doc.id, j->doc.title, j->doc.creator,
+                                j->doc.now_ms);
+    case STORE_JOB_DOC_TITLE:
+        return store_doc_set_title(s, j->doc.id, j->doc.title,
+                                   j->doc.now_ms);
+    case STORE_JOB_DOC_DELETE:
+        return store__doc_delete_tx(s, j->doc.id);
     default:
         return STORE_EINVAL;
     }
@@ -155,6 +163,7 @@ static void finish_batch(store_writer *w, store_job *batch, uint64_t n,
     else w->stats.commits++, w->stats.jobs_committed += n;
     w->stats.jobs_failed += failed;
     w->stats.last_batch = n;
+    w->stats.snapshot_failures = w->s->snapshot_failures;
     if (n > w->stats.max_batch) w->stats.max_batch = n;
     w->stats.queued -= n;
     pthread_mutex_unlock(&w->mu);
@@ -231,8 +240,8 @@ store_writer *store_writer_new(const char *path, const store_options *opt,
 
 int store_writer_submit(store_writer *w, store_job *job)
 {
-    if (!w || !job || (job->kind != STORE_JOB_APPEND &&
-                       job->kind != STORE_JOB_SNAPSHOT))
+    if (!w || !job || job->kind < STORE_JOB_APPEND ||
+        job->kind > STORE_JOB_DOC_DELETE)
         return STORE_EINVAL;
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <stdatomic.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -242,6 +243,62 @@ static void test_snapshot_jobs_are_written_and_checked(void)
     CHECK_EQ_INT(store_text_at(s, "d", 2, &text, &bytes), 0);
     CHECK_EQ_STR(text, "aXb");
     free(text);
+    CHECK_EQ_INT(store_check(s, NULL, NULL), 0);
+    store_writer_free(w);
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
+static void doc_job(store_job *j, store_job_kind kind, const char *id,
+                    const char *title)
+{
+    memset(j, 0, sizeof *j);
+    j->kind = kind;
+    j->doc.id = id;
+    j->doc.title = title;
+    j->doc.creator = "ann";
+    j->doc.now_ms = 77;
+}
+
+static void test_document_jobs_create_retitle_and_delete(void)
+{
+    store_job j[8], *got[8];
+    waker k = { PTHREAD_MUTEX_INITIALIZER, 0 };
+    store_docinfo d;
+    tmp_db t;
+    tmp_init(&t);
+    store *s = open_db(&t, 0, 0);
+    REQUIRE(s);
+    store_writer *w = writer(&t, &k);
+    REQUIRE(w);
+    doc_job(&j[0], STORE_JOB_DOC_CREATE, "a", "First");
+    doc_job(&j[1], STORE_JOB_DOC_CREATE, "a", "Again"); /* exists */
+    fill_append(&j[2], "a", 1, "[\"x\"]", "c", 1);
+    doc_job(&j[3], STORE_JOB_DOC_TITLE, "a", "Renamed");
+    doc_job(&j[4], STORE_JOB_DOC_CREATE, "b", "Gone soon");
+    fill_append(&j[5], "b", 1, "[\"y\"]", "c", 1);
+    doc_job(&j[6], STORE_JOB_DOC_DELETE, "b", NULL);
+    fill_append(&j[7], "b", 2, "[\"z\"]", "c", 2); /* deleted doc */
+    /* hold the write lock so that the jobs after the first share a batch */
+    sqlite3 *lock;
+    REQUIRE(sqlite3_open(t.path, &lock) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(lock, "BEGIN IMMEDIATE", 0, 0, 0) == SQLITE_OK);
+    for (int i = 0; i < 8; i++) REQUIRE(store_writer_submit(w, &j[i]) == 0);
+    sleep_ms(30);
+    sqlite3_exec(lock, "COMMIT", 0, 0, 0);
+    sqlite3_close(lock);
+    REQUIRE(drain_n(w, got, 8) == 8);
+    int want[8] = { 0, STORE_EEXIST, 0, 0, 0, 0, 0, STORE_ENOTFOUND };
+    for (int i = 0; i < 8; i++) CHECK_EQ_INT(j[i].result, want[i]);
+    store_writer_stats st;
+    store_writer_stats_get(w, &st);
+    CHECK(st.max_batch >= 7);
+    CHECK_EQ_INT(store_doc_get(s, "a", &d), 0);
+    CHECK_EQ_STR(d.title, "Renamed");
+    CHECK_EQ_STR(d.creator, "ann");
+    CHECK_EQ_INT(d.version, 1);
+    store_docinfo_clear(&d);
+    CHECK_EQ_INT(store_doc_get(s, "b", &d), STORE_ENOTFOUND);
     CHECK_EQ_INT(store_check(s, NULL, NULL), 0);
     store_writer_free(w);
     store_close(s);
@@ -516,6 +573,7 @@ int main(void)
     RUN(test_many_threads_group_commit_without_loss_or_reorder);
     RUN(test_a_refused_job_fails_alone_and_the_rest_commit);
     RUN(test_snapshot_jobs_are_written_and_checked);
+    RUN(test_document_jobs_create_retitle_and_delete);
     RUN(test_stop_flushes_the_queue_and_then_refuses_jobs);
     RUN(test_submit_refuses_bad_jobs);
     RUN(test_checkpoints_run_in_the_background_and_bound_the_wal);
