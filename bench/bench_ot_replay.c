@@ -83,7 +83,7 @@ static int bench_trace(const char *name, int quiet)
     if (!t) return -1;
     ot_op **ops = malloc(t->n * sizeof *ops);
     for (size_t i = 0; i < t->n; i++) ops[i] = trace_op(&t->p[i]);
-    double c = best_chorus(t, ops, 7);
+    double c = best_chorus(t, ops, 15);
     if (quiet) {
         printf("%.3f\n", c);
     } else {

@@ -326,7 +326,7 @@ static void scopy(const stream *st, size_t from, size_t to, char *dst)
 /* Where chunk 'i' of 'k' starts: near i/k of the way, on a code point. */
 static size_t cut(const stream *st, size_t total, size_t k, size_t i)
 {
-    size_t at = (size_t)((unsigned __int128)total * i / k);
+    size_t at = (size_t)((uint64_t)total * i / k); /* < 2^62 */
     while (at > 0 && (sbyte(st, at) & 0xC0) == 0x80) at--;
     return at;
 }
