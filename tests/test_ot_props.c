@@ -164,6 +164,56 @@ static void test_invert_undoes_the_op(void)
     CHECK_EQ_INT(bad, 0);
 }
 
+static void test_ops_past_the_end_fail_and_change_nothing(void)
+{
+    rs = (harness_seed() * 17) | 1;
+    long n = harness_iters(10000), bad = 0;
+    for (long i = 0; i < n && bad < 3; i++, cases++) {
+        ot_doc *d = rdoc();
+        size_t len = ot_doc_len(d), extra = 1 + rnd() % 5;
+        ot_op *op = rop(len + extra);
+        ot_doc *c = ot_doc_clone(d);
+        int rc = ot_doc_apply(c, op);
+        int want = ot_op_base_len(op) > len ? OT_ERANGE : 0;
+        if (rc != want || (rc && (!same(c, d) || ot_doc_check(c)))) bad++;
+        ot_op_free(op);
+        ot_doc_free(d);
+        ot_doc_free(c);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* Decoding never crashes on mangled wire text, and whatever decodes
+ * encodes to a text that decodes to the same op. */
+static void test_mangled_wire_text_decodes_or_fails_cleanly(void)
+{
+    static const char alphabet[] = "[]-0123456789,\\\"ue.+ \xed\xa0\xc3\xa9\xf0";
+    rs = (harness_seed() * 19) | 1;
+    long n = harness_iters(30000), bad = 0;
+    for (long i = 0; i < n && bad < 3; i++, cases++) {
+        ot_op *op = rop(rnd() % 20), *back = NULL, *again = NULL;
+        char *w = ot_op_dumps(op);
+        size_t len = strlen(w);
+        for (int m = (int)(rnd() % 3); m >= 0 && len; m--) {
+            size_t at = rnd() % len;
+            if (rnd() % 2) w[at] = alphabet[rnd() % (sizeof alphabet - 1)];
+            else memmove(w + at, w + at + 1, len-- - at);
+        }
+        int rc = ot_op_parse(&back, w, len);
+        if (rc == 0) {
+            char *w2 = ot_op_dumps(back);
+            if (ot_op_parse(&again, w2, strlen(w2)) || !ot_op_equal(back, again))
+                bad++;
+            free(w2);
+        } else if (back || rc < OT_ELEN || rc > OT_ENOMEM) {
+            bad++;
+        }
+        free(w);
+        ot_op_free(op), ot_op_free(back), ot_op_free(again);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 /* ---- cursors ---- */
 
 /* Code points of UTF-8 's' into 'out'; returns their number. */
@@ -438,6 +488,8 @@ int main(void)
     RUN(test_concurrent_ops_converge_after_transform);
     RUN(test_compose_equals_applying_in_turn);
     RUN(test_invert_undoes_the_op);
+    RUN(test_ops_past_the_end_fail_and_change_nothing);
+    RUN(test_mangled_wire_text_decodes_or_fails_cleanly);
     RUN(test_cursor_transform_follows_the_text);
     RUN(test_jupiter_clients_converge_with_the_server);
     printf("random cases: %ld (seed %llu)\n", cases,
