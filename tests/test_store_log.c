@@ -4,9 +4,11 @@
  * The invariants under test: a version is taken once, a (client, seq) is
  * stored once, documents.version follows the log with no gap, and every
  * refused write changes nothing. */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include "storage/store_int.h" /* white box: the connection's pragmas */
 #include "tests/test_store_util.h"
 
 static void set_user_version(const char *path, int v)
@@ -61,6 +63,75 @@ static void test_migrations_apply_to_an_existing_empty_file(void)
     store *s = open_db(&t, 0, 1);
     REQUIRE(s);
     CHECK_EQ_INT(store_schema_version(s), store_schema_latest());
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
+typedef struct opener {
+    const char *path;
+    int rc;
+    int version;
+} opener;
+
+static void *open_concurrently(void *arg)
+{
+    opener *o = arg;
+    store *s = NULL;
+    o->rc = store_open(&s, o->path, NULL, NULL, 0);
+    o->version = s ? store_schema_version(s) : -1;
+    store_close(s);
+    return NULL;
+}
+
+static void test_concurrent_opens_of_a_new_file_all_migrate_it_once(void)
+{
+    enum { N = 6 };
+    opener o[N];
+    pthread_t th[N];
+    tmp_db t;
+    tmp_init(&t);
+    for (int i = 0; i < N; i++) {
+        o[i].path = t.path;
+        pthread_create(&th[i], NULL, open_concurrently, &o[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_EQ_INT(o[i].rc, 0);
+        CHECK_EQ_INT(o[i].version, store_schema_latest());
+    }
+    tmp_cleanup(&t);
+}
+
+static int pragma_int(store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void test_connections_are_wal_fully_synced_with_foreign_keys(void)
+{
+    store_options o;
+    char err[256];
+    store *s = NULL;
+    tmp_db t;
+    tmp_init(&t);
+    REQUIRE(store_open(&s, t.path, NULL, err, sizeof err) == 0);
+    CHECK_EQ_INT(pragma_int(s, "PRAGMA synchronous"), 2); /* FULL */
+    CHECK_EQ_INT(pragma_int(s, "PRAGMA foreign_keys"), 1);
+    CHECK_EQ_INT(pragma_int(s, "PRAGMA busy_timeout"), 5000);
+    CHECK_EQ_INT(pragma_int(s, "SELECT count(*) FROM pragma_journal_mode"
+                               " WHERE journal_mode = 'wal'"), 1);
+    store_close(s);
+    store_options_init(&o);
+    o.sync = STORE_SYNC_NORMAL;
+    o.busy_timeout_ms = 250;
+    REQUIRE(store_open(&s, t.path, &o, err, sizeof err) == 0);
+    CHECK_EQ_INT(pragma_int(s, "PRAGMA synchronous"), 1); /* NORMAL */
+    CHECK_EQ_INT(pragma_int(s, "PRAGMA busy_timeout"), 250);
     store_close(s);
     tmp_cleanup(&t);
 }
@@ -365,6 +436,8 @@ int main(void)
     RUN(test_open_creates_the_file_and_applies_every_migration);
     RUN(test_reopening_applies_nothing_and_keeps_the_data);
     RUN(test_migrations_apply_to_an_existing_empty_file);
+    RUN(test_concurrent_opens_of_a_new_file_all_migrate_it_once);
+    RUN(test_connections_are_wal_fully_synced_with_foreign_keys);
     RUN(test_a_newer_database_is_refused_with_a_clear_message);
     RUN(test_a_missing_directory_is_named_in_the_error);
     RUN(test_a_file_that_is_not_a_database_is_refused);
