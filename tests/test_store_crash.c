@@ -89,7 +89,11 @@ static void crash_once(uint64_t seed)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) run_child(t.path, fd);
-    struct timespec ts = { 0, (long)(50 + rnd() % 250) * 1000000L };
+    /* once the child is acknowledging, kill it within the next 250 ms */
+    struct timespec ms = { 0, 1000000L };
+    for (int i = 0; i < 20000 && lseek(fd, 0, SEEK_END) == 0; i++)
+        nanosleep(&ms, NULL);
+    struct timespec ts = { 0, (long)(rnd() % 250) * 1000000L };
     nanosleep(&ts, NULL);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
