@@ -74,8 +74,10 @@ typedef struct store store;
  * user_version). On success *out is the new connection (store_close it).
  * On failure *out is NULL, 'err' (if not NULL) holds a one-line message, and
  * the result is STORE_ENEWER (schema newer than this binary), STORE_ECANTOPEN
- * (missing or unwritable directory, not a database), STORE_EREADONLY,
- * STORE_EBUSY, STORE_ECORRUPT, STORE_EIO, STORE_EFULL or STORE_ENOMEM. */
+ * (missing directory), STORE_EREADONLY (directory or filesystem not
+ * writable), STORE_ECORRUPT (not a database, or damaged), STORE_EBUSY,
+ * STORE_EIO, STORE_EFULL or STORE_ENOMEM. A read-only database file in a
+ * writable directory opens, and then every write fails STORE_EREADONLY. */
 int store_open(store **out, const char *path, const store_options *opt,
                char *err, size_t errlen);
 
@@ -93,7 +95,7 @@ typedef struct store_docinfo {
     char *title;
     char *creator;
     int64_t created_ms;
-    int64_t updated_ms; /* time of the last op (or of creation) */
+    int64_t updated_ms; /* last op, title change or creation */
     int64_t version;    /* number of ops in the log */
 } store_docinfo;
 
