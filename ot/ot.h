@@ -10,7 +10,10 @@
  * trailing retain), so equal edits compare equal with ot_op_equal().
  *
  * The library is pure: no I/O, no globals; jansson only in the wire codec.
- * Every function is safe on any input; errors are negative OT_E* codes. */
+ * Every function is safe on any input; errors are negative OT_E* codes.
+ * Threads: functions taking const pointers only read, so one op or document
+ * may be read from several threads at once; a document being changed
+ * (ot_doc_apply) must not be used elsewhere at the same time. */
 #ifndef CHORUS_OT_H
 #define CHORUS_OT_H
 
