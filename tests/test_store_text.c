@@ -335,6 +335,46 @@ static void test_check_reports_a_snapshot_beyond_the_log(void)
     tmp_cleanup(&t);
 }
 
+/* Overwrite op 'v' of document a with 'len' random bytes. */
+static void mangle_op(const char *path, int v, size_t len)
+{
+    unsigned char junk[24];
+    sqlite3_stmt *st;
+    sqlite3 *db;
+    for (size_t i = 0; i < len; i++) junk[i] = (unsigned char)rnd();
+    sqlite3_open(path, &db);
+    sqlite3_prepare_v2(db, "UPDATE ops SET op = ?1 WHERE version = ?2 AND doc"
+                       " = " DOC("a"), -1, &st, NULL);
+    sqlite3_bind_text(st, 1, (const char *)junk, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, v);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_mangled_log_rows_never_crash_reads_or_check(void)
+{
+    tmp_db t;
+    char *text;
+    size_t bytes;
+    rng_state = harness_seed() | 1;
+    store *s = checked_db(&t);
+    REQUIRE(s);
+    for (long round = 0; round < harness_iters(40); round++) {
+        mangle_op(t.path, (int)(rnd() % 35) + 1, (size_t)(rnd() % 24));
+        for (int v = 0; v <= 35; v += 5) {
+            int rc = store_text_at(s, "a", v, &text, &bytes);
+            CHECK(rc == 0 || rc == STORE_ECORRUPT);
+            CHECK((rc == 0) == (text != NULL));
+            free(text);
+        }
+        int rc = store_check(s, NULL, NULL);
+        CHECK(rc == 0 || rc == STORE_ECORRUPT);
+    }
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
 int main(void)
 {
     RUN(test_text_at_every_version_matches_across_snapshots);
@@ -348,5 +388,6 @@ int main(void)
     RUN(test_check_reports_a_gap_and_a_wrong_version);
     RUN(test_check_reports_an_op_that_does_not_replay);
     RUN(test_check_reports_a_snapshot_beyond_the_log);
+    RUN(test_mangled_log_rows_never_crash_reads_or_check);
     return harness_done();
 }
