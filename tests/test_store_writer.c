@@ -106,6 +106,38 @@ static void test_jobs_commit_and_come_back_in_submission_order(void)
     tmp_cleanup(&t);
 }
 
+static void test_batches_never_exceed_max_batch(void)
+{
+    enum { N = 400 };
+    static store_job jobs[N];
+    store_job *got[N];
+    store_writer_stats st;
+    store_options o;
+    char err[256];
+    tmp_db t;
+    tmp_init(&t);
+    store *s = open_db(&t, 0, 0);
+    REQUIRE(s);
+    REQUIRE(store_doc_create(s, "d", "", "", 1) == 0);
+    store_options_init(&o);
+    o.max_batch = 16;
+    store_writer *w = store_writer_new(t.path, &o, NULL, NULL, err,
+                                       sizeof err);
+    REQUIRE(w);
+    for (int i = 0; i < N; i++) {
+        fill_append(&jobs[i], "d", i + 1, "[\"a\"]", "c", i + 1);
+        REQUIRE(store_writer_submit(w, &jobs[i]) == 0);
+    }
+    REQUIRE(drain_n(w, got, N) == N);
+    store_writer_stats_get(w, &st);
+    CHECK(st.max_batch <= 16);
+    CHECK(st.commits >= N / 16);
+    CHECK_EQ_INT(st.jobs_committed, N);
+    store_writer_free(w);
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
 /* ---- many producers ----------------------------------------------------- */
 
 enum { PRODUCERS = 8, PER_PRODUCER = 1500 };
@@ -570,6 +602,7 @@ static void test_backup_into_a_missing_directory_fails_cleanly(void)
 int main(void)
 {
     RUN(test_jobs_commit_and_come_back_in_submission_order);
+    RUN(test_batches_never_exceed_max_batch);
     RUN(test_many_threads_group_commit_without_loss_or_reorder);
     RUN(test_a_refused_job_fails_alone_and_the_rest_commit);
     RUN(test_snapshot_jobs_are_written_and_checked);
