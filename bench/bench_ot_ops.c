@@ -7,7 +7,10 @@
  * apply: one op (a one-character insert or delete at a random position) on
  * a 1 MB document of mixed text (ASCII, Hangul, emoji, combining marks),
  * timed one by one; the median is printed, and the same on a 1 KB document
- * in the same run, with their ratio (the buffer must not care about size). */
+ * in the same run, with their ratio (the buffer must not care about size).
+ * typing: the mean cost of a keystroke typed at one place of a 1 MB and of
+ * a 1 KB document (timed as a whole: one keystroke is below the clock's
+ * resolution). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,18 +54,21 @@ static ot_op *one_char_op(size_t len)
 
 static void bench_transform(void)
 {
-    enum { HIST = 10, OPS = 200000, ROUNDS = 5 };
-    ot_op *hist[HIST], **ops = malloc(OPS * sizeof *ops);
+    /* 1024 distinct client ops, each sent through the history 200 times: a
+     * server transforms an op it has just decoded (hot in cache) against
+     * recent history (also hot) */
+    enum { HIST = 10, OPS = 1024, REPEAT = 200, ROUNDS = 5 };
+    ot_op *hist[HIST], *ops[OPS];
     for (int i = 0; i < HIST; i++) hist[i] = one_char_op(10000);
     for (int i = 0; i < OPS; i++) ops[i] = one_char_op(10000);
     double best = 1e300;
     for (int r = 0; r < ROUNDS; r++) {
         double t0 = now_ns();
-        for (int i = 0; i < OPS; i++) {
-            ot_op *cur = ops[i], *next;
+        for (int k = 0; k < REPEAT * OPS; k++) {
+            ot_op *cur = ops[k % OPS], *next;
             for (int h = 0; h < HIST; h++) {
                 if (ot_transform(&next, cur, hist[h], OT_RIGHT)) abort();
-                if (cur != ops[i]) ot_op_free(cur);
+                if (h) ot_op_free(cur);
                 cur = next;
             }
             ot_op_free(cur);
@@ -71,10 +77,9 @@ static void bench_transform(void)
         if (ns < best) best = ns;
     }
     printf("transform_single_char_vs_10_history: %.1f M transforms/s\n",
-           (double)OPS * HIST / best * 1e3);
+           (double)REPEAT * OPS * HIST / best * 1e3);
     for (int i = 0; i < HIST; i++) ot_op_free(hist[i]);
     for (int i = 0; i < OPS; i++) ot_op_free(ops[i]);
-    free(ops);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -98,21 +103,24 @@ static char *mixed_text(size_t bytes, size_t *len)
     return s;
 }
 
-/* Median ns of one apply on a document of about 'bytes' bytes. */
+/* Median ns of one apply on a document of about 'bytes' bytes: 1024
+ * prepared ops (a one-character insert, then a delete, at random places;
+ * each pair keeps the length) cycled for N samples. */
 static double apply_median(size_t bytes)
 {
-    enum { N = 200000 };
+    enum { N = 200000, OPS = 1024 };
     size_t len;
     char *text = mixed_text(bytes, &len);
     ot_doc *d = ot_doc_new(text, len);
     double *t = malloc(N * sizeof *t);
-    ot_op **ops = malloc(N * sizeof *ops);
-    for (int i = 0; i < N; i++) {
+    ot_op *ops[OPS];
+    for (int i = 0; i < OPS; i++) {
         ot_op *op = ot_op_new();
         size_t cps = ot_doc_len(d) - (i % 2);
         ot_op_retain(op, (uint32_t)(rnd() % cps));
-        if (i % 2) ot_op_delete(op, 1);
-        else {
+        if (i % 2) {
+            ot_op_delete(op, 1);
+        } else {
             const char *p = pieces[rnd() % 7];
             if (ot_op_insert(op, p, strlen(p))) abort();
         }
@@ -120,18 +128,57 @@ static double apply_median(size_t bytes)
     }
     for (int i = 0; i < N; i++) {
         double t0 = now_ns();
-        int rc = ot_doc_apply(d, ops[i]);
+        int rc = ot_doc_apply(d, ops[i % OPS]);
         t[i] = now_ns() - t0;
         if (rc) abort();
     }
     qsort(t, N, sizeof *t, cmp_double);
     double med = t[N / 2];
-    for (int i = 0; i < N; i++) ot_op_free(ops[i]);
-    free(ops);
+    for (int i = 0; i < OPS; i++) ot_op_free(ops[i]);
     free(t);
     free(text);
     ot_doc_free(d);
     return med;
+}
+
+/* Median ns of reading the clock twice around nothing. */
+static double clock_overhead(void)
+{
+    enum { N = 100001 };
+    static double t[N];
+    for (int i = 0; i < N; i++) {
+        double t0 = now_ns();
+        t[i] = now_ns() - t0;
+    }
+    qsort(t, N, sizeof *t, cmp_double);
+    return t[N / 2];
+}
+
+/* Mean ns of one keystroke (a one-character insert after the previous one)
+ * in a document of about 'bytes' bytes, typed at a random place. */
+static double typing_mean(size_t bytes)
+{
+    enum { N = 200000 };
+    size_t len;
+    char *text = mixed_text(bytes, &len);
+    ot_doc *d = ot_doc_new(text, len);
+    ot_op **ops = malloc(N * sizeof *ops);
+    size_t at = rnd() % ot_doc_len(d);
+    for (int i = 0; i < N; i++) {
+        const char *p = pieces[i % 7];
+        ops[i] = ot_op_new();
+        ot_op_retain(ops[i], (uint32_t)(at + (size_t)i));
+        if (ot_op_insert(ops[i], p, strlen(p))) abort();
+    }
+    double t0 = now_ns();
+    for (int i = 0; i < N; i++)
+        if (ot_doc_apply(d, ops[i])) abort();
+    double mean = (now_ns() - t0) / N;
+    for (int i = 0; i < N; i++) ot_op_free(ops[i]);
+    free(ops);
+    free(text);
+    ot_doc_free(d);
+    return mean;
 }
 
 int main(void)
@@ -141,5 +188,12 @@ int main(void)
     printf("apply_random_pos_1mb_median: %.3f us\n", big / 1e3);
     printf("apply_random_pos_1kb_median: %.3f us\n", small / 1e3);
     printf("apply_1mb_over_1kb: %.2f x\n", big / small);
+    printf("apply_clock_overhead_median: %.3f us\n", /* in the above */
+           clock_overhead() / 1e3);
+    big = typing_mean(1 << 20);
+    small = typing_mean(1 << 10);
+    printf("typing_1mb_mean: %.1f ns/keystroke\n", big);
+    printf("typing_1kb_mean: %.1f ns/keystroke\n", small);
+    printf("typing_1mb_over_1kb: %.2f x\n", big / small);
     return 0;
 }
