@@ -1,0 +1,93 @@
+/* lg.h -- the Chorus load generator: shared types of bench/loadgen.
+ *
+ * One process, one lws service thread, N WebSocket clients speaking
+ * chorus.v1 to one server. A run connects every client (a bounded number at
+ * a time), waits until all have joined their document, warms up, then
+ * measures for a fixed time and prints one `name: value unit` line a figure.
+ *
+ * Key invariant: a client never has more than one op in flight, and always
+ * sends it on the newest version it has seen, with positions inside the
+ * length that version is known to have (only inserts are generated, so the
+ * length is at least the length at join plus one per op seen since). */
+#ifndef CHORUS_LOADGEN_LG_H
+#define CHORUS_LOADGEN_LG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- latency histograms (hist.c): log-linear, about 1.5% resolution */
+#define LG_HIST_BUCKETS 2560
+typedef struct lg_hist {
+    uint64_t n;
+    uint64_t b[LG_HIST_BUCKETS];
+} lg_hist;
+
+/* Record one latency of 'us' microseconds. */
+void lg_hist_add(lg_hist *h, uint64_t us);
+/* The p-th percentile (0..100) in milliseconds; 0 when empty. */
+double lg_hist_pct_ms(const lg_hist *h, double p);
+
+/* ---- the server process (hist.c, from /proc) */
+typedef struct lg_proc {
+    double cpu_s;       /* user + system seconds, every thread */
+    long rss_kib;       /* VmRSS */
+    long hwm_kib;       /* VmHWM: peak RSS */
+} lg_proc;
+
+/* Read /proc/<pid>/stat and status. Returns 0, or -1 when they cannot be
+ * read (then *out is zeroed). */
+int lg_proc_read(int pid, lg_proc *out);
+
+/* ---- server messages (scan.c) */
+typedef struct lg_span {
+    const char *p;
+    size_t n;
+} lg_span;
+
+typedef struct lg_msg {     /* the fields of one message the generator uses */
+    lg_span type;
+    lg_span client;
+    lg_span text;           /* raw JSON string body, escapes not decoded */
+    int64_t version;        /* -1 when absent */
+    int64_t seq;            /* -1 when absent */
+} lg_msg;
+
+typedef void (*lg_msg_fn)(void *arg, const lg_msg *m);
+
+/* Call 'fn' for each message of a frame: one object, or an array of them.
+ * Returns 0, or -1 on malformed JSON (messages before the error were
+ * delivered). 'buf' is borrowed; spans point into it. */
+int lg_scan_frame(const char *buf, size_t len, lg_msg_fn fn, void *arg);
+
+/* 1 when span 's' equals the NUL-terminated 'lit'. */
+int lg_span_is(lg_span s, const char *lit);
+
+/* ---- the run (client.c, main.c) */
+enum lg_mode { LG_CLOSED, LG_PACED, LG_IDLE };
+
+typedef struct lg_config {
+    const char *host;
+    int port;
+    const char *path;
+    int clients;            /* N */
+    int docs;               /* D: client i joins doc i % D */
+    const char *doc_prefix; /* docs are <prefix><index> */
+    const char *run_id;     /* client ids are lg-<run_id>-<i> */
+    int mode;
+    double rate;            /* LG_PACED: keystrokes per second per client */
+    double warmup_s, duration_s; /* LG_IDLE: duration is the settle time */
+    int server_pid;         /* 0: no server figures */
+    const char **src;       /* source addresses, round robin; NULL: any */
+    int nsrc;
+    int connect_window;     /* connections being opened at once */
+    const char *name;       /* prefix of every printed figure */
+} lg_config;
+
+/* Run one workload to the end and print its figures. Returns 0, or -1 when
+ * the run could not complete (connection failures, server errors); the
+ * reason is printed on stderr. */
+int lg_run(const lg_config *cfg);
+
+double lg_now(void);        /* monotonic seconds */
+
+#endif
