@@ -250,7 +250,7 @@ void srv__proto_handle(srv_conn *c, const char *data, size_t len)
 {
     json_error_t jerr;
     if (c->close_code) return; /* closing: ignore what else arrives */
-    json_t *m = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *m = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!m) {
         char msg[200];
         snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);

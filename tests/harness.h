@@ -66,7 +66,7 @@ static void harness_fail(const char *file, int line, const char *what)
         }                                                                    \
     } while (0)
 
-static uint64_t harness_seed(void)
+__attribute__((unused)) static uint64_t harness_seed(void)
 {
     if (!harness_seed_used) {
         const char *s = getenv("CHORUS_SEED");
@@ -79,7 +79,7 @@ static uint64_t harness_seed(void)
 
 /* 'dflt' scaled by CHORUS_ITERS_SCALE (default 1): "a longer run is one flag
  * away" (make test CHORUS_ITERS_SCALE=100). */
-static long harness_iters(long dflt)
+__attribute__((unused)) static long harness_iters(long dflt)
 {
     const char *s = getenv("CHORUS_ITERS_SCALE");
     double k = s ? atof(s) : 1.0;

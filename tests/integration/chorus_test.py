@@ -156,6 +156,17 @@ def raw_http(port, request, timeout=5):
 
 # ---- WebSocket clients --------------------------------------------------
 
+_open_clients = []
+
+
+def _abort_clients():
+    """After an async test: drop every connection it left open, at once."""
+    for c in _open_clients:
+        if c.ws.transport is not None:
+            c.ws.transport.abort()
+    _open_clients.clear()
+
+
 class Client:
     """One chorus.v1 connection. recv() yields single messages even when the
     server batched several into one array frame."""
@@ -166,9 +177,11 @@ class Client:
 
     @classmethod
     async def connect(cls, server, client=None, name=None, hello=True, **kw):
+        kw.setdefault("close_timeout", 1)
         ws = await websockets.connect(server.ws_url, subprotocols=["chorus.v1"],
                                       max_size=None, **kw)
         c = cls(ws)
+        _open_clients.append(c)
         if hello:
             msg = {"type": "hello", "client": client or "c%08x" % random.getrandbits(32)}
             if name is not None:
@@ -178,7 +191,8 @@ class Client:
         return c
 
     async def send(self, msg):
-        await self.ws.send(msg if isinstance(msg, (str, bytes)) else json.dumps(msg))
+        await self.ws.send(msg if isinstance(msg, (str, bytes))
+                           else json.dumps(msg, ensure_ascii=False))
 
     async def recv(self, timeout=10):
         while not self.pending:
@@ -224,11 +238,22 @@ class Client:
 # ---- reference OT (code points) ------------------------------------------
 
 def normalize(op):
+    """The canonical form the server uses: no empty parts, neighbours of one
+    kind merged, an insert before a delete at the same place, no trailing
+    retain. Client and server must agree on it: where an insert sits
+    relative to a delete decides where a concurrent insert lands."""
     out = []
     for c in op:
         if c == 0 or c == "":
             continue
-        if out and type(out[-1]) == type(c) and (isinstance(c, str) or (c > 0) == (out[-1] > 0)):
+        if isinstance(c, str) and out and isinstance(out[-1], int) and out[-1] < 0:
+            d = out.pop()
+            if out and isinstance(out[-1], str):
+                out[-1] += c
+            else:
+                out.append(c)
+            out.append(d)
+        elif out and type(out[-1]) == type(c) and (isinstance(c, str) or (c > 0) == (out[-1] > 0)):
             out[-1] = out[-1] + c
         else:
             out.append(c)
@@ -405,7 +430,12 @@ def run(namespace):
         t0 = time.time()
         try:
             if inspect.iscoroutinefunction(fn):
-                asyncio.run(asyncio.wait_for(fn(), 120))
+                async def main():
+                    try:
+                        await asyncio.wait_for(fn(), 120)
+                    finally:
+                        _abort_clients()
+                asyncio.run(main())
             else:
                 fn()
             passed += 1
