@@ -110,6 +110,15 @@ void srv_session_op(srv_conn *c, srv_session *s, int64_t version, int64_t seq,
 /* A cursor made on 'version' (has_cursor 0: none). */
 void srv_session_presence(srv_conn *c, srv_session *s, int64_t version,
                           int has_cursor, uint32_t anchor, uint32_t head);
+/* An op made by the server itself (restore, tools) on 'version' of 'doc',
+ * as user 'user': transformed, committed and broadcast like a client's.
+ * 'op' is stolen. done(arg, rc, version) runs on the lws thread once: rc 0
+ * after the commit (version is the op's), or a STORE_E* code (nothing was
+ * applied). Loads the document (creating it) when needed. Returns 0, or a
+ * STORE_E* code when it could not even start (then done is not called). */
+typedef void (*srv_submit_done)(void *arg, int rc, int64_t version);
+int srv_session_submit(const char *doc, int64_t version, ot_op *op,
+                       const char *user, srv_submit_done done, void *arg);
 const char *srv_session_id(const srv_session *s);
 int64_t srv_session_version(const srv_session *s);
 /* Completions from the writer and the pool (on the lws thread). */

@@ -42,6 +42,7 @@ void srv_http_hold(srv_http_req *r)
 void srv_http_release(srv_http_req *r)
 {
     if (!r || --r->refs > 0) return;
+    if (r->resp_fd >= 0) close(r->resp_fd);
     free(r->body);
     free(r->resp);
     free(r);
@@ -57,6 +58,21 @@ void srv_http_respond(srv_http_req *r, int status, const char *ctype,
     r->status = status;
     r->ctype = ctype;
     r->resp = body;
+    r->resp_len = len;
+    r->responded = 1;
+    lws_callback_on_writable(r->wsi);
+}
+
+void srv_http_respond_fd(srv_http_req *r, int status, const char *ctype,
+                         int fd, size_t len)
+{
+    if (!r->wsi || r->responded) {
+        close(fd);
+        return;
+    }
+    r->status = status;
+    r->ctype = ctype;
+    r->resp_fd = fd;
     r->resp_len = len;
     r->responded = 1;
     lws_callback_on_writable(r->wsi);
@@ -177,6 +193,7 @@ static srv_http_req *start_request(struct lws *wsi)
     if (!r) return NULL;
     r->wsi = wsi;
     r->refs = 1;
+    r->resp_fd = -1;
     r->method = method_of(wsi, &tok);
     if (!r->method ||
         lws_hdr_copy(wsi, r->path, sizeof r->path, (enum lws_token_indexes)tok) < 0)
@@ -247,7 +264,13 @@ static int on_writeable(struct lws *wsi, srv_http_req *r)
         unsigned char buf[LWS_PRE + CHUNK];
         size_t n = r->resp_len - r->resp_sent;
         if (n > CHUNK) n = CHUNK;
-        memcpy(buf + LWS_PRE, r->resp + r->resp_sent, n);
+        if (r->resp_fd >= 0) {
+            ssize_t got = pread(r->resp_fd, buf + LWS_PRE, n, (off_t)r->resp_sent);
+            if (got <= 0) return -1; /* the file shrank: cut the answer */
+            n = (size_t)got;
+        } else {
+            memcpy(buf + LWS_PRE, r->resp + r->resp_sent, n);
+        }
         r->resp_sent += n;
         int fin = r->resp_sent == r->resp_len;
         if (lws_write(wsi, buf + LWS_PRE, n,

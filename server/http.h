@@ -31,6 +31,7 @@ typedef struct srv_http_req {
     int status;
     const char *ctype;
     char *resp;               /* owned */
+    int resp_fd;              /* or the body comes from this file (owned), -1 */
     size_t resp_len, resp_sent;
     char disposition[256];    /* Content-Disposition, or empty */
     int responded, headers_sent;
@@ -43,6 +44,11 @@ const char *srv_http_arg(const srv_http_req *r, const char *name);
  * with len 0) and content type 'ctype' (a static string). */
 void srv_http_respond(srv_http_req *r, int status, const char *ctype,
                       char *body, size_t len);
+/* Answer 'len' bytes read from 'fd' (taken: closed by the server), sent
+ * in chunks as the client reads them, so a large body (an export) never
+ * sits in memory whole. */
+void srv_http_respond_fd(srv_http_req *r, int status, const char *ctype,
+                         int fd, size_t len);
 /* Answer a JSON value (stolen). */
 void srv_http_json(srv_http_req *r, int status, json_t *v);
 /* Answer {"error":code,"message":message} with 'status'. */

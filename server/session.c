@@ -32,6 +32,8 @@ typedef struct sess_op {           /* one op of the window */
     int64_t seq;
     int64_t time_ms;
     double t_recv;                 /* when it arrived, for ack latency */
+    srv_submit_done done;          /* server-made ops: told of the commit */
+    void *done_arg;
 } sess_op;
 
 typedef struct sess_client {       /* a client's newest op in this document */
@@ -51,6 +53,15 @@ typedef struct sess_member {
     uint32_t anchor, head;         /* at s->committed */
 } sess_member;
 
+typedef struct sess_submit {      /* a server-made op waiting for a load */
+    struct sess_submit *next;
+    ot_op *op;
+    int64_t version;
+    char user[65];
+    srv_submit_done done;
+    void *arg;
+} sess_submit;
+
 struct srv_session {
     char id[65];
     int state;
@@ -64,6 +75,7 @@ struct srv_session {
     srv_map clients;               /* client id -> sess_client */
     int64_t last_snapshot;
     uint64_t empty_since;
+    sess_submit *submits;          /* server-made ops waiting for the load */
     int inflight;                  /* writer jobs and tasks holding it */
     int dead;                      /* out of the table; freed at inflight 0 */
 };
@@ -85,6 +97,7 @@ static uint64_t next_member_id = 1;
 
 static void finish_member(srv_session *s, sess_member *m, store_oprec *recs,
                           size_t n);
+static void run_submits(srv_session *s);
 
 /* ---- small helpers */
 
@@ -240,6 +253,7 @@ static void fail_session(srv_session *s, const char *why)
 {
     srv_err("document %s: %s; its clients must rejoin", s->id, why);
     s->state = SESS_FAILED;
+    run_submits(s); /* each is told of the failure */
     while (s->nm > 0) {
         srv_conn *c = s->m[s->nm - 1].conn;
         srv_conn_error(c, "server_error", why, s->id, -1);
@@ -294,9 +308,10 @@ static void load_done(srv_task *t)
     s->len = ot_doc_len(s->doc);
     s->state = SESS_READY;
     for (int i = 0; i < s->nm; i++) start_member(s, &s->m[i]);
+    run_submits(s);
 }
 
-static srv_session *session_open(srv_conn *c, const char *doc)
+static srv_session *session_open(const char *creator, const char *doc)
 {
     srv_session *s = calloc(1, sizeof *s);
     load_task *lt = calloc(1, sizeof *lt);
@@ -309,7 +324,7 @@ static srv_session *session_open(srv_conn *c, const char *doc)
     s->state = SESS_LOADING;
     srv_map_init(&s->clients);
     lt->sess = s;
-    snprintf(lt->creator, sizeof lt->creator, "%s", c->name);
+    snprintf(lt->creator, sizeof lt->creator, "%s", creator);
     lt->t.base.run = run_load;
     lt->t.done = load_done;
     if (srv_task_submit(&lt->t) < 0) {
@@ -475,7 +490,7 @@ void srv_session_join(srv_conn *c, const char *doc, int has_version,
                       int64_t version)
 {
     srv_session *s = srv_map_get(&sessions, doc);
-    if (!s && !(s = session_open(c, doc))) {
+    if (!s && !(s = session_open(c->name, doc))) {
         srv_conn_error(c, "server_error", "out of memory", doc, -1);
         return;
     }
@@ -585,21 +600,24 @@ static int rebase(srv_session *s, ot_op **op, int64_t v)
     return 0;
 }
 
-static int queue_op(srv_session *s, srv_conn *c, int64_t seq, ot_op *op)
+static int queue_op(srv_session *s, const char *client, const char *user,
+                    int64_t seq, ot_op *op, srv_submit_done done, void *arg)
 {
     sess_op o;
     commit_job *j = calloc(1, sizeof *j);
     memset(&o, 0, sizeof o);
     if (!j || !(o.wire = ot_op_dumps(op))) goto fail;
     o.op = op;
-    snprintf(o.client, sizeof o.client, "%s", c->client);
-    snprintf(o.user, sizeof o.user, "%s", c->name);
+    o.done = done;
+    o.done_arg = arg;
+    snprintf(o.client, sizeof o.client, "%s", client);
+    snprintf(o.user, sizeof o.user, "%s", user);
     o.seq = seq;
     o.time_ms = (int64_t)srv_now_ms();
     o.t_recv = srv_now_s();
     if (win_push(s, &o) < 0) goto fail;
     j->sess = s;
-    snprintf(j->client, sizeof j->client, "%s", c->client);
+    snprintf(j->client, sizeof j->client, "%s", client);
     j->job.kind = STORE_JOB_APPEND;
     j->job.rec.doc = s->id;
     j->job.rec.version = s->version + 1;
@@ -652,7 +670,7 @@ void srv_session_op(srv_conn *c, srv_session *s, int64_t version, int64_t seq,
     }
     size_t ins = 0, del = 0;
     ot_op_stats(op, &ins, &del);
-    if (queue_op(s, c, seq, op) < 0) {
+    if (queue_op(s, c->client, c->name, seq, op, NULL, NULL) < 0) {
         srv_conn_error(c, "server_error", "cannot queue the op", s->id, seq);
         ot_op_free(op);
         return;
@@ -700,6 +718,8 @@ static void committed(srv_session *s, commit_job *j)
         broadcast(s, op_msg_raw(s->id, v, o->wire, o->client, o->seq, o->user),
                   author ? author->conn : NULL);
     move_cursors(s, o->op, o->client);
+    if (o->done) o->done(o->done_arg, 0, v);
+    o->done = NULL;
     if (s->committed - s->last_snapshot >= srv__g.cfg.snapshot_every)
         submit_snapshot(s);
     win_evict(s);
@@ -721,6 +741,11 @@ void srv__sessions_on_commits(store_job *done)
             commit_job *j = (commit_job *)done;
             srv_session *s = j->sess;
             s->inflight--;
+            if (done->result != 0) {
+                sess_op *o = win_at(s, j->job.rec.version);
+                if (o->done) o->done(o->done_arg, done->result, 0);
+                o->done = NULL;
+            }
             if (s->state == SESS_READY) {
                 if (done->result == 0) {
                     committed(s, j);
@@ -827,4 +852,60 @@ void srv__sessions_shutdown(void)
 int srv_task_submit(srv_task *t)
 {
     return store_pool_submit(srv__g.pool, &t->base);
+}
+
+/* ---- ops made by the server itself (restore, tools) */
+
+static int submit_now(srv_session *s, sess_submit *sub)
+{
+    if (s->state != SESS_READY) return STORE_EIO;
+    if (sub->version > s->committed) return STORE_ERANGE;
+    if (sub->version < s->base) return STORE_ERANGE;
+    if (rebase(s, &sub->op, sub->version) < 0 ||
+        ot_op_base_len(sub->op) > s->len)
+        return STORE_EINVAL;
+    size_t ins = 0, del = 0;
+    ot_op_stats(sub->op, &ins, &del);
+    /* "@server" cannot be a client's id; the seq is the version it takes,
+     * which keeps (doc, client, seq) unique. */
+    if (queue_op(s, "@server", sub->user, s->version + 1, sub->op, sub->done,
+                 sub->arg) < 0)
+        return STORE_ENOMEM;
+    sub->op = NULL;
+    s->len = s->len - del + ins;
+    return 0;
+}
+
+static void run_submits(srv_session *s)
+{
+    while (s->submits) {
+        sess_submit *sub = s->submits;
+        s->submits = sub->next;
+        int rc = submit_now(s, sub);
+        if (rc < 0) sub->done(sub->arg, rc, 0);
+        ot_op_free(sub->op);
+        free(sub);
+    }
+}
+
+int srv_session_submit(const char *doc, int64_t version, ot_op *op,
+                       const char *user, srv_submit_done done, void *arg)
+{
+    srv_session *s = srv_map_get(&sessions, doc);
+    sess_submit *sub = calloc(1, sizeof *sub);
+    if (!sub || (!s && !(s = session_open(user, doc)))) {
+        free(sub);
+        ot_op_free(op);
+        return STORE_ENOMEM;
+    }
+    sub->op = op;
+    sub->version = version;
+    snprintf(sub->user, sizeof sub->user, "%s", user);
+    sub->done = done;
+    sub->arg = arg;
+    sub->next = s->submits;
+    s->submits = sub;
+    if (s->state == SESS_READY) run_submits(s);
+    if (s->nm == 0 && s->empty_since == 0) s->empty_since = srv_now_ms();
+    return 0;
 }
