@@ -427,6 +427,59 @@ export function diff(before, after, caret) {
     return trim(op);
 }
 
+/* Bytes of 's' as a JSON string body (escapes counted). */
+function jsonBytes(s) {
+    let b = 0;
+    for (let i = 0; i < s.length; i++) {
+        const u = s.charCodeAt(i);
+        if (u < 0x20) b += 6;
+        else if (u === 0x22 || u === 0x5c) b += 2;
+        else if (u < 0x80) b += 1;
+        else if (u < 0x800) b += 2;
+        else if (isHigh(u) && i + 1 < s.length && isLow(s.charCodeAt(i + 1))) { b += 4; i++; } else b += 3;
+    }
+    return b;
+}
+
+/** Split 'op' into [first, rest] with compose(first, rest) equal to 'op'
+ * and first's wire JSON at most about 'maxBytes' (only inserts are ever
+ * large: a long one is cut between code points). rest is [] when 'op'
+ * fits. This is how a paste larger than the server's message limit is sent
+ * as several ops. */
+export function splitOp(op, maxBytes) {
+    if (!(maxBytes < Infinity)) return [op, []];
+    const budget = Math.max(64, maxBytes);
+    let used = 2;
+    for (let i = 0; i < op.length; i++) {
+        const c = op[i];
+        const size = (typeof c === 'string' ? jsonBytes(c) + 2 : String(c).length) + 1;
+        if (used + size <= budget) { used += size; continue; }
+        const first = op.slice(0, i);
+        if (typeof c === 'string') {
+            let room = budget - used - 3, k = 0, j = 0;
+            while (j < c.length) {
+                const step = isHigh(c.charCodeAt(j)) && j + 1 < c.length && isLow(c.charCodeAt(j + 1)) ? 2 : 1;
+                const cost = jsonBytes(c.slice(j, j + step));
+                if (cost > room) break;
+                room -= cost; j += step; k++;
+            }
+            if (k > 0) pushInsert(first, c.slice(0, j));
+            const rest = [];
+            pushRetain(rest, targetLen(first));
+            pushInsert(rest, c.slice(j));
+            for (const x of op.slice(i + 1)) append(rest, x);
+            if (first.length === 0) return [op, []]; /* cannot make progress */
+            return [trim(first), trim(rest)];
+        }
+        if (first.length === 0) return [op, []];
+        const rest = [];
+        pushRetain(rest, targetLen(first));
+        for (const x of op.slice(i)) append(rest, x);
+        return [trim(first), trim(rest)];
+    }
+    return [op, []];
+}
+
 /* ---- The OT client state machine ------------------------------------ */
 
 /** The client side of OT against one server-ordered document: synchronized
@@ -435,10 +488,11 @@ export function diff(before, after, caret) {
  * sent when the ack comes: this is how keystrokes are batched). Pure: the
  * caller sends what it returns and applies what it is given. */
 export class OTClient {
-    constructor(version = 0) {
+    constructor(version = 0, maxBytes = Infinity) {
         this.version = version;  /* server version the text is based on */
         this.inflight = null;    /* {op, seq, version} sent, not acked */
         this.buffer = null;      /* op composed behind the inflight one */
+        this.maxBytes = maxBytes; /* largest wire op to send at once */
     }
 
     /** 'synchronized', 'awaiting' or 'buffering'. */
@@ -455,7 +509,9 @@ export class OTClient {
             this.buffer = this.buffer ? compose(this.buffer, op) : op;
             return null;
         }
-        this.inflight = { op, version: this.version, seq: 0 };
+        const [first, rest] = splitOp(op, this.maxBytes);
+        this.inflight = { op: first, version: this.version, seq: 0 };
+        if (rest.length) this.buffer = rest;
         return this.inflight;
     }
 
@@ -646,7 +702,7 @@ export class Doc extends Emitter {
     onJoined(msg) {
         if (typeof msg.text === 'string') {
             if (this.ready && this.ot) this.rebase(msg.text, msg.version);
-            else { this.text = this.base = msg.text; this.ot = new OTClient(msg.version); }
+            else { this.text = this.base = msg.text; this.ot = new OTClient(msg.version, this.conn.maxOpBytes()); }
         } else if (typeof msg.version === 'number' && this.ot && msg.version !== this.ot.version) {
             this.conn.fail(this, 'bad_message', 'catch-up ended at an unexpected version');
             return;
@@ -673,7 +729,7 @@ export class Doc extends Emitter {
         const dl = transform(d, pend, LEFT);
         this.text = apply(this.text, dl);
         this.base = text;
-        this.ot = new OTClient(version);
+        this.ot = new OTClient(version, this.conn.maxOpBytes());
         if (p2.length) this.ot.local(p2).seq = this.conn.nextSeq();
         for (const p of this.peers.values()) if (p.cursor) p.cursor = mapCursor(p.cursor, dl, LEFT);
         if (this.cursor) this.cursor = mapCursor(this.cursor, dl, LEFT);
@@ -829,6 +885,13 @@ export class Connection extends Emitter {
         this.connect();
     }
 
+    /** The largest wire op to put in one message: the server's max_message
+     * (from welcome) less room for the envelope, or Infinity. */
+    maxOpBytes() {
+        const m = this.limits && Number(this.limits.max_message);
+        return m > 0 ? Math.max(256, Math.floor(m * 0.9) - 512) : Infinity;
+    }
+
     /** The next op seq: increasing, and kept in 'storage' so a reload that
      * reuses the client id never reuses a seq the server may have seen. */
     nextSeq() {
@@ -908,6 +971,7 @@ export class Connection extends Emitter {
             this.user = m.user || null;
             this.limits = m.limits || null;
             this.attempts = 0;
+            for (const doc of this.docs.values()) if (doc.ot) doc.ot.maxBytes = this.maxOpBytes();
             this.setStatus('connected');
             this.emit('welcome', m);
             for (const doc of this.docs.values()) this.send(doc.joinMessage());

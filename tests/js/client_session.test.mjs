@@ -23,8 +23,9 @@ function rng(seed) {
 }
 
 class FakeServer {
-    constructor(r) {
+    constructor(r, maxMessage = 1 << 20) {
         this.r = r;
+        this.maxMessage = maxMessage;
         this.docs = new Map();
         this.conns = new Set();
         this.up = true;
@@ -45,10 +46,11 @@ class FakeServer {
         else for (const m of msgs) conn.sock.toClient(JSON.stringify(m));
     }
     handle(conn, data) {
+        if (Buffer.byteLength(data) > this.maxMessage) { conn.sock.cut(); this.tooLarge = (this.tooLarge || 0) + 1; return; }
         const m = JSON.parse(data);
         if (m.type === 'hello') {
             conn.client = m.client; conn.name = m.name || 'anon';
-            this.send(conn, [{ type: 'welcome', client: m.client, user: { name: conn.name, color: '#123456' }, server: 'chorus fake', limits: {} }]);
+            this.send(conn, [{ type: 'welcome', client: m.client, user: { name: conn.name, color: '#123456' }, server: 'chorus fake', limits: { max_message: this.maxMessage } }]);
             return;
         }
         if (!conn.client) { this.send(conn, [{ type: 'error', code: 'hello_required', message: 'hello first' }]); return; }
@@ -282,6 +284,24 @@ test('presence: a remote cursor is tracked, moved by edits and removed on leave'
     assert.deepEqual(da.cursor, { anchor: 7, head: 9 });
     sockets[0].cut();
     await until(() => !db.peers.has(a.clientId), 1000, 'leave');
+    a.close(); b.close();
+});
+
+test('a paste larger than the server message limit is sent as several ops', async () => {
+    const r = rng(SEED);
+    const server = new FakeServer(r, 2000);
+    const WS = makeSocketClass(server, r);
+    const a = new C.Connection({ url: 'ws://x/ws', WebSocket: WS });
+    const b = new C.Connection({ url: 'ws://x/ws', WebSocket: WS });
+    const da = a.open('big'), db = b.open('big');
+    await until(() => da.ready && db.ready, 1000, 'joins');
+    const big = 'paste 한글 😀 "quoted" \\ \u0001\n'.repeat(300);
+    da.edit([big]);
+    db.edit(['b']);
+    await until(() => da.saved && db.saved && da.text === db.text && db.text === server.doc('big').text, 5000, 'convergence');
+    assert.ok(server.doc('big').log.length > 5, 'several ops');
+    assert.equal(server.tooLarge || 0, 0);
+    assert.ok(da.text.includes(big));
     a.close(); b.close();
 });
 

@@ -88,6 +88,15 @@ test('apply fails with OT_ERANGE past the end and changes nothing', () => {
     assert.equal(C.apply('😀x', [1, 'y', -1]), '😀y');
 });
 
+test('diff with a caret hint puts a repeated character where the caret is', () => {
+    assert.deepEqual(C.diff('aa', 'aaa', 1), ['a']);
+    assert.deepEqual(C.diff('aa', 'aaa', 3), [2, 'a']);
+    assert.deepEqual(C.diff('aaa', 'aa', 0), [-1]);
+    assert.deepEqual(C.diff('x😀😀', 'x😀😀😀', 3), [1, '😀']);
+    assert.deepEqual(C.diff('x😀😁', 'x😁', 1), [1, -1]);
+    assert.deepEqual(C.diff('ab', 'ab'), []);
+});
+
 test('the server op wins insert ties in transform', () => {
     const a = [1, 'A'], b = [1, 'B'];
     assert.deepEqual(C.transform(a, b, C.RIGHT), [2, 'A']);
@@ -120,7 +129,31 @@ test('random ops keep the algebra laws (transform, compose, invert)', () => {
         const df = C.diff(d, da);
         assert.equal(C.apply(d, df), da, msg);
         assertNormal(df, msg);
+        const caret = Math.floor(r() * (da.length + 1));
+        const dh = C.diff(d, da, caret);
+        assert.equal(C.apply(d, dh), da, msg + ' caret ' + caret);
+        assertNormal(dh, msg);
     }
+});
+
+test('splitOp cuts a large op into parts that fit and compose back', () => {
+    const r = rng(SEED + 5);
+    for (let it = 0; it < 500; it++) {
+        const d = randText(r, Math.floor(r() * 30));
+        let op = randOp(r, d);
+        if (r() < 0.5) op = C.compose(op, C.splice(0, 0, randText(r, 50 + Math.floor(r() * 200))));
+        const max = 64 + Math.floor(r() * 200);
+        let rest = op, parts = 0, acc = [];
+        while (rest.length) {
+            const [first, more] = C.splitOp(rest, max);
+            assert.ok(Buffer.byteLength(JSON.stringify(first)) <= max || more.length === 0, `seed ${SEED} it ${it}`);
+            acc = C.compose(acc, first);
+            rest = more;
+            assert.ok(++parts < 1000);
+        }
+        assert.deepEqual(acc, op, `seed ${SEED} it ${it}`);
+    }
+    assert.deepEqual(C.splitOp([3, 'abc'], Infinity), [[3, 'abc'], []]);
 });
 
 // ---- The client state machine against a simulated server ----------------
