@@ -217,5 +217,31 @@ def test_web_dir_found_beside_the_binary_from_any_cwd():
             p.wait(10)
 
 
+def test_make_install_honours_destdir_and_prefix():
+    with tempfile.TemporaryDirectory() as dest:
+        build = os.environ.get("BUILD", "build")
+        p = subprocess.run(["make", "-s", "install", "BUILD=" + build, "DESTDIR=" + dest,
+                            "PREFIX=/opt/chorus"], cwd=ROOT, capture_output=True, text=True)
+        assert p.returncode == 0, p.stdout + p.stderr
+        binary = os.path.join(dest, "opt/chorus/bin/chorus")
+        assert os.access(binary, os.X_OK)
+        assert os.path.exists(os.path.join(dest, "opt/chorus/share/chorus/web/index.html"))
+        assert os.listdir(os.path.join(dest, "opt/chorus/share/chorus/migrations"))
+        port = free_port()
+        srv = subprocess.Popen([binary, "serve", "--port", str(port), "--data", dest + "/d"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            for _ in range(100):
+                try:
+                    st, h, body = http_get("http://127.0.0.1:%d/" % port)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            assert st == 200  # the web files were found from the installed binary
+        finally:
+            srv.terminate()
+            srv.wait(10)
+
+
 if __name__ == "__main__":
     run(globals())
