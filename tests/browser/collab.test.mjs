@@ -143,6 +143,12 @@ test('a remote caret appears where the other page cursor is', async () => {
     await b.evaluate(() => { const ta = document.getElementById('text'); ta.focus(); ta.setSelectionRange(0, 0); });
     await b.keyboard.type('>> ');
     await b.waitForSelector(`.caret[data-client="${annId}"][data-pos="8"]`, { state: 'attached' });
+    // Ann renames herself: Bob sees the new name on her caret and in the list.
+    await a.fill('#name', 'Annie <b>');
+    await a.press('#name', 'Enter');
+    await b.waitForFunction((id) => document.querySelector(`.caret[data-client="${id}"] .label`)?.textContent === 'Annie <b>', annId);
+    assert.ok((await b.$$eval('.person', (ps) => ps.map((p) => p.textContent))).includes('Annie <b>'));
+    assert.equal(await a.evaluate(() => localStorage.getItem('chorus.name')), 'Annie <b>');
     await a.context().close();
     await b.context().close();
 });
