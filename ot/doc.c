@@ -5,10 +5,15 @@
  * edits it in place, splitting or merging leaves only when they overflow or
  * run low. Before any change, ot_doc_apply() checks the op's span and
  * reserves every node the op could need, so an error leaves the document
- * exactly as it was. Cost per component: O(log n + leaf size). */
+ * exactly as it was. Cost per component: O(log n + leaf size). An op whose
+ * reserve would be large (many or big inserts) is applied by rebuilding
+ * the text instead, O(n), so no op can make the reserve outgrow the text. */
 #include <stdlib.h>
 
 #include "ot/doc_int.h"
+
+/* In-place reserves above this (plus a quarter of the text) rebuild. */
+#define REBUILD_MIN ((size_t)64 << 10)
 
 /* Find the leaf for 'pos' through the cache; its start goes to d->cstart.
  * 'strict' wants the leaf holding code point 'pos' (for deleting); else the
@@ -90,50 +95,9 @@ static void delete_at(ot_doc *d, size_t pos, size_t n)
     }
 }
 
-/* Reserve every node 'op' could need (see tree.c): 0 or OT_ENOMEM. */
-static int reserve(ot_doc *d, const ot_op *op)
+/* A document holding 'bytes' bytes of valid UTF-8 ('cps' code points). */
+static ot_doc *build(const char *utf8, size_t bytes, size_t cps)
 {
-    size_t leaves = 0, inners = 0, m = 0, grow = 2;
-    uint32_t n = ot__op_len(op);
-    for (uint32_t i = 0; i < n; i++)
-        if (op->c[i].kind == OT_INSERT)
-            m += ot__tree_split_leaves(op->c[i].bytes);
-    for (size_t x = m; x; x /= FAN / 2) grow++;
-    for (uint32_t i = 0; i < n; i++) {
-        if (op->c[i].kind != OT_INSERT) continue;
-        size_t k = ot__tree_split_leaves(op->c[i].bytes);
-        leaves += k;
-        inners += d->root->height + grow + 2 + 2 * (k / (FAN / 2) + 1);
-    }
-    if (d->nfl >= leaves && d->nfi >= inners) return 0;
-    return ot__tree_reserve(d, leaves, inners);
-}
-
-int ot_doc_apply(ot_doc *d, const ot_op *op)
-{
-    size_t pos = 0;
-    if (ot_op_base_len(op) > d->cps) return OT_ERANGE;
-    if (reserve(d, op)) return OT_ENOMEM;
-    uint32_t n = ot__op_len(op);
-    for (uint32_t i = 0; i < n; i++) {
-        const ot__comp *c = &op->c[i];
-        if (c->kind == OT_RETAIN) {
-            pos += c->n;
-        } else if (c->kind == OT_INSERT) {
-            insert_at(d, pos, op->text + c->off, c->bytes, c->n);
-            pos += c->n;
-        } else {
-            delete_at(d, pos, c->n);
-        }
-    }
-    if (d->nfl > 4 || d->nfi > d->root->height + 16) ot__tree_trim(d);
-    return 0;
-}
-
-ot_doc *ot_doc_new(const char *utf8, size_t bytes)
-{
-    size_t cps = 0;
-    if (bytes && ot_utf8_validate(utf8, bytes, &cps)) return NULL;
     ot_doc *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     if (ot__tree_init(d)) goto err;
@@ -148,6 +112,13 @@ err:
     ot__tree_free_all(d);
     free(d);
     return NULL;
+}
+
+ot_doc *ot_doc_new(const char *utf8, size_t bytes)
+{
+    size_t cps = 0;
+    if (bytes && ot_utf8_validate(utf8, bytes, &cps)) return NULL;
+    return build(utf8, bytes, cps);
 }
 
 void ot_doc_free(ot_doc *d)
@@ -248,4 +219,82 @@ ot_doc *ot_doc_clone(const ot_doc *d)
     ot_doc *c = ot_doc_new(text, bytes);
     free(text);
     return c;
+}
+
+/* ---- applying ---- */
+
+/* Nodes 'op' could need when applied in place (bounds in tree.c). */
+static void need(const ot_doc *d, const ot_op *op, size_t *leaves,
+                 size_t *inners)
+{
+    size_t m = 0, grow = 2;
+    uint32_t n = ot__op_len(op);
+    *leaves = *inners = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (op->c[i].kind == OT_INSERT)
+            m += ot__tree_split_leaves(op->c[i].bytes);
+    for (size_t x = m; x; x /= FAN / 2) grow++;
+    for (uint32_t i = 0; i < n; i++) {
+        if (op->c[i].kind != OT_INSERT) continue;
+        size_t k = ot__tree_split_leaves(op->c[i].bytes);
+        *leaves += k;
+        *inners += d->root->height + grow + 2 + 2 * (k / (FAN / 2) + 1);
+    }
+}
+
+/* Apply 'op' by writing the new text out whole and building a new tree,
+ * then swapping it in: for ops whose in-place reserve would be large (many
+ * or big inserts), so memory stays proportional to the text. */
+static int rebuild(ot_doc *d, const ot_op *op)
+{
+    size_t ins = 0, pos = 0;
+    uint32_t n = ot__op_len(op);
+    for (uint32_t i = 0; i < n; i++)
+        if (op->c[i].kind == OT_INSERT) ins += op->c[i].bytes;
+    sink k = {malloc(d->bytes + ins + 1), 0};
+    if (!k.buf) return OT_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        const ot__comp *c = &op->c[i];
+        if (c->kind == OT_INSERT) {
+            memcpy(k.buf + k.len, op->text + c->off, c->bytes);
+            k.len += c->bytes;
+            continue;
+        }
+        if (c->kind == OT_RETAIN) walk(d, pos, c->n, copy_piece, &k);
+        pos += c->n;
+    }
+    walk(d, pos, d->cps - pos, copy_piece, &k);
+    ot_doc *nd = build(k.buf, k.len, d->cps - op->base + op->target);
+    free(k.buf);
+    if (!nd) return OT_ENOMEM;
+    ot__tree_free_all(d);
+    *d = *nd; /* nodes never point at the ot_doc itself */
+    free(nd);
+    return 0;
+}
+
+int ot_doc_apply(ot_doc *d, const ot_op *op)
+{
+    size_t pos = 0, leaves, inners;
+    if (ot_op_base_len(op) > d->cps) return OT_ERANGE;
+    need(d, op, &leaves, &inners);
+    if ((leaves + inners) * sizeof(leaf) > REBUILD_MIN + d->bytes / 4)
+        return rebuild(d, op);
+    if ((d->nfl < leaves || d->nfi < inners) &&
+        ot__tree_reserve(d, leaves, inners))
+        return OT_ENOMEM;
+    uint32_t n = ot__op_len(op);
+    for (uint32_t i = 0; i < n; i++) {
+        const ot__comp *c = &op->c[i];
+        if (c->kind == OT_RETAIN) {
+            pos += c->n;
+        } else if (c->kind == OT_INSERT) {
+            insert_at(d, pos, op->text + c->off, c->bytes, c->n);
+            pos += c->n;
+        } else {
+            delete_at(d, pos, c->n);
+        }
+    }
+    if (d->nfl > 4 || d->nfi > d->root->height + 16) ot__tree_trim(d);
+    return 0;
 }

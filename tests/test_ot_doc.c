@@ -277,6 +277,49 @@ static void test_sequential_typing_builds_a_large_document(void)
     ot_doc_free(d);
 }
 
+/* Many inserts in one op take the rebuild path (the in-place reserve
+ * would be large); the result must be the same as editing a flat copy. */
+static void test_op_with_thousands_of_inserts_applies_exactly(void)
+{
+    static char flat[1 << 20], out[1 << 20];
+    rs = (harness_seed() * 29) | 1;
+    size_t len = random_text(flat, 50000), o = 0, at = 0;
+    ot_doc *d = ot_doc_new(flat, len);
+    ot_op *op = ot_op_new();
+    size_t cps = ot_doc_len(d), pos = 0;
+    for (int i = 0; i < 5000 && pos + 20 < cps; i++) {
+        size_t skip = rnd() % 10, a = flat_off(flat, len, pos);
+        size_t b = flat_off(flat, len, pos + skip);
+        memcpy(out + o, flat + a, b - a); /* retained */
+        o += b - a;
+        pos += skip;
+        const char *p = pieces[rnd() % 12];
+        ot_op_retain(op, (uint32_t)skip);
+        ot_op_insert(op, p, strlen(p));
+        memcpy(out + o, p, strlen(p));
+        o += strlen(p);
+        if (rnd() % 3 == 0) { /* and delete one */
+            ot_op_delete(op, 1);
+            pos++;
+        }
+    }
+    at = flat_off(flat, len, pos);
+    memcpy(out + o, flat + at, len - at);
+    o += len - at;
+    CHECK_EQ_INT(ot_doc_apply(d, op), 0);
+    size_t n;
+    char *t = ot_doc_text(d, &n);
+    CHECK(n == o && memcmp(t, out, n) == 0);
+    CHECK_EQ_INT(ot_doc_check(d), 0);
+    free(t);
+    ot_op *typ = W("[3,\"\xed\x95\x9c\"]");
+    CHECK_EQ_INT(ot_doc_apply(d, typ), 0);
+    CHECK_EQ_INT(ot_doc_check(d), 0);
+    ot_op_free(typ);
+    ot_op_free(op);
+    ot_doc_free(d);
+}
+
 int main(void)
 {
     RUN(test_apply_inserts_deletes_and_retains);
@@ -291,5 +334,6 @@ int main(void)
     RUN(test_random_edits_of_a_tiny_document_keep_the_tree_valid);
     RUN(test_deleting_everything_then_typing_works);
     RUN(test_sequential_typing_builds_a_large_document);
+    RUN(test_op_with_thousands_of_inserts_applies_exactly);
     return harness_done();
 }
