@@ -206,15 +206,48 @@ static json_t *user_json(const char *name, const char *color)
     return u;
 }
 
-static json_t *op_msg_raw(const char *doc, int64_t version, const char *wire,
-                          const char *client, int64_t seq, const char *user)
+/* The "op" message, built as text around the stored wire op (no parse and
+ * re-encode of the op: this runs once per committed op). Doc and client ids
+ * are of a JSON-safe alphabet; the user name is quoted by jansson. */
+static srv_msg *op_msg(const char *doc, int64_t version, const char *wire,
+                       const char *client, int64_t seq, const char *user)
 {
-    json_t *op = json_loads(wire, 0, NULL);
-    if (!op) return NULL;
-    return json_pack("{s:s,s:s,s:I,s:o,s:s,s:I,s:o}", "type", "op", "doc", doc,
-                     "version", (json_int_t)version, "op", op, "client",
-                     client, "seq", (json_int_t)seq, "user",
-                     user_json(user, NULL));
+    json_t *u = json_string(user);
+    char *quoted = u ? json_dumps(u, JSON_ENCODE_ANY) : NULL;
+    json_decref(u);
+    if (!quoted) return NULL;
+    size_t cap = strlen(doc) + strlen(wire) + strlen(client) + strlen(quoted) + 128;
+    char *buf = malloc(cap);
+    srv_msg *m = NULL;
+    if (buf) {
+        int n = snprintf(buf, cap,
+                         "{\"type\":\"op\",\"doc\":\"%s\",\"version\":%lld,\"op\":%s,"
+                         "\"client\":\"%s\",\"seq\":%lld,\"user\":{\"name\":%s}}",
+                         doc, (long long)version, wire, client, (long long)seq, quoted);
+        if (n > 0 && (size_t)n < cap) m = srv_msg_new(buf, (size_t)n);
+    }
+    free(buf);
+    free(quoted);
+    return m;
+}
+
+static void send_msg(srv_conn *c, srv_msg *m)
+{
+    if (!m) {
+        srv_conn_close(c, 1011, "out of memory");
+        return;
+    }
+    srv_conn_send(c, m);
+    srv_msg_unref(m);
+}
+
+static void send_ack(srv_conn *c, const char *doc, int64_t seq, int64_t version)
+{
+    char buf[160];
+    int n = snprintf(buf, sizeof buf,
+                     "{\"type\":\"ack\",\"doc\":\"%s\",\"seq\":%lld,\"version\":%lld}",
+                     doc, (long long)seq, (long long)version);
+    send_msg(c, srv_msg_new(buf, (size_t)n));
 }
 
 static json_t *presence_msg(srv_session *s, sess_member *m)
@@ -229,15 +262,19 @@ static json_t *presence_msg(srv_session *s, sess_member *m)
                      (json_int_t)s->committed, "cursor", cur);
 }
 
-/* Send 'msg' (stolen) to every ready member but 'except'. */
-static void broadcast(srv_session *s, json_t *msg, srv_conn *except)
+/* Send 'out' (stolen) to every ready member but 'except'. */
+static void broadcast_msg(srv_session *s, srv_msg *out, srv_conn *except)
 {
-    srv_msg *out = srv_msg_take(msg);
     if (!out) return;
     for (int i = 0; i < s->nm; i++)
         if (s->m[i].ready && s->m[i].conn != except)
             srv_conn_send(s->m[i].conn, out);
     srv_msg_unref(out);
+}
+
+static void broadcast(srv_session *s, json_t *msg, srv_conn *except)
+{
+    broadcast_msg(s, srv_msg_take(msg), except);
 }
 
 static void drop_member(srv_session *s, int i)
@@ -446,8 +483,7 @@ static void send_window_ops(srv_session *s, srv_conn *c, int64_t after)
 {
     for (int64_t v = after + 1; v <= s->committed; v++) {
         sess_op *o = win_at(s, v);
-        srv_conn_send_json(c, op_msg_raw(s->id, v, o->wire, o->client, o->seq,
-                                         o->user));
+        send_msg(c, op_msg(s->id, v, o->wire, o->client, o->seq, o->user));
     }
 }
 
@@ -457,9 +493,8 @@ static void finish_member(srv_session *s, sess_member *m, store_oprec *recs,
     srv_conn *c = m->conn;
     if (m->has_version) {
         for (size_t i = 0; i < n; i++)
-            srv_conn_send_json(c, op_msg_raw(s->id, recs[i].version, recs[i].op,
-                                             recs[i].client, recs[i].seq,
-                                             recs[i].user));
+            send_msg(c, op_msg(s->id, recs[i].version, recs[i].op,
+                               recs[i].client, recs[i].seq, recs[i].user));
         int64_t from = m->version > s->base ? m->version : s->base;
         send_window_ops(s, c, from);
         srv_conn_send_json(c, json_pack("{s:s,s:s,s:I}", "type", "joined", "doc",
@@ -567,19 +602,13 @@ static void win_evict(srv_session *s)
 static void resent(srv_conn *c, srv_session *s, sess_client *ce, int64_t seq)
 {
     if (seq == ce->last_seq) {
-        if (!ce->pending)
-            srv_conn_send_json(c, json_pack("{s:s,s:s,s:I,s:I}", "type", "ack",
-                                            "doc", s->id, "seq", (json_int_t)seq,
-                                            "version",
-                                            (json_int_t)ce->last_version));
+        if (!ce->pending) send_ack(c, s->id, seq, ce->last_version);
         return;
     }
     for (int64_t v = s->committed; v > s->base; v--) {
         sess_op *o = win_at(s, v);
         if (o->seq == seq && strcmp(o->client, c->client) == 0) {
-            srv_conn_send_json(c, json_pack("{s:s,s:s,s:I,s:I}", "type", "ack",
-                                            "doc", s->id, "seq", (json_int_t)seq,
-                                            "version", (json_int_t)v));
+            send_ack(c, s->id, seq, v);
             return;
         }
     }
@@ -708,15 +737,12 @@ static void committed(srv_session *s, commit_job *j)
     if (ce && ce->last_version == v) ce->pending = 0;
     sess_member *author = member_by_client(s, o->client);
     if (author && author->ready) {
-        srv_conn_send_json(author->conn,
-                           json_pack("{s:s,s:s,s:I,s:I}", "type", "ack", "doc",
-                                     s->id, "seq", (json_int_t)o->seq,
-                                     "version", (json_int_t)v));
+        send_ack(author->conn, s->id, o->seq, v);
         srv__ack_latency(srv_now_s() - o->t_recv);
     }
     if (s->nm > (author ? 1 : 0))
-        broadcast(s, op_msg_raw(s->id, v, o->wire, o->client, o->seq, o->user),
-                  author ? author->conn : NULL);
+        broadcast_msg(s, op_msg(s->id, v, o->wire, o->client, o->seq, o->user),
+                      author ? author->conn : NULL);
     move_cursors(s, o->op, o->client);
     if (o->done) o->done(o->done_arg, 0, v);
     o->done = NULL;
