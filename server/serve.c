@@ -70,7 +70,8 @@ static int has_index(const char *dir, char *real, size_t len)
     return 1;
 }
 
-/* The web dir: --web, else beside the binary (build/chorus -> ../web), else
+/* The web dir: --web, else beside the binary (build/chorus -> ../web,
+ * build/asan/chorus -> ../../web), else
  * where `make install` put it (bin/chorus -> ../share/chorus/web). */
 static int find_web_root(const char *flag, char *out, size_t len)
 {
@@ -85,8 +86,10 @@ static int find_web_root(const char *flag, char *out, size_t len)
         exe[n] = 0;
         char *slash = strrchr(exe, '/');
         if (slash) *slash = 0;
-        static const char *rel[] = {"/../web", "/../share/chorus/web", "/web"};
-        for (size_t i = 0; i < 3; i++) {
+        /* build/chorus, build/asan/chorus, PREFIX/bin/chorus */
+        static const char *rel[] = {"/../web", "/../../web",
+                                    "/../share/chorus/web"};
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
             snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
             if (has_index(cand, out, len)) return 0;
         }
