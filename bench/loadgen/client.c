@@ -1,23 +1,23 @@
-/* client.c -- the load generator's clients and the run: lws client
- * connections speaking chorus.v1, driven closed-loop, paced or idle.
+/* client.c -- one worker of the load generator: lws client connections
+ * speaking chorus.v1, driven closed-loop, paced or idle.
  *
- * Everything runs on the one lws service thread. A 1 ms tick opens
- * connections (at most connect_window not yet joined at a time), moves the
- * run through its phases (connect, warm-up, measure, done) and, when paced,
- * generates keystrokes. The tick comes from a small thread that sleeps and
- * calls lws_cancel_service(), not from an lws timer: lws 4.1 polls with a
- * millisecond timeout rounded down, so it spins through the last
- * millisecond before every timer, which would make the generator burn a
- * core on its own clock. Keystroke keystroke j of the run is due at start + j/(N*rate)
- * and belongs to client j % N, so every client types evenly at 'rate'.
- * A client with no op in flight sends its pending keystrokes as one op (an
- * editor batching what was typed while waiting); writes happen only in
- * CLIENT_WRITEABLE, one lws_write each.
+ * Everything in a worker runs on its one lws service thread. A 1 ms tick
+ * opens connections (at most connect_window not yet joined at a time),
+ * moves the run through its phases (connect, warm-up, measure, done) and,
+ * when paced, generates keystrokes. The tick comes from a small thread that
+ * sleeps and calls lws_cancel_service(), not from an lws timer: lws 4.1
+ * polls with a millisecond timeout rounded down, so it spins through the
+ * last millisecond before every timer, which would make the generator burn
+ * a core on its own clock. Keystroke j of the run is due at
+ * start + j/(N*rate) and belongs to client j % N, so every client types
+ * evenly at 'rate'. A client with no op in flight sends its pending
+ * keystrokes as one op (an editor batching what was typed while waiting);
+ * writes happen only in CLIENT_WRITEABLE, one lws_write each.
  *
- * Keystroke-to-remote latency: each client keeps the times of its last
- * KS_RING keystrokes and, for its last OP_RING ops, which keystrokes each
- * held; a client receiving another's op looks the author up by the index
- * in its client id and records now - keystroke time for each one. */
+ * Keystroke-to-remote latency: each client's keystroke times and the
+ * keystrokes each of its recent ops held live in shared memory (lg_typing);
+ * a client receiving another's op looks the author up by the index in its
+ * client id and records now - keystroke time for each keystroke. */
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,18 +28,13 @@
 
 #include "bench/loadgen/lg.h"
 
-#define KS_RING 4096          /* keystroke times kept per client */
-#define OP_RING 256           /* sent ops remembered per client */
+#define KS_RING LG_KS_RING
+#define OP_RING LG_OP_RING
 #define MAX_BATCH 1024        /* keystrokes in one op at most */
 #define TICK_US 1000
 
 enum { W_NONE, W_HELLO, W_JOIN, W_OP };
 enum { PH_CONNECT, PH_WARMUP, PH_MEASURE, PH_DONE };
-
-typedef struct sent_op {
-    int64_t seq;
-    uint32_t k0, k1;          /* keystrokes k0..k1-1 */
-} sent_op;
 
 typedef struct client {
     struct lws *wsi;
@@ -51,9 +46,8 @@ typedef struct client {
     int64_t seq;              /* last seq sent */
     int inflight;
     double t_sent;
-    uint32_t ks_next, ks_sent; /* keystrokes typed; put into ops so far */
-    double *ks_ts;            /* LG_PACED: KS_RING keystroke times */
-    sent_op *ops;             /* LG_PACED: OP_RING ops */
+    uint32_t ks_sent;         /* keystrokes put into ops so far */
+    lg_typing *ty;            /* LG_PACED: in shared memory; else NULL */
     char *rx;                 /* reassembly of a fragmented message */
     size_t rx_len, rx_cap;
     uint64_t rng;
@@ -61,19 +55,20 @@ typedef struct client {
 
 static struct {
     const lg_config *cfg;
+    lg_shared *sh;
+    lg_counts *out;           /* this worker's results, in sh */
+    int w;                    /* worker index */
+    int mine;                 /* clients of this worker */
     struct lws_context *ctx;
-    client *c;
-    int opened, ready, pending;
+    client *c;                /* all N; only i % procs == w are used */
+    int next, opened, pending;
     int phase, stop, failed;
     double t_start, t_measure, t_end;
-    uint64_t ks_due;          /* keystrokes generated so far (paced) */
-    uint64_t acks, ks_typed, k2r_missed, errors;
-    lg_hist ack, k2r;
-    lg_proc p0, p1;
-    double lg_cpu0, lg_cpu1;
+    uint64_t ks_due;          /* keystrokes of the run so far (paced) */
+    double cpu0;
     pthread_t ticker;
     volatile int ticking;
-    unsigned char *out;       /* LWS_PRE + one outgoing message */
+    unsigned char *out_buf;   /* LWS_PRE + one outgoing message */
     size_t out_cap;
 } R;
 
@@ -100,6 +95,7 @@ static void fail(const char *why, const client *c)
                 c ? c->id : "");
     R.failed = 1;
     R.stop = 1;
+    __atomic_store_n(&R.sh->failed, 1, __ATOMIC_SEQ_CST);
 }
 
 static void want(client *c, int w)
@@ -113,9 +109,9 @@ static void want(client *c, int w)
 static int out_reserve(size_t n)
 {
     if (LWS_PRE + n <= R.out_cap) return 0;
-    unsigned char *nb = realloc(R.out, LWS_PRE + n);
+    unsigned char *nb = realloc(R.out_buf, LWS_PRE + n);
     if (!nb) return -1;
-    R.out = nb;
+    R.out_buf = nb;
     R.out_cap = LWS_PRE + n;
     return 0;
 }
@@ -126,7 +122,7 @@ static size_t build_op(client *c, char *p, size_t cap)
 {
     uint32_t k = 1;
     if (R.cfg->mode == LG_PACED) {
-        k = c->ks_next - c->ks_sent;
+        k = c->ty->ks_next - c->ks_sent;
         if (k > MAX_BATCH) k = MAX_BATCH;
     }
     int64_t known = c->len0 + (c->ver - c->ver0);
@@ -140,7 +136,7 @@ static size_t build_op(client *c, char *p, size_t cap)
     n += snprintf(p + n, cap - (size_t)n, "\"]}");
     c->seq++;
     if (R.cfg->mode == LG_PACED) {
-        sent_op *o = &c->ops[c->seq % OP_RING];
+        lg_sent_op *o = &c->ty->ops[c->seq % OP_RING];
         o->seq = c->seq;
         o->k0 = c->ks_sent;
         o->k1 = c->ks_sent + k;
@@ -153,7 +149,7 @@ static int on_writeable(client *c)
 {
     if (R.stop) return 0;
     if (out_reserve(MAX_BATCH + 256) < 0) return -1;
-    char *p = (char *)R.out + LWS_PRE;
+    char *p = (char *)R.out_buf + LWS_PRE;
     size_t cap = R.out_cap - LWS_PRE, n;
     switch (c->want) {
     case W_HELLO:
@@ -213,20 +209,20 @@ static void remote_op(const lg_msg *m, double now)
 {
     if (R.phase != PH_MEASURE) return;
     client *a = author_of(m->client);
-    if (!a || !a->ops) return;
-    sent_op *o = &a->ops[m->seq % OP_RING];
-    if (o->seq != m->seq) {
-        R.k2r_missed++;
+    if (!a || !a->ty || m->seq < 0) return;
+    lg_sent_op o = a->ty->ops[m->seq % OP_RING];
+    if (o.seq != m->seq) {
+        R.out->k2r_missed++;
         return;
     }
-    for (uint32_t k = o->k0; k != o->k1; k++) {
-        if (a->ks_next - k > KS_RING) {
-            R.k2r_missed++;
+    for (uint32_t k = o.k0; k != o.k1; k++) {
+        if (a->ty->ks_next - k > KS_RING) {
+            R.out->k2r_missed++;
             continue;
         }
-        double t = a->ks_ts[k % KS_RING];
-        if (t >= R.t_measure)
-            lg_hist_add(&R.k2r, (uint64_t)((now - t) * 1e6));
+        double t = a->ty->ks_ts[k % KS_RING];
+        if (t >= R.t_measure && t <= now)
+            lg_hist_add(&R.out->k2r, (uint64_t)((now - t) * 1e6));
     }
 }
 
@@ -235,13 +231,13 @@ static void on_ack(client *c, const lg_msg *m, double now)
     if (m->seq != c->seq || !c->inflight) return;
     c->inflight = 0;
     if (R.phase == PH_MEASURE) {
-        R.acks++;
+        R.out->acks++;
         if (c->t_sent >= R.t_measure)
-            lg_hist_add(&R.ack, (uint64_t)((now - c->t_sent) * 1e6));
+            lg_hist_add(&R.out->ack, (uint64_t)((now - c->t_sent) * 1e6));
     }
     if (R.phase == PH_DONE) return;
     if (R.cfg->mode == LG_CLOSED ||
-        (R.cfg->mode == LG_PACED && c->ks_next != c->ks_sent))
+        (R.cfg->mode == LG_PACED && c->ty->ks_next != c->ks_sent))
         want(c, W_OP);
 }
 
@@ -260,10 +256,9 @@ static void on_msg(void *arg, const lg_msg *m)
         c->joined = 1;
         c->ver0 = c->ver = m->version;
         c->len0 = utf8_len(m->text);
-        R.ready++;
+        __atomic_add_fetch(&R.sh->ready, 1, __ATOMIC_SEQ_CST);
         R.pending--;
     } else if (lg_span_is(m->type, "error")) {
-        R.errors++;
         fail("the server answered an error", c);
     }
 }
@@ -363,51 +358,89 @@ static void type_keystrokes(double now)
     const lg_config *cfg = R.cfg;
     uint64_t due = (uint64_t)((now - R.t_start) * cfg->rate * cfg->clients);
     for (; R.ks_due < due; R.ks_due++) {
-        client *c = &R.c[R.ks_due % (uint64_t)cfg->clients];
-        c->ks_ts[c->ks_next % KS_RING] = now;
-        c->ks_next++;
-        if (R.phase == PH_MEASURE) R.ks_typed++;
+        int i = (int)(R.ks_due % (uint64_t)cfg->clients);
+        if (i % cfg->procs != R.w) continue;
+        client *c = &R.c[i];
+        c->ty->ks_ts[c->ty->ks_next % KS_RING] = now;
+        __atomic_store_n(&c->ty->ks_next, c->ty->ks_next + 1, __ATOMIC_RELEASE);
+        if (R.phase == PH_MEASURE) R.out->ks_typed++;
         if (!c->inflight && c->want == W_NONE) want(c, W_OP);
     }
 }
 
-static void start_load(double now)
+/* Every client of every worker has joined: the first worker to see it sets
+ * the start time for all. */
+static int all_ready(double now)
 {
-    R.t_start = now;
-    R.t_measure = now + R.cfg->warmup_s;
+    lg_shared *sh = R.sh;
+    if (__atomic_load_n(&sh->started, __ATOMIC_ACQUIRE)) return 1;
+    if (__atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST) < R.cfg->clients) return 0;
+    int zero = 0;
+    if (__atomic_compare_exchange_n(&sh->started, &zero, 2, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+        sh->t_start = now;
+        __atomic_store_n(&sh->started, 1, __ATOMIC_RELEASE);
+    }
+    return 1;
+}
+
+static void start_load(void)
+{
+    while (__atomic_load_n(&R.sh->started, __ATOMIC_ACQUIRE) != 1) {}
+    R.t_start = R.sh->t_start;
+    R.t_measure = R.t_start + R.cfg->warmup_s;
     R.t_end = R.t_measure + R.cfg->duration_s;
     R.phase = PH_WARMUP;
     if (R.cfg->mode == LG_CLOSED)
-        for (int i = 0; i < R.cfg->clients; i++) want(&R.c[i], W_OP);
+        for (int i = R.w; i < R.cfg->clients; i += R.cfg->procs)
+            want(&R.c[i], W_OP);
+}
+
+static void open_more(void)
+{
+    const lg_config *cfg = R.cfg;
+    while (R.next < cfg->clients && R.pending < cfg->connect_window) {
+        if (connect_one(&R.c[R.next]) < 0) {
+            fail("cannot start a connection", &R.c[R.next]);
+            return;
+        }
+        R.next += cfg->procs;
+        R.pending++;
+    }
 }
 
 static void tick(void)
 {
     const lg_config *cfg = R.cfg;
     double now = lg_now();
+    if (__atomic_load_n(&R.sh->failed, __ATOMIC_SEQ_CST)) {
+        R.stop = 1;
+        return;
+    }
     if (R.phase == PH_CONNECT) {
-        while (R.opened < cfg->clients && R.pending < cfg->connect_window) {
-            if (connect_one(&R.c[R.opened]) < 0) {
-                fail("cannot start a connection", &R.c[R.opened]);
-                return;
-            }
-            R.opened++;
-            R.pending++;
-        }
-        if (R.ready == cfg->clients) start_load(now);
+        open_more();
+        if (all_ready(now)) start_load();
     }
     if (R.phase == PH_WARMUP && now >= R.t_measure) {
         R.phase = PH_MEASURE;
-        lg_proc_read(cfg->server_pid, &R.p0);
-        R.lg_cpu0 = self_cpu();
+        if (R.w == 0) {
+            lg_proc_read(cfg->server_pid, &R.sh->p0);
+            R.sh->m0 = lg_machine_busy();
+        }
+        R.cpu0 = self_cpu();
     }
     if (cfg->mode == LG_PACED && R.phase != PH_CONNECT) type_keystrokes(now);
     if (R.phase == PH_MEASURE && now >= R.t_end) {
         R.phase = PH_DONE;
-        lg_proc_read(cfg->server_pid, &R.p1);
-        R.lg_cpu1 = self_cpu();
-        R.stop = 1;
+        if (R.w == 0) {
+            lg_proc_read(cfg->server_pid, &R.sh->p1);
+            R.sh->m1 = lg_machine_busy();
+        }
+        R.out->cpu_s = self_cpu() - R.cpu0;
     }
+    /* the others linger a moment, so worker 0 reads the server's memory
+     * while every connection is still open */
+    if (R.phase == PH_DONE && (R.w == 0 || now >= R.t_end + 0.3)) R.stop = 1;
 }
 
 static void *ticker(void *arg)
@@ -421,14 +454,14 @@ static void *ticker(void *arg)
     return NULL;
 }
 
-static int setup(const lg_config *cfg)
+static int setup(const lg_config *cfg, lg_shared *sh, int w)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    memset(&R, 0, sizeof R);
     R.cfg = cfg;
+    R.sh = sh;
+    R.w = w;
+    R.out = &sh->w[w];
+    R.next = w;
     R.c = calloc((size_t)cfg->clients, sizeof *R.c);
     if (!R.c) return -1;
     for (int i = 0; i < cfg->clients; i++) {
@@ -437,12 +470,7 @@ static int setup(const lg_config *cfg)
         c->doc = i % cfg->docs;
         c->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
         snprintf(c->id, sizeof c->id, "lg-%s-%d", cfg->run_id, i);
-        if (cfg->mode == LG_PACED) {
-            c->ks_ts = calloc(KS_RING, sizeof *c->ks_ts);
-            c->ops = calloc(OP_RING, sizeof *c->ops);
-            if (!c->ks_ts || !c->ops) return -1;
-            for (int k = 0; k < OP_RING; k++) c->ops[k].seq = -1;
-        }
+        if (cfg->mode == LG_PACED) c->ty = &sh->typing[i];
     }
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -458,68 +486,25 @@ static int setup(const lg_config *cfg)
 static void teardown(void)
 {
     R.stop = 1;
-    lws_context_destroy(R.ctx);
-    for (int i = 0; i < R.cfg->clients; i++) {
-        free(R.c[i].ks_ts);
-        free(R.c[i].ops);
-        free(R.c[i].rx);
-    }
+    if (R.ctx) lws_context_destroy(R.ctx);
+    for (int i = 0; R.c && i < R.cfg->clients; i++) free(R.c[i].rx);
     free(R.c);
-    free(R.out);
+    free(R.out_buf);
 }
 
-static void report(void)
+int lg_worker(const lg_config *cfg, lg_shared *sh, int w)
 {
-    const lg_config *cfg = R.cfg;
-    const char *n = cfg->name;
-    double d = cfg->duration_s;
-    printf("%s_ops_per_sec: %.0f ops/s\n", n, (double)R.acks / d);
-    printf("%s_ack_p50: %.2f ms\n", n, lg_hist_pct_ms(&R.ack, 50));
-    printf("%s_ack_p99: %.2f ms\n", n, lg_hist_pct_ms(&R.ack, 99));
-    if (cfg->mode == LG_PACED) {
-        printf("%s_keystrokes_per_sec: %.0f keys/s\n", n, (double)R.ks_typed / d);
-        printf("%s_k2r_p50: %.2f ms\n", n, lg_hist_pct_ms(&R.k2r, 50));
-        printf("%s_k2r_p99: %.2f ms\n", n, lg_hist_pct_ms(&R.k2r, 99));
-        printf("%s_k2r_samples: %llu keystrokes\n", n, (unsigned long long)R.k2r.n);
-    }
-    if (cfg->server_pid) {
-        double cpu = R.p1.cpu_s - R.p0.cpu_s;
-        printf("%s_server_cpu: %.2f s\n", n, cpu);
-        printf("%s_server_cpu_util: %.0f %%\n", n, 100.0 * cpu / d);
-        printf("%s_server_peak_rss: %.1f MiB\n", n, (double)R.p1.hwm_kib / 1024);
-    }
-    printf("%s_loadgen_cpu_util: %.0f %%\n", n, 100.0 * (R.lg_cpu1 - R.lg_cpu0) / d);
-}
-
-/* Idle: everyone joined, nothing typed; the server's RSS growth per
- * connection once it has settled. */
-static void report_idle(const lg_proc *before)
-{
-    const lg_config *cfg = R.cfg;
-    lg_proc after;
-    if (lg_proc_read(cfg->server_pid, &after) < 0) {
-        fail("cannot read the server's /proc entry", NULL);
-        return;
-    }
-    double per = (double)(after.rss_kib - before->rss_kib) / cfg->clients;
-    printf("%s_connections: %d conns\n", cfg->name, cfg->clients);
-    printf("%s_server_rss: %.1f MiB\n", cfg->name, (double)after.rss_kib / 1024);
-    printf("%s_mem_per_conn: %.2f KiB\n", cfg->name, per);
-}
-
-int lg_run(const lg_config *cfg)
-{
-    lg_proc before;
-    memset(&R, 0, sizeof R);
-    if (setup(cfg) < 0) {
+    if (setup(cfg, sh, w) < 0) {
         fprintf(stderr, "loadgen: setup failed (memory or lws context)\n");
+        __atomic_store_n(&sh->failed, 1, __ATOMIC_SEQ_CST);
+        teardown();
         return -1;
     }
-    if (cfg->server_pid) lg_proc_read(cfg->server_pid, &before);
     double t0 = lg_now();
     R.ticking = 1;
     if (pthread_create(&R.ticker, NULL, ticker, NULL) != 0) {
         fprintf(stderr, "loadgen: cannot start the tick thread\n");
+        __atomic_store_n(&sh->failed, 1, __ATOMIC_SEQ_CST);
         teardown();
         return -1;
     }
@@ -529,8 +514,6 @@ int lg_run(const lg_config *cfg)
     }
     R.ticking = 0;
     pthread_join(R.ticker, NULL);
-    if (!R.failed && cfg->mode == LG_IDLE) report_idle(&before);
-    else if (!R.failed) report();
     int rc = R.failed ? -1 : 0;
     teardown();
     return rc;

@@ -90,3 +90,17 @@ int lg_proc_read(int pid, lg_proc *out)
     out->hwm_kib = status_kib(buf, "VmHWM:");
     return 0;
 }
+
+double lg_machine_busy(void)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 8) return -1;
+    /* user nice system idle iowait irq softirq steal: all but idle, iowait */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return (double)busy / (double)sysconf(_SC_CLK_TCK);
+}

@@ -38,6 +38,10 @@ typedef struct lg_proc {
  * read (then *out is zeroed). */
 int lg_proc_read(int pid, lg_proc *out);
 
+/* CPU seconds the whole machine has been busy (all cores, from /proc/stat),
+ * or -1 when it cannot be read. */
+double lg_machine_busy(void);
+
 /* ---- server messages (scan.c) */
 typedef struct lg_span {
     const char *p;
@@ -62,7 +66,7 @@ int lg_scan_frame(const char *buf, size_t len, lg_msg_fn fn, void *arg);
 /* 1 when span 's' equals the NUL-terminated 'lit'. */
 int lg_span_is(lg_span s, const char *lit);
 
-/* ---- the run (client.c, main.c) */
+/* ---- the run (run.c forks workers; client.c is one worker) */
 enum lg_mode { LG_CLOSED, LG_PACED, LG_IDLE };
 
 typedef struct lg_config {
@@ -79,7 +83,8 @@ typedef struct lg_config {
     int server_pid;         /* 0: no server figures */
     const char **src;       /* source addresses, round robin; NULL: any */
     int nsrc;
-    int connect_window;     /* connections being opened at once */
+    int connect_window;     /* connections being opened at once, per worker */
+    int procs;              /* worker processes; client i is worker i % procs */
     const char *name;       /* prefix of every printed figure */
 } lg_config;
 
@@ -87,6 +92,47 @@ typedef struct lg_config {
  * the run could not complete (connection failures, server errors); the
  * reason is printed on stderr. */
 int lg_run(const lg_config *cfg);
+
+/* ---- what workers share (one MAP_SHARED mapping made before the fork) */
+#define LG_KS_RING 4096     /* keystroke times kept per client */
+#define LG_OP_RING 256      /* sent ops remembered per client */
+#define LG_MAX_PROCS 16
+
+typedef struct lg_sent_op {
+    int64_t seq;
+    uint32_t k0, k1;        /* the author's keystrokes k0..k1-1 */
+} lg_sent_op;
+
+/* A paced client's typing, readable by every worker: the one that receives
+ * another's op finds the keystroke times here. Written only by the
+ * client's own worker; a reader checks seq, so a torn read is discarded. */
+typedef struct lg_typing {
+    volatile uint32_t ks_next;        /* keystrokes typed so far */
+    double ks_ts[LG_KS_RING];
+    lg_sent_op ops[LG_OP_RING];
+} lg_typing;
+
+typedef struct lg_counts {  /* one worker's results */
+    uint64_t acks, ks_typed, k2r_missed;
+    double cpu_s;           /* the worker's own CPU while measuring */
+    lg_hist ack, k2r;
+} lg_counts;
+
+typedef struct lg_shared {
+    int ready;              /* clients joined, over all workers (atomic) */
+    int failed;             /* a worker failed: everyone stops */
+    int started;            /* 0, then 1 once t_start is set (atomic) */
+    double t_start;         /* every client joined: load starts */
+    lg_proc p0, p1;         /* the server at the window's start and end */
+    double m0, m1;          /* lg_machine_busy() then */
+    lg_counts w[LG_MAX_PROCS];
+    lg_typing typing[];     /* LG_PACED: one per client */
+} lg_shared;
+
+/* Worker 'w' of a run: open its clients (i % procs == w), play the
+ * workload, leave its results in sh->w[w]. Returns 0 or -1 (reason on
+ * stderr, sh->failed set). */
+int lg_worker(const lg_config *cfg, lg_shared *sh, int w);
 
 double lg_now(void);        /* monotonic seconds */
 

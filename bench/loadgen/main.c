@@ -2,7 +2,7 @@
  *
  *   loadgen --port P --clients N [--docs D] --mode closed|paced|idle
  *           [--rate K] [--warmup S] [--duration S] [--server-pid PID]
- *           [--src 127.0.0.2,127.0.0.3] [--name NAME] ...
+ *           [--src 127.0.0.2,127.0.0.3] [--procs K] [--name NAME] ...
  *
  * Prints one `NAME_figure: value unit` line a figure on stdout; exit 0, or
  * 1 when the run failed (the reason is on stderr) or the flags are wrong. */
@@ -28,7 +28,8 @@ static void usage(void)
             "  --duration S      seconds measured; idle: settle time (default 5)\n"
             "  --server-pid PID  read the server's CPU and memory from /proc\n"
             "  --src A,B,...     source addresses, round robin (127.0.0.x)\n"
-            "  --window W        connections opened at once (default 200)\n"
+            "  --window W        connections opened at once, per process (default 200)\n"
+            "  --procs K         worker processes sharing the clients (default 1)\n"
             "  --name NAME       prefix of every figure (default loadgen)\n");
 }
 
@@ -50,7 +51,8 @@ static int parse(int argc, char **argv, lg_config *cfg)
         {"clients", 1, 0, 'n'},  {"docs", 1, 0, 'd'},   {"doc-prefix", 1, 0, 'x'},
         {"mode", 1, 0, 'm'},     {"rate", 1, 0, 'r'},   {"warmup", 1, 0, 'w'},
         {"duration", 1, 0, 't'}, {"server-pid", 1, 0, 's'}, {"src", 1, 0, 'S'},
-        {"window", 1, 0, 'W'},   {"name", 1, 0, 'N'},   {0, 0, 0, 0},
+        {"window", 1, 0, 'W'},   {"name", 1, 0, 'N'},   {"procs", 1, 0, 'k'},
+        {0, 0, 0, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -74,12 +76,14 @@ static int parse(int argc, char **argv, lg_config *cfg)
         case 'S': if (split_src(optarg, cfg) < 0) return -1; break;
         case 'W': cfg->connect_window = atoi(optarg); break;
         case 'N': cfg->name = optarg; break;
+        case 'k': cfg->procs = atoi(optarg); break;
         default: return -1;
         }
     }
     if (optind != argc || cfg->port <= 0 || cfg->clients <= 0 ||
         cfg->docs <= 0 || cfg->rate <= 0 || cfg->duration_s <= 0 ||
-        cfg->warmup_s < 0 || cfg->connect_window <= 0)
+        cfg->warmup_s < 0 || cfg->connect_window <= 0 || cfg->procs < 1 ||
+        cfg->procs > LG_MAX_PROCS || cfg->procs > cfg->clients)
         return -1;
     return 0;
 }
@@ -97,6 +101,7 @@ int main(int argc, char **argv)
     cfg.warmup_s = 1;
     cfg.duration_s = 5;
     cfg.connect_window = 200;
+    cfg.procs = 1;
     cfg.name = "loadgen";
     /* ids unique across runs against one server: pid and start time */
     snprintf(run_id, sizeof run_id, "%d%ld", (int)getpid(), (long)time(NULL) % 100000);

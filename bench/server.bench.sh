@@ -1,0 +1,140 @@
+#!/bin/sh
+# server.bench.sh -- the Chorus server under load, measured by bench/loadgen
+# (issue 5). Every workload gets a fresh durable server (--sync full: an op
+# is acked only after its commit reached the disk) on a free loopback port
+# with its own temporary --data dir; the load generator runs on the same
+# machine. Workloads (docs/benchmarks.md explains each):
+#   closed_nN    one document, N clients closed-loop (N = 1, 10, 50)
+#   paced2_n500  one document, 500 authors typing 2 keystrokes/s each
+#   paced10_nN   one document at 10 keystrokes/s per author, N searched
+#   idle         10,000 idle connections over 1,000 documents
+# Prints `name: value unit` lines; exits 1 when a workload could not run
+# (then its reason and the server's last log lines are on stderr).
+# CHORUS_BENCH_QUICK=1 shortens every run (for trying the script out).
+BUILD=${BUILD:-build}
+CHORUS=${CHORUS_BIN:-$BUILD/chorus}
+status=0
+
+# ---- the load generator: built by make (or here, from its objects)
+LG=$BUILD/bench/loadgen/loadgen
+[ -f "$BUILD/bench/loadgen" ] && LG=$BUILD/bench/loadgen
+if [ ! -x "$LG" ]; then
+    objs=""
+    for f in bench/loadgen/*.c; do objs="$objs $BUILD/${f%.c}.o"; done
+    make -s BUILD="$BUILD" $objs $BUILD/libot.a &&
+        ${CC:-cc} -pthread -o "$LG" $objs "$BUILD/libot.a" -lwebsockets \
+            -ljansson -lm || { echo "server.bench: cannot build the load generator" >&2; exit 1; }
+fi
+
+# 10,000 connections need 10,000 descriptors on each side.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+if [ "${CHORUS_BENCH_QUICK:-0}" = 1 ]; then W=0.5 T=2 IDLE_N=1000 IDLE_D=100
+else W=1 T=5 IDLE_N=10000 IDLE_D=1000; fi
+
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_server: a fresh durable server; sets SPID, PORT, DATA.
+start_server() {
+    PORT=$(free_port)
+    DATA=$(mktemp -d /tmp/chorus-bench.XXXXXX)
+    "$CHORUS" serve --port "$PORT" --data "$DATA" --sync full \
+        --ops-per-sec 1000000 --conns-per-ip 1000000 --docs-per-conn 32 \
+        --log-level warn >"$DATA/server.log" 2>&1 &
+    SPID=$!
+    i=0
+    until curl -sf -o /dev/null "http://127.0.0.1:$PORT/metrics"; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 $SPID 2>/dev/null; then
+            echo "server.bench: the server did not start" >&2
+            cat "$DATA/server.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+stop_server() {
+    if kill -0 $SPID 2>/dev/null; then
+        kill -TERM $SPID
+        wait $SPID
+    else
+        wait $SPID
+        echo "server.bench: the server died (exit status $?); its log:" >&2
+        tail -5 "$DATA/server.log" >&2
+        status=1
+    fi
+    rm -rf "$DATA"
+}
+
+# run NAME LOADGEN-FLAGS...: one workload against a fresh server; its
+# figures go to stdout and to $OUT (for the summary).
+OUT=$(mktemp /tmp/chorus-bench-out.XXXXXX)
+run() {
+    name=$1
+    shift
+    start_server || { status=1; return 1; }
+    "$LG" --port "$PORT" --server-pid $SPID --name "$name" "$@" >"$OUT.run"
+    rc=$?
+    cat "$OUT.run"
+    cat "$OUT.run" >>"$OUT"
+    stop_server
+    if [ $rc -ne 0 ]; then
+        echo "server.bench: workload $name failed" >&2
+        status=1
+        return 1
+    fi
+}
+
+fig() { # fig NAME: the value printed for figure NAME in this run
+    awk -v k="$1:" '$1 == k { v = $2 } END { print v }' "$OUT"
+}
+
+pct_of() { # pct_of VALUE TARGET
+    awk -v v="$1" -v t="$2" 'BEGIN { if (v == "") print "n/a"; else printf "%.0f\n", 100 * v / t }'
+}
+
+# ---- one document, closed loop
+for n in 1 10 50; do
+    run closed_n$n --mode closed --clients $n --warmup $W --duration $T
+done
+
+# ---- one document, 500 authors x 2 keystrokes/s
+run paced2_n500 --mode paced --rate 2 --clients 500 --warmup $W --duration $T
+
+# ---- the largest N at 10 keystrokes/s with p99 ack < 50 ms: double, then
+# bisect twice between the last N that held and the first that did not.
+ok_at() { # ok_at N: run it; true when it completed with p99 ack < 50 ms
+    # (a run past the limit failing is the search's answer, not an error)
+    keep=$status
+    run paced10_n$1 --mode paced --rate 10 --clients $1 --warmup $W \
+        --duration $T --window 100
+    rc=$?
+    status=$keep
+    [ $rc -eq 0 ] || return 1
+    awk -v v="$(fig paced10_n$1_ack_p99)" 'BEGIN { exit !(v != "" && v < 50) }'
+}
+good=0 bad=0 n=100
+while [ $n -le 3200 ]; do
+    if ok_at $n; then good=$n; n=$((n * 2)); else bad=$n; break; fi
+done
+if [ $bad -gt 0 ] && [ $good -gt 0 ]; then
+    for step in 1 2; do
+        mid=$(((good + bad) / 2))
+        if ok_at $mid; then good=$mid; else bad=$mid; fi
+    done
+fi
+
+# ---- idle connections: server memory per connection
+run idle --mode idle --clients $IDLE_N --docs $IDLE_D --duration 2 \
+    --window 500 --src 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4
+
+# ---- the summary against the targets of issue 5
+echo "closed_n1_of_target: $(pct_of "$(fig closed_n1_ops_per_sec)" 3500) % (target 3500 ops/s)"
+echo "closed_n10_of_target: $(pct_of "$(fig closed_n10_ops_per_sec)" 25000) % (target 25000 ops/s)"
+echo "closed_n50_of_target: $(pct_of "$(fig closed_n50_ops_per_sec)" 50000) % (target 50000 ops/s)"
+echo "paced10_max_authors: $good authors (p99 ack < 50 ms; first N over: ${bad:-none})"
+rm -f "$OUT" "$OUT.run"
+exit $status
