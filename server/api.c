@@ -17,6 +17,7 @@
 
 #include "server/core.h"
 #include "server/http.h"
+#include "server/history.h"
 #include "server/log.h"
 
 typedef struct api_task api_task;
@@ -240,6 +241,10 @@ int srv__api_dispatch(srv_http_req *r)
             free(a);
             srv_http_error(r, 400, "bad_doc_id",
                            "doc ids are 1-64 of A-Za-z0-9_.- not starting with '.'");
+            return 1;
+        }
+        if (srv__history_dispatch(r, a->doc, rest)) { /* history_api.c */
+            free(a);
             return 1;
         }
         if (get && rest[0] == 0) a->build = build_get;

@@ -13,6 +13,7 @@
 #include "server/cli.h"
 #include "server/log.h"
 #include "server/srv.h"
+#include "server/export.h"
 #include "storage/store.h"
 
 int srv_cli_int(const char *flag, const char *s, long lo, long hi, long *out)
@@ -274,5 +275,7 @@ const srv_command srv_commands[] = {
     {"serve", cmd_serve},
     {"backup", cmd_backup},
     {"check", cmd_check},
+    {"export", srv_cli_export},
+    {"import", srv_cli_import},
     {NULL, NULL},
 };

@@ -44,4 +44,10 @@ void srv_export_git_name(const char *name, char *out, size_t outlen);
  * "@chorus.invalid". */
 void srv_export_git_email(const char *name, char *out, size_t outlen);
 
+/* The `chorus export` and `chorus import` subcommands (cli_history.c), for
+ * srv_commands[]: argv[0] is the command name; they return the exit status
+ * (0 done, 1 failed with one line on stderr, 2 bad usage). */
+int srv_cli_export(int argc, char **argv);
+int srv_cli_import(int argc, char **argv);
+
 #endif

@@ -1,0 +1,525 @@
+/* history_api.c -- the history routes of the HTTP API:
+ *
+ *   GET  /api/docs/D/history?after=V&limit=N   ops after V (limit 100, max 1000)
+ *   GET  /api/docs/D/sessions?after=V&limit=N  edit sessions (limit 100, max 1000)
+ *   GET  /api/docs/D/export?format=F[&version=N]  an attachment (export.h)
+ *   POST /api/docs/D/restore {"version":N,"user"?}  a new op back to N's text
+ *   POST /api/docs/D/fork {"version"?,"id"?,"title"?,"user"?}  201 new doc
+ *
+ * Reads and the fork's writes run as reader-pool tasks; an export is written
+ * to an unlinked temporary file there and streamed from it by the lws
+ * thread. A restore computes its op on the pool (the diff from the current
+ * text to the text at N), then submits it on the lws thread through
+ * srv_session_submit, so editors that are open receive it live; history is
+ * never rewritten. JSON shapes: docs/history.md. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "server/core.h"
+#include "server/export.h"
+#include "server/history.h"
+#include "server/http.h"
+#include "server/log.h"
+
+#define LIMIT_DEFAULT 100
+#define LIMIT_MAX 1000
+
+typedef struct hist_task hist_task;
+struct hist_task {
+    srv_task t;
+    srv_http_req *r;
+    int (*build)(store *st, hist_task *h);
+    char doc[65];
+    int64_t after, limit, version; /* version < 0: the current one */
+    int fmt;
+    char new_id[65];
+    char *title;
+    char user[65];
+    /* the answer, built on the pool thread */
+    int status;
+    const char *ctype;
+    char *body;
+    size_t len;
+    int fd;                        /* an export: the body is this file */
+    char disposition[160];
+    /* restore: the op to submit on the lws thread, made on 'base' */
+    ot_op *op;
+    int64_t base;
+    int tries;
+};
+
+static void set_json(hist_task *h, int status, json_t *v)
+{
+    h->status = status;
+    h->ctype = "application/json";
+    h->body = v ? json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    h->len = h->body ? strlen(h->body) : 0;
+    json_decref(v);
+}
+
+static int set_error(hist_task *h, int status, const char *code,
+                     const char *message, int rc)
+{
+    set_json(h, status, json_pack("{s:s,s:s}", "error", code, "message", message));
+    return rc;
+}
+
+static int storage_error(hist_task *h, int rc)
+{
+    if (rc == STORE_ENOTFOUND)
+        return set_error(h, 404, "not_found", "no such document", rc);
+    if (rc == STORE_ERANGE)
+        return set_error(h, 404, "no_version", "the document has no such version", rc);
+    return set_error(h, 500, "server_error", store_strerror(rc), rc);
+}
+
+/* ---- history: the ops themselves */
+
+static json_t *op_json(const store_oprec *r, const ot_op *op)
+{
+    size_t ins = 0, del = 0;
+    ot_op_stats(op, &ins, &del);
+    return json_pack("{s:I,s:s,s:s,s:I,s:I,s:o,s:I,s:I}", "version",
+                     (json_int_t)r->version, "user", r->user, "client",
+                     r->client, "seq", (json_int_t)r->seq, "time",
+                     (json_int_t)r->time_ms, "op", ot_op_to_json(op), "added",
+                     (json_int_t)ins, "removed", (json_int_t)del);
+}
+
+static int build_history(store *st, hist_task *h)
+{
+    srv_walk w;
+    const store_oprec *r;
+    int rc = srv_walk_init(&w, st, h->doc, h->after, -1, 0);
+    if (rc < 0) return storage_error(h, rc);
+    int64_t cur = w.end;
+    if (w.end - w.after > h->limit) w.end = w.after + h->limit;
+    json_t *ops = json_array();
+    while (ops && (rc = srv_walk_next(&w, &r)) == 1)
+        json_array_append_new(ops, op_json(r, w.op));
+    json_t *next = w.end < cur ? json_integer(w.end) : json_null();
+    srv_walk_clear(&w);
+    if (rc < 0) {
+        json_decref(ops);
+        json_decref(next);
+        return storage_error(h, rc);
+    }
+    set_json(h, 200, json_pack("{s:s,s:I,s:o,s:o}", "doc", h->doc, "version",
+                               (json_int_t)cur, "ops", ops, "next", next));
+    return 0;
+}
+
+/* ---- sessions: consecutive ops of one user, split at idle gaps */
+
+static json_t *session_json(const srv_edit_session *s)
+{
+    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "user", s->user,
+                     "client", s->client, "from", (json_int_t)s->from, "to",
+                     (json_int_t)s->to, "start", (json_int_t)s->start_ms, "end",
+                     (json_int_t)s->end_ms, "ops", (json_int_t)s->ops, "added",
+                     (json_int_t)s->added, "removed", (json_int_t)s->removed);
+}
+
+static int build_sessions(store *st, hist_task *h)
+{
+    srv_walk w;
+    srv_sessions g;
+    srv_edit_session done;
+    const store_oprec *r;
+    int rc = srv_walk_init(&w, st, h->doc, h->after, -1, 0);
+    if (rc < 0) return storage_error(h, rc);
+    int64_t cur = w.end, next = -1, count = 0;
+    json_t *list = json_array();
+    srv_sessions_init(&g, 0);
+    while (list && (rc = srv_walk_next(&w, &r)) == 1) {
+        if (!srv_sessions_feed(&g, r, w.op, &done)) continue;
+        json_array_append_new(list, session_json(&done));
+        if (++count == h->limit) {
+            next = done.to;
+            break;
+        }
+    }
+    if (rc == 0 && next < 0 && srv_sessions_flush(&g, &done))
+        json_array_append_new(list, session_json(&done));
+    srv_walk_clear(&w);
+    if (rc < 0) {
+        json_decref(list);
+        return storage_error(h, rc);
+    }
+    set_json(h, 200, json_pack("{s:s,s:I,s:I,s:o,s:o}", "doc", h->doc, "version",
+                               (json_int_t)cur, "gap_ms",
+                               (json_int_t)SRV_SESSION_GAP_MS, "sessions", list,
+                               "next", next < 0 ? json_null() : json_integer(next)));
+    return 0;
+}
+
+/* ---- export: written to an unlinked temporary file, streamed from it */
+
+static int build_export(store *st, hist_task *h)
+{
+    FILE *f = tmpfile();
+    struct stat sb;
+    if (!f) return set_error(h, 500, "server_error", "no temporary file", STORE_EIO);
+    int rc = srv_export_write(st, h->doc, h->version, (srv_export_format)h->fmt, f);
+    if (rc == 0 && (fstat(fileno(f), &sb) < 0 || (h->fd = dup(fileno(f))) < 0))
+        rc = STORE_EIO;
+    fclose(f);
+    if (rc < 0) return storage_error(h, rc);
+    h->status = 200;
+    h->ctype = srv_export_ctype((srv_export_format)h->fmt);
+    h->len = (size_t)sb.st_size;
+    if (h->version >= 0)
+        snprintf(h->disposition, sizeof h->disposition,
+                 "attachment; filename=\"%s-v%" PRId64 ".%s\"", h->doc,
+                 h->version, srv_export_ext((srv_export_format)h->fmt));
+    else
+        snprintf(h->disposition, sizeof h->disposition,
+                 "attachment; filename=\"%s.%s\"", h->doc,
+                 srv_export_ext((srv_export_format)h->fmt));
+    return 0;
+}
+
+/* ---- restore: the op from the current text to the text at N */
+
+/* Length of the longest common prefix of a and b ending on a character
+ * boundary of both (they are valid UTF-8). */
+static size_t common_prefix(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t i = 0, n = na < nb ? na : nb;
+    while (i < n && a[i] == b[i]) i++;
+    while (i > 0 && i < na && ((unsigned char)a[i] & 0xc0) == 0x80) i--;
+    return i;
+}
+
+static size_t common_suffix(const char *a, size_t na, const char *b, size_t nb,
+                            size_t pre)
+{
+    size_t i = 0, n = (na < nb ? na : nb) - pre;
+    while (i < n && a[na - 1 - i] == b[nb - 1 - i]) i++;
+    while (i > 0 && ((unsigned char)a[na - i] & 0xc0) == 0x80) i--;
+    return i;
+}
+
+/* *out = the op that turns 'from' into 'to'. 0 or STORE_ENOMEM. */
+static int diff_op(ot_op **out, const char *from, size_t nf, const char *to,
+                   size_t nt)
+{
+    size_t pre = common_prefix(from, nf, to, nt);
+    size_t suf = common_suffix(from, nf, to, nt, pre);
+    size_t keep = 0, gone = 0;
+    ot_utf8_validate(from, pre, &keep);
+    ot_utf8_validate(from + pre, nf - pre - suf, &gone);
+    ot_op *op = ot_op_new();
+    if (!op || ot_op_retain(op, (uint32_t)keep) < 0 ||
+        ot_op_delete(op, (uint32_t)gone) < 0 ||
+        ot_op_insert(op, to + pre, nt - pre - suf) < 0) {
+        ot_op_free(op);
+        return STORE_ENOMEM;
+    }
+    *out = op;
+    return 0;
+}
+
+static int build_restore(store *st, hist_task *h)
+{
+    char *cur = NULL, *old = NULL;
+    size_t ncur = 0, nold = 0;
+    int rc = store_load(st, h->doc, &cur, &ncur, &h->base);
+    if (rc < 0) return storage_error(h, rc);
+    if (h->version > h->base) rc = STORE_ERANGE;
+    else rc = store_text_at(st, h->doc, h->version, &old, &nold);
+    if (rc == 0) rc = diff_op(&h->op, cur, ncur, old, nold);
+    free(cur);
+    free(old);
+    if (rc < 0) return storage_error(h, rc);
+    if (ot_op_is_noop(h->op)) {
+        ot_op_free(h->op);
+        h->op = NULL;
+        set_json(h, 200, json_pack("{s:s,s:I,s:I,s:b}", "doc", h->doc, "version",
+                                   (json_int_t)h->base, "restored",
+                                   (json_int_t)h->version, "changed", 0));
+    }
+    return 0;
+}
+
+/* ---- fork: a new document starting from D's text at N */
+
+static void random_id(char *out)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (int i = 0; i < 12; i++) out[i] = alphabet[randombytes_uniform(36)];
+    out[12] = 0;
+}
+
+static int fork_first_op(store *st, hist_task *h, const char *text,
+                         size_t bytes, int64_t now)
+{
+    ot_op *op = ot_op_new();
+    char *wire = NULL;
+    int rc = op && ot_op_insert(op, text, bytes) == 0 && (wire = ot_op_dumps(op))
+                 ? 0 : STORE_ENOMEM;
+    store_oprec rec = {.doc = h->new_id, .version = 1, .op = wire,
+                       .client = "@server", .seq = 1, .user = h->user,
+                       .time_ms = now};
+    if (rc == 0 && bytes) rc = store_append(st, &rec, 1);
+    ot_op_free(op);
+    free(wire);
+    return rc;
+}
+
+static int build_fork(store *st, hist_task *h)
+{
+    store_docinfo d, e;
+    char *text = NULL, title[512];
+    size_t bytes = 0;
+    int64_t now = (int64_t)srv_now_ms();
+    memset(&d, 0, sizeof d);
+    memset(&e, 0, sizeof e);
+    int rc = store_doc_get(st, h->doc, &d);
+    if (rc < 0) return storage_error(h, rc);
+    if (h->version < 0) h->version = d.version;
+    rc = store_text_at(st, h->doc, h->version, &text, &bytes);
+    if (!h->title) {
+        const char *base = d.title && d.title[0] ? d.title : d.id;
+        snprintf(title, sizeof title, "%s (fork of version %" PRId64 ")",
+                 strlen(base) <= 160 ? base : d.id, h->version);
+    }
+    store_docinfo_clear(&d);
+    if (rc == 0)
+        rc = store_doc_create(st, h->new_id, h->title ? h->title : title, "", now);
+    if (rc == STORE_EEXIST) {
+        free(text);
+        return set_error(h, 409, "exists", "a document with that id exists", rc);
+    }
+    if (rc == 0 && (rc = fork_first_op(st, h, text, bytes, now)) < 0)
+        store_doc_delete(st, h->new_id);
+    free(text);
+    if (rc == 0) rc = store_doc_get(st, h->new_id, &e);
+    if (rc < 0) return storage_error(h, rc);
+    set_json(h, 201, json_pack("{s:s,s:s,s:I,s:I,s:I,s:s,s:{s:s,s:I}}", "id",
+                               e.id, "title", e.title, "version",
+                               (json_int_t)e.version, "updated",
+                               (json_int_t)e.updated_ms, "created",
+                               (json_int_t)e.created_ms, "creator", e.creator,
+                               "forked_from", "doc", h->doc, "version",
+                               (json_int_t)h->version));
+    store_docinfo_clear(&e);
+    return 0;
+}
+
+/* ---- running the tasks and answering */
+
+static int run_task(store *st, store_task *t)
+{
+    hist_task *h = (hist_task *)t;
+    return h->build(st, h);
+}
+
+static void task_free(hist_task *h)
+{
+    srv_http_release(h->r);
+    if (h->fd >= 0) close(h->fd);
+    ot_op_free(h->op);
+    free(h->body);
+    free(h->title);
+    free(h);
+}
+
+static void task_done(srv_task *t);
+
+static int submit(hist_task *h)
+{
+    h->t.base.run = run_task;
+    h->t.done = task_done;
+    return srv_task_submit(&h->t);
+}
+
+static void answer(hist_task *h)
+{
+    srv_http_req *r = h->r;
+    if (h->fd >= 0) {
+        if (r->wsi) snprintf(r->disposition, sizeof r->disposition, "%s",
+                             h->disposition);
+        srv_http_respond_fd(r, h->status, h->ctype, h->fd, h->len);
+        h->fd = -1;
+    } else if (!h->body) {
+        srv_http_error(r, 500, "server_error", "out of memory");
+    } else {
+        srv_http_respond(r, h->status, h->ctype, h->body, h->len);
+        h->body = NULL;
+    }
+    task_free(h);
+}
+
+static void restore_done(void *arg, int rc, int64_t version)
+{
+    hist_task *h = arg;
+    if (rc == STORE_ERANGE && h->tries++ < 3 && submit(h) == 0)
+        return; /* the session moved on between our read and the submit */
+    if (rc < 0) {
+        srv_log(SRV_LOG_WARN, "restore of %s to version %" PRId64 " failed: %s",
+                h->doc, h->version, store_strerror(rc));
+        set_error(h, rc == STORE_ERANGE ? 409 : 500,
+                  rc == STORE_ERANGE ? "conflict" : "server_error",
+                  rc == STORE_ERANGE ? "the document changed: try again"
+                                     : store_strerror(rc), rc);
+    } else {
+        set_json(h, 200, json_pack("{s:s,s:I,s:I,s:b}", "doc", h->doc, "version",
+                                   (json_int_t)version, "restored",
+                                   (json_int_t)h->version, "changed", 1));
+    }
+    answer(h);
+}
+
+static void task_done(srv_task *t)
+{
+    hist_task *h = (hist_task *)t;
+    if (!h->op || !h->r->wsi) {
+        answer(h);
+        return;
+    }
+    ot_op *op = h->op;
+    h->op = NULL;
+    int rc = srv_session_submit(h->doc, h->base, op, h->user, restore_done, h);
+    if (rc < 0) restore_done(h, rc, 0);
+}
+
+static void start(srv_http_req *r, hist_task *h)
+{
+    h->r = r;
+    srv_http_hold(r);
+    if (submit(h) < 0) {
+        srv_http_error(r, 503, "unavailable", "server is stopping");
+        task_free(h);
+    }
+}
+
+/* ---- parsing requests */
+
+/* Query argument 'name' as an integer in [0, max] into *out (unchanged
+ * when absent). 0, or -1 after answering 400. */
+static int int_arg(srv_http_req *r, const char *name, int64_t max, int64_t *out)
+{
+    const char *v = srv_http_arg(r, name);
+    char *end = NULL, msg[96];
+    if (!v) return 0;
+    long long n = strtoll(v, &end, 10);
+    if (*v && !*end && n >= 0 && n <= max) {
+        *out = n;
+        return 0;
+    }
+    snprintf(msg, sizeof msg, "%s must be an integer from 0 to %" PRId64, name, max);
+    srv_http_error(r, 400, strcmp(name, "version") == 0 ? "bad_version"
+                                                        : "bad_request", msg);
+    return -1;
+}
+
+static int get_args(srv_http_req *r, hist_task *h, const char *rest)
+{
+    h->limit = LIMIT_DEFAULT;
+    if (strcmp(rest, "/export") == 0) {
+        const char *f = srv_http_arg(r, "format");
+        h->fmt = srv_export_format_parse(f ? f : "txt");
+        if (h->fmt < 0) {
+            srv_http_error(r, 400, "bad_format",
+                           "format must be txt, md, html, json or git");
+            return -1;
+        }
+        return int_arg(r, "version", INT64_MAX, &h->version);
+    }
+    if (int_arg(r, "after", INT64_MAX, &h->after) < 0) return -1;
+    if (int_arg(r, "limit", LIMIT_MAX, &h->limit) < 0) return -1;
+    if (h->limit == 0) h->limit = LIMIT_DEFAULT;
+    return 0;
+}
+
+static int text_ok(json_t *v, size_t max_cp)
+{
+    size_t cps = 0;
+    return json_is_string(v) &&
+           ot_utf8_validate(json_string_value(v), json_string_length(v), &cps) == 0 &&
+           cps <= max_cp && !memchr(json_string_value(v), 0, json_string_length(v));
+}
+
+/* The JSON body of restore and fork. 0, or -1 after answering 400. */
+static int post_args(srv_http_req *r, hist_task *h, int fork)
+{
+    json_error_t jerr;
+    json_t *b = r->body_len ? json_loadb(r->body, r->body_len,
+                                         JSON_REJECT_DUPLICATES, &jerr)
+                            : json_object();
+    json_t *v = json_object_get(b, "version"), *id = json_object_get(b, "id");
+    json_t *title = json_object_get(b, "title"), *user = json_object_get(b, "user");
+    const char *err = NULL, *code = "bad_request";
+    if (!json_is_object(b)) err = "body must be a JSON object";
+    else if ((v || !fork) && (!json_is_integer(v) || json_integer_value(v) < 0))
+        err = "version must be an integer >= 0", code = "bad_version";
+    else if (user && !(text_ok(user, 64) && json_string_length(user) <= 64 &&
+                       json_string_length(user) > 0))
+        err = "user must be a string of 1-64 bytes";
+    else if (fork && id && !(json_is_string(id) &&
+                             srv_valid_doc_id(json_string_value(id))))
+        err = "bad id: 1-64 of A-Za-z0-9_.- not starting with '.'", code = "bad_doc_id";
+    else if (fork && title && !text_ok(title, 200))
+        err = "title must be a string of at most 200 characters";
+    if (err) {
+        json_decref(b);
+        srv_http_error(r, 400, code, err);
+        return -1;
+    }
+    h->version = v ? json_integer_value(v) : -1;
+    snprintf(h->user, sizeof h->user, "%s",
+             user ? json_string_value(user) : fork ? "fork" : "restore");
+    if (fork && id) snprintf(h->new_id, sizeof h->new_id, "%s", json_string_value(id));
+    else if (fork) random_id(h->new_id);
+    if (fork && title) h->title = strdup(json_string_value(title));
+    json_decref(b);
+    return 0;
+}
+
+static const struct route {
+    const char *path;
+    int post;
+    int (*build)(store *st, hist_task *h);
+} routes[] = {
+    {"/history", 0, build_history}, {"/sessions", 0, build_sessions},
+    {"/export", 0, build_export},   {"/restore", 1, build_restore},
+    {"/fork", 1, build_fork},
+};
+
+int srv__history_dispatch(srv_http_req *r, const char *doc, const char *rest)
+{
+    const struct route *rt = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(rest, routes[i].path) == 0) rt = &routes[i];
+    if (!rt) return 0;
+    int get = r->method == SRV_GET || r->method == SRV_HEAD;
+    if (rt->post ? r->method != SRV_POST : !get) {
+        srv_http_error(r, 405, "method_not_allowed",
+                       rt->post ? "use POST" : "use GET");
+        return 1;
+    }
+    hist_task *h = calloc(1, sizeof *h);
+    if (!h) {
+        srv_http_error(r, 500, "server_error", "out of memory");
+        return 1;
+    }
+    h->fd = -1;
+    h->version = -1;
+    h->build = rt->build;
+    snprintf(h->doc, sizeof h->doc, "%s", doc);
+    if ((rt->post ? post_args(r, h, rt->build == build_fork)
+                  : get_args(r, h, rest)) < 0) {
+        free(h->title);
+        free(h);
+        return 1;
+    }
+    start(r, h);
+    return 1;
+}
