@@ -24,10 +24,20 @@ static leaf *seek(ot_doc *d, size_t pos, int strict)
     if (l && pos >= d->cstart &&
         (pos < d->cstart + l->cps || (!strict && pos == d->cstart + l->cps)))
         return l;
-    l = ot__tree_find(d, pos, &d->cstart);
+    l = ot__tree_find(d, pos, &d->cstart, d->path);
     d->cl = l;
     d->ccp = d->cb = 0;
     return l;
+}
+
+/* Add a change in the cached leaf to its ancestors, along the cached path
+ * (no search for the leaf's place in each parent). */
+static void add_up_cached(ot_doc *d, long long dcps, long long dbytes)
+{
+    for (inner *p = d->cl->parent; p; p = p->parent) {
+        p->cps[d->path[p->height - 1]] += (size_t)dcps;
+        p->bytes[d->path[p->height - 1]] += (size_t)dbytes;
+    }
 }
 
 /* Byte offset of code point 'off' in the cached leaf 'l'. */
@@ -64,7 +74,7 @@ static void insert_at(ot_doc *d, size_t pos, const char *s, size_t bytes,
         memcpy(l->data + b, s, bytes);
         l->bytes += (uint32_t)bytes;
         l->cps += (uint32_t)cps;
-        ot__tree_add_up(l, l->parent, (long long)cps, (long long)bytes);
+        add_up_cached(d, (long long)cps, (long long)bytes);
         d->ccp = (uint32_t)(off + cps);
         d->cb = (uint32_t)(b + bytes);
     } else {
@@ -86,7 +96,7 @@ static void delete_at(ot_doc *d, size_t pos, size_t n)
         memmove(l->data + b0, l->data + b1, l->bytes - b1);
         l->bytes -= (uint32_t)(b1 - b0);
         l->cps -= (uint32_t)k;
-        ot__tree_add_up(l, l->parent, -(long long)k, -(long long)(b1 - b0));
+        add_up_cached(d, -(long long)k, -(long long)(b1 - b0));
         d->cps -= k;
         d->bytes -= b1 - b0;
         n -= k;
@@ -144,7 +154,7 @@ typedef int (*piece_fn)(void *ctx, const char *s, size_t bytes, size_t cps);
 static int walk(const ot_doc *d, size_t pos, size_t n, piece_fn fn, void *ctx)
 {
     size_t start;
-    const leaf *l = ot__tree_find(d, pos, &start);
+    const leaf *l = ot__tree_find(d, pos, &start, NULL);
     size_t off = pos - start;
     while (n && l) {
         size_t k = l->cps - off < n ? l->cps - off : n;
@@ -223,23 +233,24 @@ ot_doc *ot_doc_clone(const ot_doc *d)
 
 /* ---- applying ---- */
 
-/* Nodes 'op' could need when applied in place (bounds in tree.c). */
+/* Nodes 'op' could need when applied in place (bounds in tree.c): per
+ * insert of k new leaves, a split at every level plus 2 per 16 leaves; the
+ * height may grow by 'grow' levels meanwhile. */
 static void need(const ot_doc *d, const ot_op *op, size_t *leaves,
                  size_t *inners)
 {
-    size_t m = 0, grow = 2;
+    size_t m = 0, ins = 0, per = 0, grow = 2;
     uint32_t n = ot__op_len(op);
-    *leaves = *inners = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (op->c[i].kind == OT_INSERT)
-            m += ot__tree_split_leaves(op->c[i].bytes);
-    for (size_t x = m; x; x /= FAN / 2) grow++;
     for (uint32_t i = 0; i < n; i++) {
         if (op->c[i].kind != OT_INSERT) continue;
         size_t k = ot__tree_split_leaves(op->c[i].bytes);
-        *leaves += k;
-        *inners += d->root->height + grow + 2 + 2 * (k / (FAN / 2) + 1);
+        m += k;
+        per += 2 * (k / (FAN / 2) + 1);
+        ins++;
     }
+    for (size_t x = m; x; x /= FAN / 2) grow++;
+    *leaves = m;
+    *inners = per + ins * (d->root->height + grow + 2);
 }
 
 /* Apply 'op' by writing the new text out whole and building a new tree,
@@ -276,7 +287,7 @@ static int rebuild(ot_doc *d, const ot_op *op)
 int ot_doc_apply(ot_doc *d, const ot_op *op)
 {
     size_t pos = 0, leaves, inners;
-    if (ot_op_base_len(op) > d->cps) return OT_ERANGE;
+    if (ot__op_base(op) > d->cps) return OT_ERANGE;
     need(d, op, &leaves, &inners);
     if ((leaves + inners) * sizeof(leaf) > REBUILD_MIN + d->bytes / 4)
         return rebuild(d, op);

@@ -46,6 +46,8 @@ struct ot_doc {
     leaf *cl;
     size_t cstart;
     uint32_t ccp, cb;
+    uint8_t path[32]; /* path[h]: index in its parent of cl's ancestor at
+                         height h (path[0]: cl itself) */
     /* free lists (linked through 'parent') and their lengths */
     leaf *fl;
     inner *fi;
@@ -57,13 +59,19 @@ int ot__tree_reserve(ot_doc *doc, size_t leaves, size_t inners);
 void ot__tree_trim(ot_doc *doc);
 void ot__tree_free_all(ot_doc *doc);
 int ot__tree_init(ot_doc *doc);
-leaf *ot__tree_find(const ot_doc *doc, size_t pos, size_t *start);
+leaf *ot__tree_find(const ot_doc *doc, size_t pos, size_t *start,
+                    uint8_t *path);
 leaf *ot__tree_next(const leaf *l);
 void ot__tree_add_up(void *node, inner *p, long long dcps, long long dbytes);
 void ot__tree_split_insert(ot_doc *doc, leaf *l, size_t b, const char *s,
                            size_t bytes);
 void ot__tree_remove_leaf(ot_doc *doc, leaf *l);
 void ot__tree_merge_small(ot_doc *doc, leaf *l);
-size_t ot__tree_split_leaves(size_t bytes);
+
+/* New leaves at most needed to insert 'bytes' bytes into a full leaf. */
+static inline size_t ot__tree_split_leaves(size_t bytes)
+{
+    return (LEAF_CAP + bytes) / LEAF_FILL + 1;
+}
 
 #endif

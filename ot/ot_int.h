@@ -40,6 +40,14 @@ static inline uint32_t ot__op_len(const ot_op *op)
     return op->n - (op->n && op->c[op->n - 1].kind == OT_RETAIN);
 }
 
+/* ot_op_base_len(), inline. */
+static inline size_t ot__op_base(const ot_op *op)
+{
+    return op->base - (op->n && op->c[op->n - 1].kind == OT_RETAIN
+                           ? op->c[op->n - 1].n
+                           : 0);
+}
+
 /* Unchecked appends for the algebra: the text is known valid and 'cps'
  * long. They keep the op normalised; 0 or OT_ENOMEM / OT_ELEN. The common
  * case (merge, or room left) is inline; the rest is in op.c. */

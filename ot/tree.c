@@ -132,14 +132,17 @@ int ot__tree_init(ot_doc *d)
 /* ---- navigation ---- */
 
 /* The leaf holding code point 'pos' (the last leaf when pos == length) and
- * its first code point in *start. Does not touch the cache. */
-leaf *ot__tree_find(const ot_doc *d, size_t pos, size_t *start)
+ * its first code point in *start; when 'path' is not NULL, the child index
+ * taken at each height goes to path[height - 1]. Does not touch the cache. */
+leaf *ot__tree_find(const ot_doc *d, size_t pos, size_t *start,
+                    uint8_t *path)
 {
     const inner *p = d->root;
     size_t s = 0;
     for (;;) {
         uint32_t i = 0;
         while (i + 1 < p->n && pos >= s + p->cps[i]) s += p->cps[i++];
+        if (path) path[p->height - 1] = (uint8_t)i;
         if (p->height == 1) {
             *start = s;
             return p->kid[i];
@@ -331,12 +334,6 @@ static size_t cut(const stream *st, size_t total, size_t k, size_t i)
     return at;
 }
 
-/* New leaves at most needed to insert 'bytes' bytes into a full leaf. */
-size_t ot__tree_split_leaves(size_t bytes)
-{
-    return (LEAF_CAP + bytes) / LEAF_FILL + 1;
-}
-
 /* Insert 's' at byte 'b' of 'l' when it does not fit: the head, the text
  * and the tail are laid out evenly over 'l' and new leaves after it. */
 void ot__tree_split_insert(ot_doc *d, leaf *l, size_t b, const char *s,
@@ -407,8 +404,11 @@ int ot_doc_check(const ot_doc *d)
         return -1;
     if (c != d->cps || b != d->bytes) return -1;
     if (d->cl) {
-        if (ot__tree_find(d, d->cstart, &start) != d->cl && d->cl->cps)
+        if (ot__tree_find(d, d->cstart, &start, NULL) != d->cl && d->cl->cps)
             return -1;
+        const void *node = d->cl;
+        for (const inner *p = d->cl->parent; p; node = p, p = p->parent)
+            if (p->kid[d->path[p->height - 1]] != node) return -1;
         if (d->cb > d->cl->bytes || d->ccp > d->cl->cps) return -1;
         if (ot__utf8_skip(d->cl->data, d->cl->bytes, d->ccp) != d->cb)
             return -1;
