@@ -149,7 +149,10 @@ static void extend_insert(ot_op *op, ot__comp *c, const char *s,
     c->bytes += (uint32_t)bytes;
 }
 
-int ot__op_push_insert(ot_op *op, const char *s, size_t bytes, size_t cps)
+/* The general case of ot__op_push_insert (merging, moving before a delete,
+ * growing the arrays). */
+int ot__op_push_insert_slow(ot_op *op, const char *s, size_t bytes,
+                            size_t cps)
 {
     if (bytes == 0) return 0;
     if (bytes > OT_MAX_LEN - op->tlen) return OT_ELEN;

@@ -52,7 +52,25 @@ static inline size_t ot__op_base(const ot_op *op)
  * long. They keep the op normalised; 0 or OT_ENOMEM / OT_ELEN. The common
  * case (merge, or room left) is inline; the rest is in op.c. */
 int ot__op_push_count(ot_op *op, uint32_t kind, size_t n);
-int ot__op_push_insert(ot_op *op, const char *s, size_t bytes, size_t cps);
+int ot__op_push_insert_slow(ot_op *op, const char *s, size_t bytes,
+                            size_t cps);
+
+static inline int ot__op_push_insert(ot_op *op, const char *s, size_t bytes,
+                                     size_t cps)
+{
+    /* the common case: a new insert after a retain (or first), with room */
+    if (bytes && op->n < op->cap && bytes <= op->tcap - op->tlen &&
+        (op->n == 0 || op->c[op->n - 1].kind == OT_RETAIN) &&
+        cps <= OT_MAX_LEN) {
+        memcpy(op->text + op->tlen, s, bytes);
+        op->c[op->n++] =
+            (ot__comp){OT_INSERT, (uint32_t)cps, op->tlen, (uint32_t)bytes};
+        op->tlen += (uint32_t)bytes;
+        op->target += cps;
+        return 0;
+    }
+    return ot__op_push_insert_slow(op, s, bytes, cps);
+}
 
 static inline int ot__op_push_retain(ot_op *op, size_t n)
 {
