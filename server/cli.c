@@ -77,6 +77,11 @@ static const char *serve_help =
     "  --history-window N   ops kept in memory per document (default 4096)\n"
     "  --sync MODE          full (default: durable across power loss) or normal\n"
     "                       (faster; a power loss may lose acknowledged edits)\n"
+    "  --auth MODE          on (team mode: accounts and roles), off (open: anyone\n"
+    "                       who reaches the port may edit), auto (default: on\n"
+    "                       unless bound to a loopback address)\n"
+    "  --tls-cert FILE      PEM certificate: serve https and wss on the same port\n"
+    "  --tls-key FILE       its PEM private key\n"
     "  --log-level L        error, warn, info (default) or debug\n";
 
 static int serve_flag(srv_config *cfg, int opt, const char *arg)
@@ -123,6 +128,17 @@ static int serve_flag(srv_config *cfg, int opt, const char *arg)
             return -1;
         }
         return 0;
+    case 'A':
+        if (strcmp(arg, "on") == 0) cfg->auth = 1;
+        else if (strcmp(arg, "off") == 0) cfg->auth = 0;
+        else if (strcmp(arg, "auto") == 0) cfg->auth = -1;
+        else {
+            fprintf(stderr, "chorus: --auth: '%s' is not on, off or auto\n", arg);
+            return -1;
+        }
+        return 0;
+    case 'T': cfg->tls_cert = arg; return 0;
+    case 'K': cfg->tls_key = arg; return 0;
     case 'L':
         if ((v = srv_log_parse_level(arg)) < 0) {
             fprintf(stderr, "chorus: --log-level: '%s' is not error, warn, info or debug\n", arg);
@@ -156,7 +172,8 @@ static int cmd_serve(int argc, char **argv)
         {"conns-per-ip", 1, 0, 'c'}, {"idle-timeout", 1, 0, 'i'},
         {"hello-timeout", 1, 0, 'H'}, {"unload-after", 1, 0, 'u'},
         {"snapshot-every", 1, 0, 's'}, {"history-window", 1, 0, 'W'},
-        {"sync", 1, 0, 'S'}, {"log-level", 1, 0, 'L'}, {"help", 0, 0, 'h'},
+        {"sync", 1, 0, 'S'}, {"log-level", 1, 0, 'L'}, {"auth", 1, 0, 'A'},
+        {"tls-cert", 1, 0, 'T'}, {"tls-key", 1, 0, 'K'}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     srv_config cfg;
     int opt, help = 0;
@@ -277,5 +294,7 @@ const srv_command srv_commands[] = {
     {"check", cmd_check},
     {"export", srv_cli_export},
     {"import", srv_cli_import},
+    {"user", srv_cli_user},
+    {"token", srv_cli_token},
     {NULL, NULL},
 };

@@ -12,6 +12,10 @@ typedef struct srv_command {
 
 extern const srv_command srv_commands[];
 
+/* cli_user.c: accounts and API tokens of team mode. */
+int srv_cli_user(int argc, char **argv);
+int srv_cli_token(int argc, char **argv);
+
 /* Parse a whole decimal number in [lo, hi] into *out. 0, or -1 (and one
  * line on stderr naming 'flag'). */
 int srv_cli_int(const char *flag, const char *s, long lo, long hi, long *out);

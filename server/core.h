@@ -40,6 +40,7 @@ void srv_msg_unref(srv_msg *m);
 /* ---- connections (ws.c) */
 typedef struct srv_join {         /* one document a connection has joined */
     srv_session *sess;
+    int role;                     /* STORE_ROLE_*: what it may do there */
 } srv_join;
 
 struct srv_conn {
@@ -48,6 +49,11 @@ struct srv_conn {
     char ip[64];
     uint64_t opened_ms;
     /* identity, after hello */
+    uint64_t id;                  /* unique for the process' life */
+    char token[64];               /* from the upgrade's cookie, until hello */
+    int64_t user_id;              /* team mode: the account, 0 if anonymous */
+    int admin;
+    int hello_pending;            /* hello is being checked */
     int hello;
     char client[65];
     char name[65];
@@ -85,7 +91,12 @@ void srv_conn_error(srv_conn *c, const char *code, const char *message,
 /* Close with 'code' once what is queued before has been written. */
 void srv_conn_close(srv_conn *c, int code, const char *reason);
 srv_join *srv_conn_find_join(srv_conn *c, const char *doc);
+srv_conn *srv_conn_by_id(uint64_t id);   /* NULL once closed */
 void srv_conn_drop_join(srv_conn *c, srv_session *s);
+
+/* Keep the token of an upgrade request for its connection (ws.c). */
+void srv__ws_upgrade_token(struct lws *wsi, const char *token);
+int srv__http_token(struct lws *wsi, char *out, size_t outlen);
 
 /* The lws protocol callbacks (ws.c, http.c). */
 int srv__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -102,7 +113,7 @@ srv_session *srv_session_get(const char *doc);          /* loaded or NULL */
 /* Join: loads the document (creating it) when needed; answers 'joined'
  * (with text, or the ops after 'version' when has_version). */
 void srv_session_join(srv_conn *c, const char *doc, int has_version,
-                      int64_t version);
+                      int64_t version, int role);
 void srv_session_leave(srv_conn *c, srv_session *s);
 /* An op made on 'version'; 'op' is stolen. */
 void srv_session_op(srv_conn *c, srv_session *s, int64_t version, int64_t seq,
@@ -139,6 +150,8 @@ struct srv_task {
 /* Submit 't' to the reader pool; its done() runs later on the lws thread.
  * Returns 0, or a STORE_E* code (stopping): then done() is never called. */
 int srv_task_submit(srv_task *t);
+/* The same on the password pool; STORE_EBUSY when too many are waiting. */
+int srv_task_submit_auth(srv_task *t);
 /* Drain the writer and the pool (on EVENT_WAIT_CANCELLED). */
 void srv__drain(void);
 int srv_valid_doc_id(const char *s);
@@ -169,6 +182,9 @@ struct srv {
     struct lws_vhost *vhost;
     store_writer *writer;
     store_pool *pool;
+    store_pool *auth_pool;        /* password hashing: slow, kept apart */
+    int auth_pending;             /* tasks queued there (bounded) */
+    int tls;
     char web_root[4096];
     char db_path[4096];
     srv_conn *conns;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/auth.h"
 #include "server/core.h"
 #include "server/http.h"
 #include "server/log.h"
@@ -186,6 +187,28 @@ static int method_of(struct lws *wsi, int *tok)
     return 0;
 }
 
+/* The caller's token: "Authorization: Bearer T", else the session cookie.
+ * Empty when neither (or too long to be ours). */
+int srv__http_token(struct lws *wsi, char *out, size_t outlen)
+{
+    char buf[4096];
+    out[0] = 0;
+    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        strncasecmp(buf, "Bearer ", 7) == 0) {
+        if (strlen(buf + 7) < outlen) strcpy(out, buf + 7);
+        return 0;
+    }
+    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_COOKIE) > 0 &&
+        srv_cookie_value(buf, SRV_COOKIE, out, outlen) < 0)
+        out[0] = 0;
+    return 0;
+}
+
+static void copy_token(struct lws *wsi, char *out, size_t outlen)
+{
+    srv__http_token(wsi, out, outlen);
+}
+
 static srv_http_req *start_request(struct lws *wsi)
 {
     int tok = 0;
@@ -200,6 +223,8 @@ static srv_http_req *start_request(struct lws *wsi)
         r->path[0] = 0;
     char *q = strchr(r->path, '?');
     if (q) *q = 0;
+    copy_token(wsi, r->token, sizeof r->token);
+    lws_get_peer_simple(wsi, r->ip, sizeof r->ip);
     while (r->nargs < SRV_HTTP_MAX_ARGS &&
            lws_hdr_copy_fragment(wsi, r->args[r->nargs],
                                  sizeof r->args[r->nargs],
@@ -236,6 +261,11 @@ static int write_headers(struct lws *wsi, srv_http_req *r)
         lws_add_http_header_by_name(wsi,
                                     (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)"nosniff", 7, &p, end))
+        return -1;
+    if (r->set_cookie[0] &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
+                                    (const unsigned char *)r->set_cookie,
+                                    (int)strlen(r->set_cookie), &p, end))
         return -1;
     if (r->disposition[0] &&
         lws_add_http_header_by_name(wsi,
@@ -398,5 +428,8 @@ static int confirm_upgrade(struct lws *wsi, const char *proto)
     intptr_t open = (intptr_t)srv_map_get(&srv__g.ip_counts, ip);
     if (srv__g.cfg.conns_per_ip > 0 && open >= srv__g.cfg.conns_per_ip)
         return reject(wsi, 429, "too many connections from this address");
+    char token[64];
+    srv__http_token(wsi, token, sizeof token);
+    srv__ws_upgrade_token(wsi, token);
     return 0;
 }

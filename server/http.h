@@ -24,6 +24,8 @@ typedef struct srv_http_req {
     char path[1024];
     char args[SRV_HTTP_MAX_ARGS][256];  /* "name=value", decoded */
     int nargs;
+    char token[64];           /* Authorization: Bearer, else the session cookie */
+    char ip[64];              /* the client's address */
     char *body;               /* request body (POST/PUT), NUL-terminated */
     size_t body_len;
     int body_too_large;
@@ -34,6 +36,7 @@ typedef struct srv_http_req {
     int resp_fd;              /* or the body comes from this file (owned), -1 */
     size_t resp_len, resp_sent;
     char disposition[256];    /* Content-Disposition, or empty */
+    char set_cookie[256];     /* Set-Cookie, or empty */
     int responded, headers_sent;
     int refs;                 /* the connection, and a pending task */
 } srv_http_req;

@@ -6,7 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <sodium.h>
+
+#include "server/auth.h"
 #include "server/core.h"
 #include "server/log.h"
 
@@ -75,11 +79,66 @@ static json_t *limits_json(void)
                      "idle_timeout", cfg->idle_timeout);
 }
 
+static void welcome(srv_conn *c)
+{
+    /* The same client id on another live connection: that one is stale (a
+     * reconnect raced its close). Only one connection speaks for a client. */
+    for (srv_conn *o = srv__g.conns; o; o = o->next)
+        if (o != c && o->hello && strcmp(o->client, c->client) == 0)
+            srv_conn_close(o, 1008, "replaced by a newer connection");
+    pick_color(c);
+    c->hello = 1;
+    lws_set_timer_usecs(c->wsi, -1);
+    srv_conn_send_json(c, json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:o,s:s}", "type",
+                                    "welcome", "client", c->client, "user",
+                                    "name", c->name, "color", c->color,
+                                    "server", SRV_VERSION_STRING, "limits",
+                                    limits_json(), "mode",
+                                    srv_auth_team() ? "team" : "open"));
+}
+
+/* Team mode: who is behind the token, checked on a pool thread. */
+typedef struct hello_task {
+    srv_task t;
+    uint64_t conn;
+    char token[64];
+    srv_identity who;
+} hello_task;
+
+static int run_hello(store *st, store_task *base)
+{
+    hello_task *h = (hello_task *)base;
+    return srv_auth_resolve(st, h->token, &h->who);
+}
+
+static void hello_done(srv_task *t)
+{
+    hello_task *h = (hello_task *)t;
+    srv_conn *c = srv_conn_by_id(h->conn);
+    if (c) {
+        c->hello_pending = 0;
+        sodium_memzero(c->token, sizeof c->token);
+        if (t->base.result == 0) {
+            c->user_id = h->who.user_id;
+            c->admin = h->who.admin;
+            snprintf(c->name, sizeof c->name, "%s", h->who.name);
+            welcome(c);
+        } else if (t->base.result == STORE_ENOTFOUND) {
+            srv_conn_error(c, "unauthorized", "unknown or expired token: log in again",
+                           NULL, -1);
+        } else {
+            srv_conn_error(c, "server_error", store_strerror(t->base.result), NULL, -1);
+        }
+    }
+    sodium_memzero(h->token, sizeof h->token);
+    free(h);
+}
+
 static void on_hello(srv_conn *c, json_t *m)
 {
     json_t *cl = json_object_get(m, "client"), *nm = json_object_get(m, "name");
     json_t *tok = json_object_get(m, "token");
-    if (c->hello) {
+    if (c->hello || c->hello_pending) {
         srv_conn_error(c, "bad_message", "hello was already said", NULL, -1);
         return;
     }
@@ -105,21 +164,30 @@ static void on_hello(srv_conn *c, json_t *m)
         return;
     }
     snprintf(c->client, sizeof c->client, "%s", json_string_value(cl));
-    /* The same client id on another live connection: that one is stale (a
-     * reconnect raced its close). Only one connection speaks for a client. */
-    for (srv_conn *o = srv__g.conns; o; o = o->next)
-        if (o != c && o->hello && strcmp(o->client, c->client) == 0)
-            srv_conn_close(o, 1008, "replaced by a newer connection");
     if (cps == 0) snprintf(c->name, sizeof c->name, "guest-%.4s", c->client);
     else snprintf(c->name, sizeof c->name, "%s", name);
-    pick_color(c);
-    c->hello = 1;
-    lws_set_timer_usecs(c->wsi, -1);
-    srv_conn_send_json(c, json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:o}", "type",
-                                    "welcome", "client", c->client, "user",
-                                    "name", c->name, "color", c->color,
-                                    "server", SRV_VERSION_STRING, "limits",
-                                    limits_json()));
+    if (json_is_string(tok) && json_string_length(tok) < sizeof c->token)
+        snprintf(c->token, sizeof c->token, "%s", json_string_value(tok));
+    if (!srv_auth_team() || !c->token[0]) {
+        /* open mode, or an anonymous guest who can only use share links */
+        welcome(c);
+        return;
+    }
+    hello_task *h = calloc(1, sizeof *h);
+    if (!h) {
+        srv_conn_error(c, "server_error", "out of memory", NULL, -1);
+        return;
+    }
+    h->conn = c->id;
+    snprintf(h->token, sizeof h->token, "%s", c->token);
+    h->t.base.run = run_hello;
+    h->t.done = hello_done;
+    if (srv_task_submit(&h->t) < 0) {
+        free(h);
+        srv_conn_error(c, "server_error", "server stopping", NULL, -1);
+        return;
+    }
+    c->hello_pending = 1;
 }
 
 /* The doc member of a message: valid id, or an error (NULL). */
@@ -135,17 +203,45 @@ static const char *doc_of(srv_conn *c, json_t *m)
     return json_string_value(d);
 }
 
-static void on_join(srv_conn *c, json_t *m)
+/* Team mode: may this connection open 'doc'? A pool task reads its role
+ * (creating the document, owned by the joiner, when it does not exist). */
+typedef struct access_task {
+    srv_task t;
+    uint64_t conn;
+    char doc[65];
+    char share[256];
+    srv_identity who;
+    int has_version;
+    int64_t version;
+    int role;
+} access_task;
+
+static int run_access(store *st, store_task *base)
 {
-    const char *doc = doc_of(c, m);
-    int64_t version = 0;
-    if (!doc) return;
-    int has = get_uint(m, "version", &version);
-    if (has < 0) {
-        srv_conn_error(c, "bad_message", "\"version\" must be an integer >= 0",
-                       doc, -1);
-        return;
+    access_task *a = (access_task *)base;
+    int exists = 0;
+    int role = srv_auth_doc_role(st, &a->who, a->doc, a->share, &exists);
+    if (role < 0) return role;
+    if (!exists && a->who.user_id) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int rc = store_doc_create(st, a->doc, "", a->who.name,
+                                  (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        if (rc < 0 && rc != STORE_EEXIST) return rc;
+        if (rc == 0 && (rc = store_role_set(st, a->doc, a->who.user_id,
+                                            STORE_ROLE_OWNER)) < 0)
+            return rc;
+        role = rc == 0 ? STORE_ROLE_OWNER
+                       : srv_auth_doc_role(st, &a->who, a->doc, a->share, &exists);
+        if (role < 0) return role;
     }
+    a->role = role;
+    return 0;
+}
+
+static void do_join(srv_conn *c, const char *doc, int has, int64_t version,
+                    int role)
+{
     srv_join *j = srv_conn_find_join(c, doc);
     if (j) srv_session_leave(c, j->sess); /* a join again is a resync */
     else if (c->njoins >= srv__g.cfg.docs_per_conn) {
@@ -153,7 +249,64 @@ static void on_join(srv_conn *c, json_t *m)
                        "too many documents joined on this connection", doc, -1);
         return;
     }
-    srv_session_join(c, doc, has, version);
+    srv_session_join(c, doc, has, version, role);
+}
+
+static void access_done(srv_task *t)
+{
+    access_task *a = (access_task *)t;
+    srv_conn *c = srv_conn_by_id(a->conn);
+    if (!c) {
+    } else if (t->base.result < 0) {
+        srv_conn_error(c, "server_error", store_strerror(t->base.result), a->doc, -1);
+    } else if (a->role == STORE_ROLE_NONE) {
+        if (c->user_id || a->share[0])
+            srv_conn_error(c, "forbidden", "no access to this document", a->doc, -1);
+        else
+            srv_conn_error(c, "unauthorized", "log in, or use a share link", a->doc, -1);
+    } else {
+        do_join(c, a->doc, a->has_version, a->version, a->role);
+    }
+    free(a);
+}
+
+static void on_join(srv_conn *c, json_t *m)
+{
+    const char *doc = doc_of(c, m);
+    int64_t version = 0;
+    if (!doc) return;
+    int has = get_uint(m, "version", &version);
+    json_t *share = json_object_get(m, "share");
+    if (has < 0 || (share && !json_is_null(share) &&
+                    !(json_is_string(share) && json_string_length(share) < 256))) {
+        srv_conn_error(c, "bad_message",
+                       "\"version\" must be an integer >= 0, \"share\" a link token",
+                       doc, -1);
+        return;
+    }
+    if (!srv_auth_team()) {
+        do_join(c, doc, has, version, STORE_ROLE_OWNER);
+        return;
+    }
+    access_task *a = calloc(1, sizeof *a);
+    if (!a) {
+        srv_conn_error(c, "server_error", "out of memory", doc, -1);
+        return;
+    }
+    a->conn = c->id;
+    snprintf(a->doc, sizeof a->doc, "%s", doc);
+    if (json_is_string(share)) snprintf(a->share, sizeof a->share, "%s", json_string_value(share));
+    a->who.user_id = c->user_id;
+    a->who.admin = c->admin;
+    snprintf(a->who.name, sizeof a->who.name, "%s", c->name);
+    a->has_version = has;
+    a->version = version;
+    a->t.base.run = run_access;
+    a->t.done = access_done;
+    if (srv_task_submit(&a->t) < 0) {
+        free(a);
+        srv_conn_error(c, "server_error", "server stopping", doc, -1);
+    }
 }
 
 static int take_token(srv_conn *c, double cost)
@@ -189,6 +342,10 @@ static void on_op(srv_conn *c, json_t *m)
         srv_conn_error(c, "not_joined", "join the document first", doc, seq);
         return;
     }
+    if (j->role < STORE_ROLE_EDITOR) {
+        srv_conn_error(c, "forbidden", "viewers cannot edit", doc, seq);
+        return;
+    }
     int rc = ot_op_from_json(&op, json_object_get(m, "op"));
     if (rc < 0) {
         char msg[160];
@@ -212,6 +369,10 @@ static void on_presence(srv_conn *c, json_t *m)
     srv_join *j = srv_conn_find_join(c, doc);
     if (!j) {
         srv_conn_error(c, "not_joined", "join the document first", doc, -1);
+        return;
+    }
+    if (j->role < STORE_ROLE_EDITOR) {
+        srv_conn_error(c, "forbidden", "viewers cannot share a cursor", doc, -1);
         return;
     }
     json_t *cur = json_object_get(m, "cursor");
@@ -265,7 +426,9 @@ void srv__proto_handle(srv_conn *c, const char *data, size_t len)
     else if (strcmp(type, "hello") == 0)
         on_hello(c, m);
     else if (!c->hello)
-        srv_conn_error(c, "hello_required", "say hello first", NULL, -1);
+        srv_conn_error(c, "hello_required",
+                       c->hello_pending ? "wait for welcome" : "say hello first",
+                       NULL, -1);
     else if (strcmp(type, "op") == 0)
         on_op(c, m);
     else if (strcmp(type, "presence") == 0)

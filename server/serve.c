@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/auth.h"
 #include "server/cli.h"
 #include "server/core.h"
 #include "server/log.h"
@@ -56,6 +57,14 @@ void srv_config_init(srv_config *cfg)
     cfg->snapshot_every = 200;
     cfg->sync_full = 1;
     cfg->history_window = 4096;
+    cfg->auth = -1;
+}
+
+/* Loopback addresses: where open mode is the safe default. */
+static int is_loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+           strcmp(addr, "localhost") == 0;
 }
 
 /* ---- finding web/ */
@@ -166,14 +175,44 @@ static void wake(void *arg)
     lws_cancel_service(arg);
 }
 
+static void drain_pool(store_pool *p, int *pending)
+{
+    for (store_task *t = p ? store_pool_drain(p) : NULL, *n; t; t = n) {
+        n = t->next;
+        if (pending) (*pending)--;
+        ((srv_task *)t)->done((srv_task *)t);
+    }
+}
+
 void srv__drain(void)
 {
     if (srv__g.writer) srv__sessions_on_commits(store_writer_drain(srv__g.writer));
-    if (!srv__g.pool) return;
-    for (store_task *t = store_pool_drain(srv__g.pool), *n; t; t = n) {
-        n = t->next;
-        ((srv_task *)t)->done((srv_task *)t);
+    drain_pool(srv__g.pool, NULL);
+    drain_pool(srv__g.auth_pool, &srv__g.auth_pending);
+}
+
+int srv_task_submit_auth(srv_task *t)
+{
+    if (srv__g.auth_pending >= 32) return STORE_EBUSY;
+    int rc = store_pool_submit(srv__g.auth_pool, &t->base);
+    if (rc == 0) srv__g.auth_pending++;
+    return rc;
+}
+
+static int check_tls(const srv_config *cfg)
+{
+    if (!cfg->tls_cert && !cfg->tls_key) return 0;
+    if (!cfg->tls_cert || !cfg->tls_key) {
+        fprintf(stderr, "chorus: --tls-cert and --tls-key go together\n");
+        return -1;
     }
+    if (access(cfg->tls_cert, R_OK) < 0 || access(cfg->tls_key, R_OK) < 0) {
+        fprintf(stderr, "chorus: cannot read %s: %s\n",
+                access(cfg->tls_cert, R_OK) < 0 ? cfg->tls_cert : cfg->tls_key,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static lws_sorted_usec_list_t tick_sul;
@@ -226,12 +265,19 @@ static int create_context(void)
     info.fd_limit_per_thread = 0;
     info.pt_serv_buf_size = 64 * 1024;
     info.vhost_name = "chorus";
+    if (srv__g.cfg.tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = srv__g.cfg.tls_cert;
+        info.ssl_private_key_filepath = srv__g.cfg.tls_key;
+        srv__g.tls = 1;
+    }
     info.user = &srv__g;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_logger);
     srv__g.ctx = lws_create_context(&info);
     if (!srv__g.ctx) {
-        fprintf(stderr, "chorus: cannot start the server on %s:%d\n",
-                srv__g.cfg.bind, srv__g.cfg.port);
+        fprintf(stderr, "chorus: cannot start the server on %s:%d%s\n",
+                srv__g.cfg.bind, srv__g.cfg.port,
+                srv__g.cfg.tls_cert ? " (check --tls-cert and --tls-key)" : "");
         return -1;
     }
     return 0;
@@ -255,9 +301,11 @@ int srv_run(const srv_config *cfg)
     srv_map_init(&srv__g.ip_counts);
     if (find_web_root(cfg->web_dir, srv__g.web_root, sizeof srv__g.web_root) < 0 ||
         srv_cli_db_path(cfg->data_dir, 1, srv__g.db_path, sizeof srv__g.db_path) < 0 ||
-        open_database(srv__g.db_path) < 0 || check_port(cfg->bind, cfg->port) < 0 ||
+        open_database(srv__g.db_path) < 0 || srv_auth_init(srv__g.db_path) < 0 ||
+        check_tls(cfg) < 0 || check_port(cfg->bind, cfg->port) < 0 ||
         create_context() < 0)
         return 1;
+    srv_auth_set_team(cfg->auth < 0 ? !is_loopback(cfg->bind) : cfg->auth);
 
     store_options opt;
     store_options_init(&opt);
@@ -269,7 +317,10 @@ int srv_run(const srv_config *cfg)
     if (srv__g.writer)
         srv__g.pool = store_pool_new(srv__g.db_path, &opt, 2, wake, srv__g.ctx,
                                      err, sizeof err);
-    if (!srv__g.writer || !srv__g.pool) {
+    if (srv__g.pool)
+        srv__g.auth_pool = store_pool_new(srv__g.db_path, &opt, 2, wake,
+                                          srv__g.ctx, err, sizeof err);
+    if (!srv__g.writer || !srv__g.pool || !srv__g.auth_pool) {
         fprintf(stderr, "chorus: %s: %s\n", srv__g.db_path, err);
         goto out;
     }
@@ -280,8 +331,9 @@ int srv_run(const srv_config *cfg)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     lws_sul_schedule(srv__g.ctx, 0, &tick_sul, on_tick, LWS_US_PER_SEC);
-    srv_info("%s listening on http://%s:%d/ (data %s, web %s)",
-             SRV_VERSION_STRING, cfg->bind, cfg->port, srv__g.db_path,
+    srv_info("%s listening on %s://%s:%d/ (%s mode; data %s, web %s)",
+             SRV_VERSION_STRING, srv__g.tls ? "https" : "http", cfg->bind,
+             cfg->port, srv_auth_team() ? "team" : "open", srv__g.db_path,
              srv__g.web_root);
 
     while (!srv__g.stopping)
@@ -293,6 +345,7 @@ int srv_run(const srv_config *cfg)
     rc = 0;
 out:
     lws_sul_cancel(&tick_sul);
+    store_pool_free(srv__g.auth_pool);
     store_pool_free(srv__g.pool);
     store_writer_free(srv__g.writer);
     if (srv__g.ctx) lws_context_destroy(srv__g.ctx);

@@ -522,7 +522,7 @@ static void finish_member(srv_session *s, sess_member *m, store_oprec *recs,
 }
 
 void srv_session_join(srv_conn *c, const char *doc, int has_version,
-                      int64_t version)
+                      int64_t version, int role)
 {
     srv_session *s = srv_map_get(&sessions, doc);
     if (!s && !(s = session_open(c->name, doc))) {
@@ -538,7 +538,8 @@ void srv_session_join(srv_conn *c, const char *doc, int has_version,
         return;
     }
     c->joins = nj;
-    c->joins[c->njoins++].sess = s;
+    c->joins[c->njoins].sess = s;
+    c->joins[c->njoins++].role = role;
     sess_member *m = &s->m[s->nm++];
     memset(m, 0, sizeof *m);
     m->conn = c;

@@ -39,6 +39,10 @@ typedef struct srv_config {
     int snapshot_every;     /* ops between snapshots */
     int sync_full;          /* 1: synchronous=FULL (default), 0: NORMAL */
     int history_window;     /* ops kept in memory per session for transforms */
+    int auth;               /* team mode: 1 on, 0 off, -1 auto (on unless
+                               bound to loopback) */
+    const char *tls_cert;   /* PEM files: serve https/wss on the same port */
+    const char *tls_key;
 } srv_config;
 
 /* Fill 'cfg' with the defaults (loopback:8080, ./data, 1 MiB messages...). */

@@ -243,11 +243,43 @@ static int on_receive(srv_conn *c, const void *in, size_t len)
 
 /* ---- lifecycle */
 
+static uint64_t next_conn_id = 1;
+static srv_map upgrade_tokens;  /* "%p" of a wsi -> token copied at upgrade */
+
+/* Keep the upgrade request's token until the connection is established
+ * (headers are gone after the upgrade). */
+void srv__ws_upgrade_token(struct lws *wsi, const char *token)
+{
+    char k[32];
+    snprintf(k, sizeof k, "%p", (void *)wsi);
+    free(srv_map_del(&upgrade_tokens, k));
+    char *t = token[0] ? strdup(token) : NULL;
+    if (t && srv_map_put(&upgrade_tokens, k, t) < 0) free(t);
+}
+
+static void take_upgrade_token(srv_conn *c)
+{
+    char k[32];
+    snprintf(k, sizeof k, "%p", (void *)c->wsi);
+    char *t = srv_map_del(&upgrade_tokens, k);
+    if (t) snprintf(c->token, sizeof c->token, "%s", t);
+    free(t);
+}
+
+srv_conn *srv_conn_by_id(uint64_t id)
+{
+    for (srv_conn *c = srv__g.conns; c; c = c->next)
+        if (c->id == id) return c;
+    return NULL;
+}
+
 static srv_conn *conn_open(struct lws *wsi)
 {
     srv_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->wsi = wsi;
+    c->id = next_conn_id++;
+    take_upgrade_token(c);
     c->opened_ms = srv_now_ms();
     lws_get_peer_simple(wsi, c->ip, sizeof c->ip);
     c->tokens = srv__g.cfg.ops_per_sec * 2.0;

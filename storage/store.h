@@ -319,4 +319,72 @@ void store_pool_stop(store_pool *p);
 /* store_pool_stop, close the connections, free. Accepts NULL. */
 void store_pool_free(store_pool *p);
 
+/* ---- Accounts, tokens, roles (team mode; store_auth.c) --------------------
+ * Storage keeps what it is given: password strings already hashed
+ * (crypto_pwhash_str) and token hashes already keyed; the crypto lives in
+ * server/auth.c. */
+
+enum { STORE_ROLE_NONE = 0, STORE_ROLE_VIEWER = 1, STORE_ROLE_EDITOR = 2,
+       STORE_ROLE_OWNER = 3 };
+
+typedef struct store_user {
+    int64_t id;
+    char *name;          /* owned */
+    int admin;
+    int64_t created_ms;
+} store_user;
+
+/* Free the strings of one user and zero it / an array of 'n'. */
+void store_user_clear(store_user *u);
+void store_users_free(store_user *arr, size_t n);
+
+/* Add a user. STORE_EEXIST if the name is taken, STORE_EINVAL for an empty
+ * or over-long (64 bytes) name. *id (if not NULL) gets the new id. */
+int store_user_add(store *s, const char *name, const char *pwhash, int admin,
+                   int64_t now_ms, int64_t *id);
+/* Look a user up by name (or by id with store_user_get_id). *pwhash, when
+ * pwhash is not NULL, gets a malloc'd copy of the stored hash. */
+int store_user_get(store *s, const char *name, store_user *out, char **pwhash);
+int store_user_get_id(store *s, int64_t id, store_user *out);
+/* Every user, by name. */
+int store_user_list(store *s, store_user **out, size_t *n);
+int store_user_set_password(store *s, const char *name, const char *pwhash);
+/* Revoke every login session of a user (not their API tokens). */
+int store_user_logout_all(store *s, const char *name);
+/* Remove a user with their tokens and roles. STORE_ENOTFOUND. */
+int store_user_remove(store *s, const char *name);
+
+/* Tokens: 'hash' is the keyed hash of the secret ('len' bytes). kind is
+ * "session" or "api"; expires_ms 0 never expires. */
+int store_token_put(store *s, const unsigned char *hash, size_t len,
+                    int64_t user_id, const char *kind, int64_t now_ms,
+                    int64_t expires_ms);
+/* The user of a live token: STORE_ENOTFOUND when unknown or expired. */
+int store_token_user(store *s, const unsigned char *hash, size_t len,
+                     int64_t now_ms, int64_t *user_id);
+int store_token_delete(store *s, const unsigned char *hash, size_t len);
+/* Delete expired tokens; *n (if not NULL) gets how many. */
+int store_tokens_purge(store *s, int64_t now_ms, int64_t *n);
+
+/* A user's role on a document (STORE_ROLE_NONE when none was given). */
+int store_role_get(store *s, const char *doc, int64_t user_id, int *role);
+/* Give (or with STORE_ROLE_NONE, take away) a role. STORE_ENOTFOUND when
+ * the document does not exist. */
+int store_role_set(store *s, const char *doc, int64_t user_id, int role);
+/* Everyone with a role on 'doc': parallel arrays of *n users and roles. */
+int store_role_list(store *s, const char *doc, store_user **users, int **roles,
+                    size_t *n);
+
+/* The share-link epoch of a document / bump it (revoking older links). */
+int store_share_epoch(store *s, const char *doc, int64_t *epoch);
+int store_share_rotate(store *s, const char *doc, int64_t *epoch);
+
+/* Small server settings. get: *value malloc'd (free it), STORE_ENOTFOUND.
+ * put_new: STORE_EEXIST when the key is already set (so two processes agree
+ * on one first value). */
+int store_meta_get(store *s, const char *key, unsigned char **value,
+                   size_t *len);
+int store_meta_put_new(store *s, const char *key, const unsigned char *value,
+                       size_t len);
+
 #endif
