@@ -60,7 +60,7 @@ async function start() {
     doc.on('ready', onReady);
     doc.on('change', onChange);
     doc.on('presence', () => { showPeople(); scheduleOverlay(); });
-    doc.on('saved', showSaved);
+    doc.on('saved', (saved) => { showSaved(saved); followHistory(); });
     doc.on('reset', () => { undoStack = []; redoStack = []; });
     nameInput.addEventListener('change', () => {
         const n = nameInput.value.trim().slice(0, 64);
@@ -154,6 +154,7 @@ function undoRedo(from, to) {
 /* ---- Remote edits ---------------------------------------------------- */
 
 function onChange(op, info) {
+    followHistory();
     if (!info.remote) return;
     transformStack(undoStack, op);
     transformStack(redoStack, op);
@@ -336,6 +337,22 @@ async function toggleHistory() {
     showVersion();
 }
 
+/* Keep the slider's range up to date while the panel is open; a slider at
+ * the newest version follows new versions. */
+function followHistory() {
+    const panel = $('history');
+    if (panel.hidden) return;
+    const slider = $('history-slider');
+    const atEnd = slider.value === slider.max;
+    slider.max = String(doc.version);
+    $('history-of').textContent = 'of ' + slider.max;
+    if (atEnd && slider.value !== slider.max) {
+        slider.value = slider.max;
+        clearTimeout(historyTimer);
+        historyTimer = setTimeout(showVersion, 250);
+    }
+}
+
 /* Which export formats exist: ask each for version 0 (cheap) and keep
  * those answered 200. Until the export endpoint exists, none are, and the
  * text at the chosen version is offered from /text instead. */
@@ -367,7 +384,8 @@ async function showVersion() {
         links.appendChild(a);
     };
     if (exportsKnown && exportsKnown.length) {
-        for (const [f, label] of exportsKnown) add(`/api/docs/${enc}/export?format=${f}&version=${v}`, 'Download ' + label, `${docId}-v${v}.${f}`);
+        /* The server names export files (Content-Disposition). */
+        for (const [f, label] of exportsKnown) add(`/api/docs/${enc}/export?format=${f}&version=${v}`, 'Download ' + label, '');
     } else add(`/api/docs/${enc}/text?version=${v}`, 'Download text', `${docId}-v${v}.txt`);
     const pre = $('history-text');
     try {
