@@ -57,7 +57,7 @@ static void bench_transform(void)
     /* 1024 distinct client ops, each sent through the history 200 times: a
      * server transforms an op it has just decoded (hot in cache) against
      * recent history (also hot) */
-    enum { HIST = 10, OPS = 1024, REPEAT = 200, ROUNDS = 5 };
+    enum { HIST = 10, OPS = 1024, REPEAT = 200, ROUNDS = 15 };
     ot_op *hist[HIST], *ops[OPS];
     for (int i = 0; i < HIST; i++) hist[i] = one_char_op(10000);
     for (int i = 0; i < OPS; i++) ops[i] = one_char_op(10000);
