@@ -101,7 +101,7 @@ int ot_op_delete(ot_op *op, uint32_t n);
  *     }
  */
 size_t ot_op_count(const ot_op *op);
-ot_comp ot_op_at(const ot_op *op, size_t i);
+ot_comp ot_op_at(const ot_op *op, size_t i); /* i >= count: kind 0 */
 
 /* Code points the op spans before (retained + deleted) and after (retained
  * + inserted) it is applied; the implicit trailing retain is not counted. */
@@ -182,7 +182,8 @@ ot_doc *ot_doc_clone(const ot_doc *doc);
 
 /* Apply 'op' to 'doc'. Returns 0; OT_ERANGE when the op spans more than the
  * document holds; OT_ENOMEM. On error 'doc' is unchanged. 'op' is borrowed.
- * Cost: O(components x log n); sequential edits hit a cached leaf. */
+ * Cost: O(components x log n), sequential edits hitting a cached leaf; an op
+ * with many or large inserts is applied by rebuilding the text, O(n). */
 int ot_doc_apply(ot_doc *doc, const ot_op *op);
 
 /* Length in code points and in UTF-8 bytes. O(1). */
