@@ -514,9 +514,9 @@ static int parse_role_body(srv_http_req *r, api_task *a, int share)
     if (share) {
         if (role != STORE_ROLE_VIEWER && role != STORE_ROLE_EDITOR)
             err = "role must be \"viewer\" or \"editor\"";
-        else if (ex && (!json_is_integer(ex) || json_integer_value(ex) < 60 ||
+        else if (ex && (!json_is_integer(ex) || json_integer_value(ex) < 1 ||
                         json_integer_value(ex) > 366 * 86400))
-            err = "expires_in is seconds, from 60 to a year";
+            err = "expires_in is seconds, from 1 to a year";
         a->expires_in = ex ? json_integer_value(ex) : 7 * 86400;
     } else {
         if (!json_is_string(u) || json_string_length(u) == 0 ||

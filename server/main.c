@@ -24,6 +24,10 @@ static const char *usage_text =
     "  serve     run the server (HTTP, WebSocket, the web editor)\n"
     "  backup    write an online, consistent copy of the database\n"
     "  check     verify the database and every document's history\n"
+    "  export    write a document's text or history (txt, md, html, json, git)\n"
+    "  import    recreate a document from a json export\n"
+    "  user      manage accounts (team mode): add, list, passwd, remove\n"
+    "  token     create an API token for a bot (team mode)\n"
     "\n"
     "  chorus <command> --help   flags of one command\n"
     "  chorus --version\n";
