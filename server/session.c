@@ -83,7 +83,8 @@ struct srv_session {
 typedef struct commit_job {        /* an APPEND, with what its commit needs */
     store_job job;
     srv_session *sess;
-    char client[65];
+    char client[65];               /* the record's strings live here: the */
+    char user[65];                 /* window ring moves when it grows */
 } commit_job;
 
 typedef struct snap_job {          /* a SNAPSHOT, standalone */
@@ -654,7 +655,8 @@ static int queue_op(srv_session *s, const char *client, const char *user,
     j->job.rec.op = o.wire;
     j->job.rec.client = j->client;
     j->job.rec.seq = seq;
-    j->job.rec.user = win_at(s, s->version + 1)->user;
+    snprintf(j->user, sizeof j->user, "%s", user);
+    j->job.rec.user = j->user;
     j->job.rec.time_ms = o.time_ms;
     if (store_writer_submit(srv__g.writer, &j->job) < 0) goto fail;
     s->version++;
