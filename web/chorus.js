@@ -633,6 +633,9 @@ export class Doc extends Emitter {
         this.presenceTimer = null;
         this.presenceStale = false;
         this.left = false;
+        this.resyncing = false;  /* waiting for a full text (see Connection.fail) */
+        this.discard = false;    /* ... and then drop the unacknowledged edits */
+        this.readOnly = false;   /* the server refused our edits (a viewer) */
     }
 
     get version() { return this.ot ? this.ot.version : 0; }
@@ -645,6 +648,7 @@ export class Doc extends Emitter {
      * 'not_ready' before the first join. */
     edit(op) {
         if (!this.ready) throw new ChorusError('not_ready', 'the document is not joined yet');
+        if (this.readOnly) throw new ChorusError('forbidden', 'this document is read-only here');
         op = normalize(op);
         const text = apply(this.text, op);
         if (op.length === 0) return;
@@ -694,12 +698,16 @@ export class Doc extends Emitter {
 
     joinMessage() {
         const m = { type: 'join', doc: this.id };
-        if (this.ready) m.version = this.ot.version;
+        if (this.ready && !this.resyncing) m.version = this.ot.version;
         return m;
     }
 
     /* Handlers for server messages about this document. */
     onJoined(msg) {
+        if (this.resyncing) {
+            if (typeof msg.text !== 'string') return; /* a join sent before the failure */
+            this.resyncing = false;
+        }
         if (typeof msg.text === 'string') {
             if (this.ready && this.ot) this.rebase(msg.text, msg.version);
             else { this.text = this.base = msg.text; this.ot = new OTClient(msg.version, this.conn.maxOpBytes()); }
@@ -722,11 +730,13 @@ export class Doc extends Emitter {
      * and this client converge; only if the op in flight had in fact been
      * committed before the drop does its edit appear twice. */
     rebase(text, version) {
-        if (text === this.base && version === this.ot.version) return;
+        const discard = this.discard;
+        this.discard = false;
+        if (!discard && text === this.base && version === this.ot.version) return;
         const d = diff(this.base, text);
-        const pend = this.ot.pending();
+        const pend = discard ? [] : this.ot.pending();
         const p2 = transform(pend, d, RIGHT);
-        const dl = transform(d, pend, LEFT);
+        const dl = discard ? diff(this.text, text) : transform(d, pend, LEFT);
         this.text = apply(this.text, dl);
         this.base = text;
         this.ot = new OTClient(version, this.conn.maxOpBytes());
@@ -738,7 +748,7 @@ export class Doc extends Emitter {
     }
 
     onOp(msg) {
-        if (!this.ot) return;
+        if (!this.ot || this.resyncing) return;
         const inf = this.ot.inflight;
         if (inf && msg.client === this.conn.clientId && msg.seq === inf.seq) {
             this.onAck(msg); /* our own op, seen in a catch-up */
@@ -767,7 +777,7 @@ export class Doc extends Emitter {
     }
 
     onAck(msg) {
-        if (!this.ot || !this.ot.inflight || msg.seq !== this.ot.inflight.seq) return;
+        if (!this.ot || this.resyncing || !this.ot.inflight || msg.seq !== this.ot.inflight.seq) return;
         this.base = apply(this.base, this.ot.inflight.op);
         const next = this.ot.ack(msg.version);
         if (next) this.sendOp(next, true);
@@ -778,7 +788,7 @@ export class Doc extends Emitter {
     }
 
     onPresence(msg) {
-        if (msg.client === this.conn.clientId || typeof msg.client !== 'string') return;
+        if (msg.client === this.conn.clientId || typeof msg.client !== 'string' || this.resyncing) return;
         if (msg.cursor === null || msg.cursor === undefined) {
             if (this.peers.delete(msg.client)) this.emit('presence', this.peers);
             return;
@@ -995,14 +1005,21 @@ export class Connection extends Emitter {
             setTimeout(() => { if (d.ot.inflight === inf) d.sendOp(inf, false); }, this.opts.rateLimitDelay);
         } else if (m.code === 'too_old' || m.code === 'version_ahead' || m.code === 'bad_op') {
             this.fail(d, m.code, m.message);
+        } else if (m.code === 'forbidden' && inf && m.seq === inf.seq) {
+            d.readOnly = true; /* a viewer: back to the server's text */
+            this.fail(d, m.code, m.message, true);
         }
     }
 
     /* Our state for 'd' cannot continue from where it is: rejoin from the
      * server's full text and move the unacknowledged edits onto it (see
-     * Doc.rebase). Nothing typed is dropped. */
-    fail(d, code, message) {
+     * Doc.rebase). Nothing typed is dropped, unless 'discard' (the server
+     * refused our edits: we are a viewer). */
+    fail(d, code, message, discard = false) {
+        if (d.resyncing) { d.discard = d.discard || discard; return; }
         this.emit('error', new ChorusError(code, message), d);
+        d.resyncing = true;
+        d.discard = discard;
         d.joined = false;
         this.send({ type: 'leave', doc: d.id });
         this.send({ type: 'join', doc: d.id });

@@ -54,6 +54,7 @@ async function start() {
     conn = new C.Connection({ url: `${proto}//${location.host}/ws`, clientId, name: nameInput.value.trim(), storage });
     window.chorus = { conn, get doc() { return doc; } }; /* for tests and the curious */
     conn.on('status', showStatus);
+    conn.on('error', (e, d) => { if (!d && (e.code === 'unauthorized' || e.code === 'forbidden')) notice('No access: ' + e.message); });
     conn.on('welcome', (m) => { if (!nameInput.value && m.user && m.user.name) nameInput.placeholder = m.user.name; showPeople(); });
     window.addEventListener('online', () => conn.retryNow());
     doc = conn.open(docId);
@@ -62,6 +63,11 @@ async function start() {
     doc.on('presence', () => { showPeople(); scheduleOverlay(); });
     doc.on('saved', (saved) => { showSaved(saved); followHistory(); });
     doc.on('reset', () => { undoStack = []; redoStack = []; });
+    doc.on('error', (e) => {
+        if (doc.readOnly) { ta.readOnly = true; notice('View only: you cannot edit this document.'); }
+        else if (e.code === 'forbidden' || e.code === 'unauthorized') notice('No access: ' + e.message);
+        else if (e.code === 'too_large') notice('That edit is too large for the server.');
+    });
     nameInput.addEventListener('change', () => {
         const n = nameInput.value.trim().slice(0, 64);
         storage.setItem('chorus.name', n);
@@ -118,10 +124,29 @@ function localEdit(op) {
     }
     shown = ta.value;
     if (op.length === 0) return;
+    try {
+        doc.edit(op);
+    } catch (e) { /* refused (read-only): show the document as it is */
+        revertTextarea();
+        notice(e.message);
+        return;
+    }
     recordUndo(op, pre);
-    doc.edit(op);
     sendCursor();
     if (doc.peers.size) scheduleOverlay();
+}
+
+function revertTextarea() {
+    const at = Math.min(ta.selectionStart, doc.text.length);
+    ta.value = shown = doc.text;
+    ta.setSelectionRange(at, at);
+    scheduleOverlay();
+}
+
+function notice(msg) {
+    const el = $('notice');
+    el.textContent = msg;
+    el.hidden = !msg;
 }
 
 function recordUndo(op, pre) {
@@ -138,6 +163,7 @@ function recordUndo(op, pre) {
 
 function undoRedo(from, to) {
     if (composing || !from.length || !doc.ready) return;
+    if (doc.readOnly) return;
     const op = from.pop();
     const pre = doc.text;
     undoing = true;

@@ -95,12 +95,12 @@ async function concurrent(n, doc, rounds) {
 }
 
 test('two pages typing at once end equal to each other and to the server', async () => {
-    const text = await concurrent(2, 'two-' + SEED, 25);
+    const text = await concurrent(2, 'two-' + SEED, 40);
     assert.ok([...text].length > 20, 'the pages typed something: ' + JSON.stringify(text));
 });
 
 test('three pages typing at once (Hangul, emoji) end equal to the server', async () => {
-    const text = await concurrent(3, 'three-' + SEED, 18);
+    const text = await concurrent(3, 'three-' + SEED, 30);
     assert.ok([...text].length > 20);
 });
 

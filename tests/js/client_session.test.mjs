@@ -68,6 +68,7 @@ class FakeServer {
             conn.docs.add(m.doc);
             this.send(conn, out);
         } else if (m.type === 'op') {
+            if (this.viewers) { this.send(conn, [{ type: 'error', code: 'forbidden', message: 'viewers cannot edit', doc: m.doc, seq: m.seq }]); return; }
             const key = conn.client + '/' + m.seq;
             if (d.seen.has(key)) { this.send(conn, [{ type: 'ack', doc: m.doc, seq: m.seq, version: d.seen.get(key) }]); return; }
             let op = C.normalize(m.op);
@@ -296,13 +297,62 @@ test('a paste larger than the server message limit is sent as several ops', asyn
     const da = a.open('big'), db = b.open('big');
     await until(() => da.ready && db.ready, 1000, 'joins');
     const big = 'paste 한글 😀 "quoted" \\ \u0001\n'.repeat(300);
-    da.edit([big]);
-    db.edit(['b']);
+    da.edit(['xy']);
+    await until(() => db.text === 'xy', 1000, 'xy');
+    da.edit([1, big]);
+    db.edit([2, 'b']); // concurrent, elsewhere: the paste stays in one piece
     await until(() => da.saved && db.saved && da.text === db.text && db.text === server.doc('big').text, 5000, 'convergence');
     assert.ok(server.doc('big').log.length > 5, 'several ops');
     assert.equal(server.tooLarge || 0, 0);
-    assert.ok(da.text.includes(big));
+    assert.equal(da.text, 'x' + big + 'yb');
     a.close(); b.close();
+});
+
+test('a viewer whose edit is refused goes back to the server text and is read-only', async () => {
+    const r = rng(SEED);
+    const server = new FakeServer(r);
+    const WS = makeSocketClass(server, r);
+    const w = new C.Connection({ url: 'ws://x/ws', WebSocket: WS });
+    const dw = w.open('ro');
+    await until(() => dw.ready, 1000, 'join');
+    dw.edit(['server text']);
+    await until(() => dw.saved, 1000, 'ack');
+    server.viewers = true;
+    const v = new C.Connection({ url: 'ws://x/ws', WebSocket: WS });
+    const dv = v.open('ro');
+    const errors = [];
+    dv.on('error', (e) => errors.push(e.code));
+    await until(() => dv.ready, 1000, 'join');
+    dv.edit([6, ' edited']);
+    assert.equal(dv.text, 'server edited text');
+    await until(() => dv.readOnly && !dv.resyncing && dv.text === 'server text', 2000, 'revert');
+    assert.ok(dv.saved);
+    assert.ok(errors.includes('forbidden'));
+    assert.throws(() => dv.edit(['x']), (e) => e.code === 'forbidden');
+    w.close(); v.close();
+});
+
+test('a version_ahead on rejoin resyncs from the full text and keeps local edits', async () => {
+    const r = rng(SEED);
+    const server = new FakeServer(r);
+    const WS = makeSocketClass(server, r);
+    let sock = null;
+    const Tracked = class extends WS { constructor(...a) { super(...a); sock = this; } };
+    const c = new C.Connection({ url: 'ws://x/ws', WebSocket: Tracked, backoffMin: 1, backoffMax: 4 });
+    const d = c.open('lost');
+    await until(() => d.ready, 1000, 'join');
+    d.edit(['abc']);
+    await until(() => d.saved, 1000, 'ack');
+    // The server loses its history (a restore from an old backup).
+    server.up = false;
+    sock.cut();
+    server.docs.set('lost', { text: 'xyz', log: [], members: new Set(), seen: new Map() });
+    d.edit([3, '!']);
+    server.up = true;
+    await until(() => d.saved && d.joined && !d.resyncing, 2000, 'resync');
+    assert.equal(server.doc('lost').text, 'xyz!');
+    assert.equal(d.text, 'xyz!');
+    c.close();
 });
 
 test('the seq counter survives a new Connection with the same storage', async () => {
