@@ -167,8 +167,14 @@ static int write_batch(srv_conn *c)
     }
     *p++ = ']';
     size_t len = (size_t)(p - (c->batch + LWS_PRE));
-    return lws_write(c->wsi, c->batch + LWS_PRE, len, LWS_WRITE_TEXT) <
-                   (int)len ? -1 : 0;
+    int rc = lws_write(c->wsi, c->batch + LWS_PRE, len, LWS_WRITE_TEXT) <
+                     (int)len ? -1 : 0;
+    if (c->batch_cap > 16 * 1024) { /* do not keep a large one per client */
+        free(c->batch);
+        c->batch = NULL;
+        c->batch_cap = 0;
+    }
+    return rc;
 }
 
 static int on_writeable(srv_conn *c)
@@ -233,11 +239,11 @@ static int on_receive(srv_conn *c, const void *in, size_t len)
     size_t n = c->rx_len;
     c->rx_len = 0;
     srv__proto_handle(c, c->rx, n);
-    if (c->rx_cap > 64 * 1024) { /* do not keep a big buffer per idle client */
-        free(c->rx);
-        c->rx = NULL;
-        c->rx_cap = 0;
-    }
+    /* An idle connection keeps no buffer: most of them are idle, and a
+     * malloc per message costs less than 4 KB held by each of thousands. */
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_cap = 0;
     return 0;
 }
 
