@@ -11,7 +11,10 @@
  * thread. A restore computes its op on the pool (the diff from the current
  * text to the text at N), then submits it on the lws thread through
  * srv_session_submit, so editors that are open receive it live; history is
- * never rewritten. JSON shapes: docs/history.md. */
+ * never rewritten. In team mode reading needs the viewer role on D, restore
+ * the editor role, fork the viewer role on D and a login (the forker owns
+ * the fork); the op's user is then the logged-in name. JSON shapes:
+ * docs/history.md. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 
 #include <sodium.h>
 
+#include "server/auth.h"
 #include "server/core.h"
 #include "server/export.h"
 #include "server/history.h"
@@ -35,6 +39,8 @@ struct hist_task {
     srv_task t;
     srv_http_req *r;
     int (*build)(store *st, hist_task *h);
+    int need;                      /* SRV_NEED_* on 'doc' */
+    srv_identity who;              /* who asks (team mode), from run_task */
     char doc[65];
     int64_t after, limit, version; /* version < 0: the current one */
     int fmt;
@@ -292,13 +298,17 @@ static int build_fork(store *st, hist_task *h)
     }
     store_docinfo_clear(&d);
     if (rc == 0)
-        rc = store_doc_create(st, h->new_id, h->title ? h->title : title, "", now);
+        rc = store_doc_create(st, h->new_id, h->title ? h->title : title,
+                              h->who.user_id ? h->who.name : "", now);
     if (rc == STORE_EEXIST) {
         free(text);
         return set_error(h, 409, "exists", "a document with that id exists", rc);
     }
-    if (rc == 0 && (rc = fork_first_op(st, h, text, bytes, now)) < 0)
-        store_doc_delete(st, h->new_id);
+    int created = rc == 0;
+    if (rc == 0 && h->who.user_id)
+        rc = store_role_set(st, h->new_id, h->who.user_id, STORE_ROLE_OWNER);
+    if (rc == 0) rc = fork_first_op(st, h, text, bytes, now);
+    if (rc < 0 && created) store_doc_delete(st, h->new_id);
     free(text);
     if (rc == 0) rc = store_doc_get(st, h->new_id, &e);
     if (rc < 0) return storage_error(h, rc);
@@ -318,6 +328,19 @@ static int build_fork(store *st, hist_task *h)
 static int run_task(store *st, store_task *t)
 {
     hist_task *h = (hist_task *)t;
+    int role = 0, status = 0;
+    const char *code = NULL;
+    if (srv_auth_http(st, h->r->token, srv_http_arg(h->r, "share"), h->doc,
+                      h->need, &h->who, &role, &status, &code) < 0)
+        return set_error(h, status, code,
+                         status == 401 ? "log in first (or use a share link)"
+                         : status == 403 ? "you do not have access to this"
+                         : status == 404 ? "no such document" : "server error",
+                         -1);
+    if (h->build == build_fork && srv_auth_team() && !h->who.user_id)
+        return set_error(h, 401, "unauthorized", "log in to fork a document", -1);
+    if (h->who.user_id) /* the op's author is who is logged in */
+        snprintf(h->user, sizeof h->user, "%s", h->who.name);
     return h->build(st, h);
 }
 
@@ -486,11 +509,14 @@ static int post_args(srv_http_req *r, hist_task *h, int fork)
 static const struct route {
     const char *path;
     int post;
+    int need;
     int (*build)(store *st, hist_task *h);
 } routes[] = {
-    {"/history", 0, build_history}, {"/sessions", 0, build_sessions},
-    {"/export", 0, build_export},   {"/restore", 1, build_restore},
-    {"/fork", 1, build_fork},
+    {"/history", 0, SRV_NEED_VIEWER, build_history},
+    {"/sessions", 0, SRV_NEED_VIEWER, build_sessions},
+    {"/export", 0, SRV_NEED_VIEWER, build_export},
+    {"/restore", 1, SRV_NEED_EDITOR, build_restore},
+    {"/fork", 1, SRV_NEED_VIEWER, build_fork},
 };
 
 int srv__history_dispatch(srv_http_req *r, const char *doc, const char *rest)
@@ -513,6 +539,7 @@ int srv__history_dispatch(srv_http_req *r, const char *doc, const char *rest)
     h->fd = -1;
     h->version = -1;
     h->build = rt->build;
+    h->need = rt->need;
     snprintf(h->doc, sizeof h->doc, "%s", doc);
     if ((rt->post ? post_args(r, h, rt->build == build_fork)
                   : get_args(r, h, rest)) < 0) {
