@@ -395,6 +395,45 @@ async def test_random_malformed_frames_crash_nothing():
         assert m["text"] == text_of(s, "d")
 
 
+async def test_connections_per_ip_limit():
+    with Server("--conns-per-ip", "3") as s:
+        conns = [await Client.connect(s) for _ in range(3)]
+        try:
+            await websockets.connect(s.ws_url, subprotocols=["chorus.v1"], open_timeout=5)
+            raise AssertionError("a 4th connection from one address must be refused")
+        except websockets.exceptions.InvalidStatusCode as e:
+            assert e.status_code == 429
+        await conns[0].close()
+        await asyncio.sleep(0.2)
+        c = await Client.connect(s)  # a slot is free again
+        await c.join("d")
+        await c.expect("joined")
+
+
+def test_silent_peer_is_pinged_then_hung_up():
+    with Server("--idle-timeout", "1") as s:
+        sock = raw_ws(s.port)
+        sock.sendall(frame(json.dumps({"type": "hello", "client": "mute"}).encode()))
+        sock.settimeout(15)
+        got_ping = False
+        data = b""
+        t0 = __import__("time").time()
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if b"\x89\x00" in data:  # a ping with no payload
+                    got_ping = True
+        except (socket.timeout, ConnectionResetError):
+            pass
+        elapsed = __import__("time").time() - t0
+        assert got_ping, data
+        assert elapsed < 14, elapsed  # hung up, not left open
+        assert http_get(s.url + "/metrics")[2].count(b"chorus_connections 0") == 1
+
+
 # ---- behaviour -----------------------------------------------------------------
 
 async def test_ack_then_broadcast_to_others_in_version_order():
