@@ -33,7 +33,9 @@
 #define MAX_BATCH 1024        /* keystrokes in one op at most */
 #define TICK_US 1000
 
-enum { W_NONE, W_HELLO, W_JOIN, W_OP };
+enum { W_NONE, W_HELLO, W_JOIN, W_OP, W_CREATE, W_PREFILL };
+
+#define SHAREDB_TYPE "http://sharejs.org/types/text-unicode"
 enum { PH_CONNECT, PH_WARMUP, PH_MEASURE, PH_DONE };
 
 typedef struct client {
@@ -42,6 +44,7 @@ typedef struct client {
     char id[48];
     int want;                 /* W_*: what the next WRITEABLE sends */
     int open, joined;
+    int prefilling;           /* its prefill op is in flight */
     int64_t ver, ver0, len0;  /* newest version seen; at join; length then */
     int64_t seq;              /* last seq sent */
     int inflight;
@@ -66,6 +69,7 @@ static struct {
     double t_start, t_measure, t_end;
     uint64_t ks_due;          /* keystrokes of the run so far (paced) */
     double cpu0;
+    int debug;                /* LG_DEBUG set: every frame on stderr */
     pthread_t ticker;
     volatile int ticking;
     unsigned char *out_buf;   /* LWS_PRE + one outgoing message */
@@ -121,13 +125,22 @@ static int out_reserve(size_t n)
 static size_t build_op(client *c, char *p, size_t cap)
 {
     uint32_t k = 1;
-    if (R.cfg->mode == LG_PACED) {
+    if (c->prefilling) {
+        k = (uint32_t)R.cfg->prefill;
+    } else if (R.cfg->mode == LG_PACED) {
         k = c->ty->ks_next - c->ks_sent;
         if (k > MAX_BATCH) k = MAX_BATCH;
     }
     int64_t known = c->len0 + (c->ver - c->ver0);
-    int64_t pos = (int64_t)(rnd(c) % (uint64_t)(known + 1));
-    int n = snprintf(p, cap, "{\"type\":\"op\",\"doc\":\"%s%d\",\"version\":%lld,"
+    int64_t pos = c->prefilling ? 0 : (int64_t)(rnd(c) % (uint64_t)(known + 1));
+    int n;
+    if (R.cfg->proto == LG_SHAREDB)
+        n = snprintf(p, cap, "{\"a\":\"op\",\"c\":\"docs\",\"d\":\"%s%d\","
+                     "\"v\":%lld,\"src\":\"%s\",\"seq\":%lld,\"op\":[",
+                     R.cfg->doc_prefix, c->doc, (long long)c->ver, c->id,
+                     (long long)(c->seq + 1));
+    else
+        n = snprintf(p, cap, "{\"type\":\"op\",\"doc\":\"%s%d\",\"version\":%lld,"
                      "\"seq\":%lld,\"op\":[", R.cfg->doc_prefix, c->doc,
                      (long long)c->ver, (long long)(c->seq + 1));
     if (pos > 0) n += snprintf(p + n, cap - (size_t)n, "%lld,", (long long)pos);
@@ -135,7 +148,7 @@ static size_t build_op(client *c, char *p, size_t cap)
     for (uint32_t i = 0; i < k; i++) p[n++] = (char)('a' + rnd(c) % 26);
     n += snprintf(p + n, cap - (size_t)n, "\"]}");
     c->seq++;
-    if (R.cfg->mode == LG_PACED) {
+    if (R.cfg->mode == LG_PACED && !c->prefilling) {
         lg_sent_op *o = &c->ty->ops[c->seq % OP_RING];
         o->seq = c->seq;
         o->k0 = c->ks_sent;
@@ -148,18 +161,31 @@ static size_t build_op(client *c, char *p, size_t cap)
 static int on_writeable(client *c)
 {
     if (R.stop) return 0;
-    if (out_reserve(MAX_BATCH + 256) < 0) return -1;
+    if (out_reserve(MAX_BATCH + (size_t)R.cfg->prefill + 512) < 0) return -1;
     char *p = (char *)R.out_buf + LWS_PRE;
     size_t cap = R.out_cap - LWS_PRE, n;
+    int sdb = R.cfg->proto == LG_SHAREDB;
     switch (c->want) {
     case W_HELLO:
-        n = (size_t)snprintf(p, cap, "{\"type\":\"hello\",\"client\":\"%s\","
-                             "\"name\":\"u%d\"}", c->id, c->idx);
+        n = (size_t)(sdb ? snprintf(p, cap, "{\"a\":\"hs\",\"id\":\"%s\"}", c->id)
+                         : snprintf(p, cap, "{\"type\":\"hello\",\"client\":\"%s\","
+                                    "\"name\":\"u%d\"}", c->id, c->idx));
         break;
     case W_JOIN:
-        n = (size_t)snprintf(p, cap, "{\"type\":\"join\",\"doc\":\"%s%d\"}",
-                             R.cfg->doc_prefix, c->doc);
+        n = (size_t)(sdb ? snprintf(p, cap, "{\"a\":\"s\",\"c\":\"docs\",\"d\":\"%s%d\"}",
+                                    R.cfg->doc_prefix, c->doc)
+                         : snprintf(p, cap, "{\"type\":\"join\",\"doc\":\"%s%d\"}",
+                                    R.cfg->doc_prefix, c->doc));
         break;
+    case W_CREATE: /* ShareDB: the document's first client creates it */
+        n = (size_t)snprintf(p, cap, "{\"a\":\"op\",\"c\":\"docs\",\"d\":\"%s%d\","
+                             "\"v\":0,\"src\":\"%s\",\"seq\":%lld,\"create\":"
+                             "{\"type\":\"" SHAREDB_TYPE "\",\"data\":\"\"}}",
+                             R.cfg->doc_prefix, c->doc, c->id,
+                             (long long)++c->seq);
+        c->inflight = 1;
+        break;
+    case W_PREFILL:
     case W_OP:
         if (c->inflight) return 0;
         n = build_op(c, p, cap);
@@ -170,6 +196,7 @@ static int on_writeable(client *c)
         return 0;
     }
     c->want = W_NONE;
+    if (R.debug) fprintf(stderr, "%s > %.*s\n", c->id, (int)n, p);
     if (lws_write(c->wsi, (unsigned char *)p, n, LWS_WRITE_TEXT) < (int)n) {
         fail("write failed", c);
         return -1;
@@ -226,10 +253,23 @@ static void remote_op(const lg_msg *m, double now)
     }
 }
 
+static void count_ready(void)
+{
+    __atomic_add_fetch(&R.sh->ready, 1, __ATOMIC_SEQ_CST);
+    R.pending--;
+}
+
 static void on_ack(client *c, const lg_msg *m, double now)
 {
     if (m->seq != c->seq || !c->inflight) return;
     c->inflight = 0;
+    if (c->prefilling) { /* the document now holds the prefill */
+        c->prefilling = 0;
+        c->len0 += (c->ver - c->ver0 - 1) + R.cfg->prefill;
+        c->ver0 = c->ver;
+        count_ready();
+        return;
+    }
     if (R.phase == PH_MEASURE) {
         R.out->acks++;
         if (c->t_sent >= R.t_measure)
@@ -241,10 +281,25 @@ static void on_ack(client *c, const lg_msg *m, double now)
         want(c, W_OP);
 }
 
-static void on_msg(void *arg, const lg_msg *m)
+/* The client knows its document at version 'v' with 'len' code points. It
+ * is ready, unless it is the document's first client and a prefill is
+ * asked for: then once that op is acked. */
+static void became_ready(client *c, int64_t v, int64_t len)
 {
-    client *c = arg;
-    double now = lg_now();
+    c->joined = 1;
+    c->ver0 = v;
+    if (v > c->ver) c->ver = v;
+    c->len0 = len;
+    if (R.cfg->prefill > 0 && c->idx == c->doc) {
+        c->prefilling = 1;
+        want(c, W_PREFILL);
+        return;
+    }
+    count_ready();
+}
+
+static void on_chorus_msg(client *c, const lg_msg *m, double now)
+{
     if (m->version > c->ver) c->ver = m->version;
     if (lg_span_is(m->type, "op")) {
         if (R.cfg->mode == LG_PACED) remote_op(m, now);
@@ -253,18 +308,49 @@ static void on_msg(void *arg, const lg_msg *m)
     } else if (lg_span_is(m->type, "welcome")) {
         want(c, W_JOIN);
     } else if (lg_span_is(m->type, "joined") && !c->joined) {
-        c->joined = 1;
-        c->ver0 = c->ver = m->version;
-        c->len0 = utf8_len(m->text);
-        __atomic_add_fetch(&R.sh->ready, 1, __ATOMIC_SEQ_CST);
-        R.pending--;
+        became_ready(c, m->version, utf8_len(m->text));
     } else if (lg_span_is(m->type, "error")) {
         fail("the server answered an error", c);
     }
 }
 
+/* ShareDB: "v" of an op is the version it applied to; acks are op
+ * messages without "op" from our own src; the document exists once a
+ * snapshot with a type or its create op has been seen. */
+static void on_sharedb_msg(client *c, const lg_msg *m, double now)
+{
+    int mine = m->client.n == strlen(c->id) &&
+               memcmp(m->client.p, c->id, m->client.n) == 0;
+    if (m->has_error) {
+        fail("ShareDB answered an error", c);
+    } else if (lg_span_is(m->type, "hs")) {
+        want(c, W_JOIN);
+    } else if (lg_span_is(m->type, "s") && !c->joined) {
+        if (m->has_doc_type) became_ready(c, m->version, utf8_len(m->text));
+        else if (c->idx == c->doc) want(c, W_CREATE);
+    } else if (lg_span_is(m->type, "op")) {
+        if (m->version >= 0 && m->version + 1 > c->ver) c->ver = m->version + 1;
+        if (m->has_create || (mine && !c->joined)) { /* created, or our create acked */
+            if (mine) c->inflight = 0;
+            if (!c->joined) became_ready(c, m->version + 1, 0);
+        } else if (mine) {
+            on_ack(c, m, now);
+        } else if (m->has_op && R.cfg->mode == LG_PACED) {
+            remote_op(m, now);
+        }
+    }
+}
+
+static void on_msg(void *arg, const lg_msg *m)
+{
+    double now = lg_now();
+    if (R.cfg->proto == LG_SHAREDB) on_sharedb_msg(arg, m, now);
+    else on_chorus_msg(arg, m, now);
+}
+
 static int on_receive(client *c, const char *in, size_t len)
 {
+    if (R.debug) fprintf(stderr, "%s < %.*s\n", c->id, (int)len, in);
     int final = lws_is_final_fragment(c->wsi) &&
                 lws_remaining_packet_payload(c->wsi) == 0;
     if (final && c->rx_len == 0) {
@@ -301,7 +387,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
     if (!c) return 0;
     switch (reason) {
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        fprintf(stderr, "loadgen: connect: %s\n", in ? (char *)in : "?");
+        if (!R.failed)
+            fprintf(stderr, "loadgen: connect: %s\n", in ? (char *)in : "?");
         c->wsi = NULL;
         fail("connection failed", c);
         return 0;
@@ -345,7 +432,8 @@ static int connect_one(client *c)
     ci.port = R.cfg->port;
     ci.path = R.cfg->path;
     ci.host = R.cfg->host;
-    ci.protocol = "chorus.v1";
+    ci.protocol = R.cfg->proto == LG_SHAREDB ? NULL : "chorus.v1";
+    ci.local_protocol_name = "chorus.v1"; /* our one handler */
     ci.userdata = c;
     ci.pwsi = &c->wsi;
     if (R.cfg->nsrc) ci.iface = R.cfg->src[c->idx % R.cfg->nsrc];
@@ -400,6 +488,10 @@ static void open_more(void)
 {
     const lg_config *cfg = R.cfg;
     while (R.next < cfg->clients && R.pending < cfg->connect_window) {
+        /* with a prefill, the others join once every document holds it */
+        if (cfg->prefill && R.next >= cfg->docs &&
+            __atomic_load_n(&R.sh->ready, __ATOMIC_SEQ_CST) < cfg->docs)
+            break;
         if (connect_one(&R.c[R.next]) < 0) {
             fail("cannot start a connection", &R.c[R.next]);
             return;
@@ -462,6 +554,7 @@ static int setup(const lg_config *cfg, lg_shared *sh, int w)
     R.w = w;
     R.out = &sh->w[w];
     R.next = w;
+    R.debug = getenv("LG_DEBUG") != NULL;
     R.c = calloc((size_t)cfg->clients, sizeof *R.c);
     if (!R.c) return -1;
     for (int i = 0; i < cfg->clients; i++) {

@@ -49,11 +49,15 @@ typedef struct lg_span {
 } lg_span;
 
 typedef struct lg_msg {     /* the fields of one message the generator uses */
-    lg_span type;
-    lg_span client;
-    lg_span text;           /* raw JSON string body, escapes not decoded */
-    int64_t version;        /* -1 when absent */
+    lg_span type;           /* chorus "type", ShareDB "a" */
+    lg_span client;         /* chorus "client", ShareDB "src" */
+    lg_span text;           /* raw JSON string body, escapes not decoded:
+                               chorus "text", ShareDB "data"."data" */
+    int64_t version;        /* chorus "version", ShareDB "v" (or "data"."v");
+                               -1 when absent */
     int64_t seq;            /* -1 when absent */
+    int has_op, has_create, has_error;  /* members present */
+    int has_doc_type;       /* ShareDB "data"."type" is a string */
 } lg_msg;
 
 typedef void (*lg_msg_fn)(void *arg, const lg_msg *m);
@@ -68,6 +72,7 @@ int lg_span_is(lg_span s, const char *lit);
 
 /* ---- the run (run.c forks workers; client.c is one worker) */
 enum lg_mode { LG_CLOSED, LG_PACED, LG_IDLE };
+enum lg_proto { LG_CHORUS, LG_SHAREDB };
 
 typedef struct lg_config {
     const char *host;
@@ -78,7 +83,10 @@ typedef struct lg_config {
     const char *doc_prefix; /* docs are <prefix><index> */
     const char *run_id;     /* client ids are lg-<run_id>-<i> */
     int mode;
+    int proto;              /* LG_CHORUS or LG_SHAREDB */
     double rate;            /* LG_PACED: keystrokes per second per client */
+    int prefill;            /* characters each document's first client
+                               inserts before the others join (0: none) */
     double warmup_s, duration_s; /* LG_IDLE: duration is the settle time */
     int server_pid;         /* 0: no server figures */
     const char **src;       /* source addresses, round robin; NULL: any */

@@ -21,9 +21,13 @@ static void usage(void)
             "usage: loadgen --port P --clients N --mode closed|paced|idle [flags]\n"
             "  --host H          server address (default 127.0.0.1)\n"
             "  --path P          WebSocket path (default /ws)\n"
+            "  --proto P         chorus (chorus.v1, default) or sharedb (ShareDB's\n"
+            "                    protocol, collection \"docs\", type text-unicode)\n"
             "  --docs D          documents; client i joins doc i %% D (default 1)\n"
             "  --doc-prefix S    document ids are S<index> (default lg-<pid>-)\n"
             "  --rate K          paced: keystrokes/s per client (default 2)\n"
+            "  --prefill C       each document's first client inserts C characters\n"
+            "                    before the other clients join\n"
             "  --warmup S        seconds before measuring (default 1)\n"
             "  --duration S      seconds measured; idle: settle time (default 5)\n"
             "  --server-pid PID  read the server's CPU and memory from /proc\n"
@@ -52,6 +56,7 @@ static int parse(int argc, char **argv, lg_config *cfg)
         {"mode", 1, 0, 'm'},     {"rate", 1, 0, 'r'},   {"warmup", 1, 0, 'w'},
         {"duration", 1, 0, 't'}, {"server-pid", 1, 0, 's'}, {"src", 1, 0, 'S'},
         {"window", 1, 0, 'W'},   {"name", 1, 0, 'N'},   {"procs", 1, 0, 'k'},
+        {"proto", 1, 0, 'o'},   {"prefill", 1, 0, 'F'},
         {0, 0, 0, 0},
     };
     int o;
@@ -77,12 +82,19 @@ static int parse(int argc, char **argv, lg_config *cfg)
         case 'W': cfg->connect_window = atoi(optarg); break;
         case 'N': cfg->name = optarg; break;
         case 'k': cfg->procs = atoi(optarg); break;
+        case 'F': cfg->prefill = atoi(optarg); break;
+        case 'o':
+            if (strcmp(optarg, "chorus") == 0) cfg->proto = LG_CHORUS;
+            else if (strcmp(optarg, "sharedb") == 0) cfg->proto = LG_SHAREDB;
+            else return -1;
+            break;
         default: return -1;
         }
     }
     if (optind != argc || cfg->port <= 0 || cfg->clients <= 0 ||
         cfg->docs <= 0 || cfg->rate <= 0 || cfg->duration_s <= 0 ||
         cfg->warmup_s < 0 || cfg->connect_window <= 0 || cfg->procs < 1 ||
+        cfg->prefill < 0 || cfg->prefill > 4000000 ||
         cfg->procs > LG_MAX_PROCS || cfg->procs > cfg->clients)
         return -1;
     return 0;

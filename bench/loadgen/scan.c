@@ -3,10 +3,10 @@
  * At tens of thousands of ops a second every one of N clients receives
  * every op, so building a jansson tree per message would make the load
  * generator, not the server, the thing measured. This scanner walks a frame
- * once, picks out the few top-level members the generator uses (type,
- * client, text, version, seq) as spans, and skips every other value by
- * matching brackets outside strings. It checks structure as far as it walks
- * and reports malformed input; it does not decode escapes. */
+ * once, picks out the few members the generator uses (see lg_msg; chorus.v1
+ * and ShareDB names) as spans, and skips every other value by matching
+ * brackets outside strings. It checks structure as far as it walks and
+ * reports malformed input; it does not decode escapes. */
 #include <string.h>
 
 #include "bench/loadgen/lg.h"
@@ -77,28 +77,28 @@ static int value(cur *c, int64_t *num)
     return 0;
 }
 
-static int object(cur *c, lg_msg *m)
+static int is_str(const cur *c)
 {
-    memset(m, 0, sizeof *m);
-    m->version = m->seq = -1;
+    return c->p < c->end && *c->p == '"';
+}
+
+/* One member of a top-level message ('nested' 0) or of ShareDB's snapshot
+ * object "data" ('nested' 1). */
+static int member(cur *c, lg_span key, lg_msg *m, int nested);
+
+static int members(cur *c, lg_msg *m, int nested)
+{
     if (c->p >= c->end || *c->p != '{') return -1;
     c->p++;
     for (;;) {
         lg_span key;
         ws(c);
         if (c->p < c->end && *c->p == '}') return c->p++, 0;
-        if (c->p >= c->end || *c->p != '"' || string(c, &key) < 0) return -1;
+        if (!is_str(c) || string(c, &key) < 0) return -1;
         ws(c);
         if (c->p >= c->end || *c->p++ != ':') return -1;
         ws(c);
-        int rc;
-        if (lg_span_is(key, "type")) rc = c->p < c->end && *c->p == '"' ? string(c, &m->type) : -1;
-        else if (lg_span_is(key, "client")) rc = c->p < c->end && *c->p == '"' ? string(c, &m->client) : value(c, NULL);
-        else if (lg_span_is(key, "text")) rc = c->p < c->end && *c->p == '"' ? string(c, &m->text) : value(c, NULL);
-        else if (lg_span_is(key, "version")) rc = value(c, &m->version);
-        else if (lg_span_is(key, "seq")) rc = value(c, &m->seq);
-        else rc = value(c, NULL);
-        if (rc < 0) return -1;
+        if (member(c, key, m, nested) < 0) return -1;
         ws(c);
         if (c->p < c->end && *c->p == ',') {
             c->p++;
@@ -107,6 +107,39 @@ static int object(cur *c, lg_msg *m)
         if (c->p < c->end && *c->p == '}') return c->p++, 0;
         return -1;
     }
+}
+
+static int member(cur *c, lg_span key, lg_msg *m, int nested)
+{
+    if (nested) {
+        if (lg_span_is(key, "v")) return value(c, &m->version);
+        if (lg_span_is(key, "data") && is_str(c)) return string(c, &m->text);
+        if (lg_span_is(key, "type")) m->has_doc_type = is_str(c);
+        return value(c, NULL);
+    }
+    /* the first of "type" (chorus.v1) or "a" (ShareDB, whose handshake also
+     * carries a "type": its default OT type) names the message */
+    if ((lg_span_is(key, "type") || lg_span_is(key, "a")) && m->type.n == 0)
+        return is_str(c) ? string(c, &m->type) : -1;
+    if ((lg_span_is(key, "client") || lg_span_is(key, "src")) && is_str(c))
+        return string(c, &m->client);
+    if (lg_span_is(key, "text") && is_str(c)) return string(c, &m->text);
+    if (lg_span_is(key, "version") || lg_span_is(key, "v"))
+        return value(c, &m->version);
+    if (lg_span_is(key, "seq")) return value(c, &m->seq);
+    if (lg_span_is(key, "data") && c->p < c->end && *c->p == '{')
+        return members(c, m, 1);
+    if (lg_span_is(key, "op")) m->has_op = 1;
+    else if (lg_span_is(key, "create")) m->has_create = 1;
+    else if (lg_span_is(key, "error")) m->has_error = 1;
+    return value(c, NULL);
+}
+
+static int object(cur *c, lg_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->version = m->seq = -1;
+    return members(c, m, 0);
 }
 
 int lg_span_is(lg_span s, const char *lit)
