@@ -538,7 +538,7 @@ def test_every_route_answers_errors_clearly():
             ("POST", "e/fork", {"title": 5}, 400, "bad_request"),
             ("POST", "e/fork", [1], 400, "bad_request"),
             ("DELETE", "e/history", None, 405, "method_not_allowed"),
-            ("POST", "e/export", None, 405, "method_not_allowed"),
+            ("POST", "e/export", {}, 405, "method_not_allowed"),
             ("GET", "e/restore", None, 405, "method_not_allowed"),
             ("GET", "e/fork", None, 405, "method_not_allowed"),
         ]
@@ -564,6 +564,31 @@ def test_every_route_answers_errors_clearly():
             rc, out, err = chorus(cmd, "--help")
             assert rc == 0 and b"usage: chorus " + cmd.encode() in out
 
+
+# ---- team mode ----------------------------------------------------------------
+
+def test_in_team_mode_restore_and_fork_are_authored_by_the_logged_in_user():
+    from test_auth import team_server, token_of
+    with team_server() as s:
+        obj, texts = make_history("t", ["Ann", "Bob"], 20, seed=2)
+        assert import_obj(s, obj)[0] == 0
+        root = token_of(s, "root")
+        auth = {"Authorization": "Bearer " + root, "Content-Type": "application/json"}
+        st, h, body = http("POST", s.url + "/api/docs/t/restore",
+                           {"version": 5, "user": "mallory"}, headers=auth)
+        assert st == 200 and json.loads(body)["version"] == 21, body
+        st, h, body = http("POST", s.url + "/api/docs/t/fork",
+                           {"id": "t2", "version": 10, "user": "mallory"}, headers=auth)
+        r = json.loads(body)
+        assert st == 201 and r["creator"] == "root", body
+        st, h, body = http_get(s.url + "/api/docs/t/history?after=20", headers=auth)
+        assert st == 200 and [o["user"] for o in json.loads(body)["ops"]] == ["root"]
+        st, h, body = http_get(s.url + "/api/docs/t2/history", headers=auth)
+        assert [o["user"] for o in json.loads(body)["ops"]] == ["root"]
+        st, h, body = http_get(s.url + "/api/docs/t2/text", headers=auth)
+        assert body.decode() == texts[10]
+        assert http_get(s.url + "/api/docs/t/export?format=json")[0] == 401
+        assert http_get(s.url + "/api/docs/t/sessions")[0] == 401
 
 if __name__ == "__main__":
     run(globals())
