@@ -227,7 +227,9 @@ int srv_auth_http(store *st, const char *token, const char *share,
                                [SRV_NEED_EDITOR] = STORE_ROLE_EDITOR,
                                [SRV_NEED_OWNER] = STORE_ROLE_OWNER};
     if (*role >= want[need]) return 0;
-    *status = 403, *code = "forbidden";
+    /* a guest whose share link grants nothing is not authenticated at all */
+    if (who->user_id) *status = 403, *code = "forbidden";
+    else *status = 401, *code = "unauthorized";
     return -1;
 server_error:
     *status = 500, *code = "server_error";

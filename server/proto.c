@@ -260,7 +260,7 @@ static void access_done(srv_task *t)
     } else if (t->base.result < 0) {
         srv_conn_error(c, "server_error", store_strerror(t->base.result), a->doc, -1);
     } else if (a->role == STORE_ROLE_NONE) {
-        if (c->user_id || a->share[0])
+        if (c->user_id)
             srv_conn_error(c, "forbidden", "no access to this document", a->doc, -1);
         else
             srv_conn_error(c, "unauthorized", "log in, or use a share link", a->doc, -1);
