@@ -43,6 +43,7 @@ struct hist_task {
     srv_identity who;              /* who asks (team mode), from run_task */
     char doc[65];
     int64_t after, limit, version; /* version < 0: the current one */
+    int desc;                      /* sessions: newest first, before 'version' */
     int fmt;
     char new_id[65];
     char *title;
@@ -132,8 +133,11 @@ static json_t *session_json(const srv_edit_session *s)
                      (json_int_t)s->added, "removed", (json_int_t)s->removed);
 }
 
+static int build_sessions_desc(store *st, hist_task *h);
+
 static int build_sessions(store *st, hist_task *h)
 {
+    if (h->desc) return build_sessions_desc(st, h);
     srv_walk w;
     srv_sessions g;
     srv_edit_session done;
@@ -154,6 +158,45 @@ static int build_sessions(store *st, hist_task *h)
     if (rc == 0 && next < 0 && srv_sessions_flush(&g, &done))
         json_array_append_new(list, session_json(&done));
     srv_walk_clear(&w);
+    if (rc < 0) {
+        json_decref(list);
+        return storage_error(h, rc);
+    }
+    set_json(h, 200, json_pack("{s:s,s:I,s:I,s:o,s:o}", "doc", h->doc, "version",
+                               (json_int_t)cur, "gap_ms",
+                               (json_int_t)SRV_SESSION_GAP_MS, "sessions", list,
+                               "next", next < 0 ? json_null() : json_integer(next)));
+    return 0;
+}
+
+/* Newest first: the sessions up to version h->version (default: current),
+ * kept in a ring of the last 'limit' while the log is walked from 0, so page
+ * boundaries are the same session boundaries as in the oldest-first view. */
+static int build_sessions_desc(store *st, hist_task *h)
+{
+    srv_walk w;
+    srv_sessions g;
+    const store_oprec *r;
+    store_docinfo d;
+    memset(&d, 0, sizeof d);
+    int rc = store_doc_get(st, h->doc, &d);
+    int64_t cur = d.version;
+    store_docinfo_clear(&d);
+    if (rc < 0 || (rc = srv_walk_init(&w, st, h->doc, 0, h->version, 0)) < 0)
+        return storage_error(h, rc);
+    size_t cap = (size_t)h->limit, n = 0;
+    srv_edit_session *ring = calloc(cap, sizeof *ring);
+    srv_sessions_init(&g, 0);
+    while (ring && (rc = srv_walk_next(&w, &r)) == 1)
+        if (srv_sessions_feed(&g, r, w.op, &ring[n % cap])) n++;
+    if (ring && rc == 0 && srv_sessions_flush(&g, &ring[n % cap])) n++;
+    srv_walk_clear(&w);
+    json_t *list = json_array();
+    if (!ring) rc = STORE_ENOMEM;
+    for (size_t i = 0; rc == 0 && list && i < n && i < cap; i++)
+        json_array_append_new(list, session_json(&ring[(n - 1 - i) % cap]));
+    int64_t next = n > cap ? ring[(n - cap) % cap].from : -1;
+    free(ring);
     if (rc < 0) {
         json_decref(list);
         return storage_error(h, rc);
@@ -458,6 +501,15 @@ static int get_args(srv_http_req *r, hist_task *h, const char *rest)
     }
     if (int_arg(r, "after", INT64_MAX, &h->after) < 0) return -1;
     if (int_arg(r, "limit", LIMIT_MAX, &h->limit) < 0) return -1;
+    const char *order = srv_http_arg(r, "order");
+    if (strcmp(rest, "/sessions") == 0 && order) {
+        if (strcmp(order, "desc") && strcmp(order, "asc")) {
+            srv_http_error(r, 400, "bad_request", "order must be asc or desc");
+            return -1;
+        }
+        h->desc = strcmp(order, "desc") == 0;
+        if (h->desc && int_arg(r, "before", INT64_MAX, &h->version) < 0) return -1;
+    }
     if (h->limit == 0) h->limit = LIMIT_DEFAULT;
     return 0;
 }

@@ -405,6 +405,20 @@ def test_history_pages_and_sessions_group_by_user_and_idle_gap():
             after = page["next"]
         assert [(g["user"], g["from"], g["to"], g["start"], g["end"]) for g in got] == \
             [(w["user"], w["from"], w["to"], w["start"], w["end"]) for w in want]
+        desc, before = [], None
+        while True:
+            q = "&before=%d" % before if before is not None else ""
+            st, page = get_json(s.url + "/api/docs/h/sessions?order=desc&limit=4" + q)
+            assert st == 200, page
+            desc += page["sessions"]
+            if page["next"] is None:
+                break
+            before = page["next"]
+        assert desc[::-1] == got
+        st, page = get_json(s.url + "/api/docs/h/sessions?order=desc&before=121")
+        assert st == 404 and page["error"] == "no_version"
+        st, page = get_json(s.url + "/api/docs/h/sessions?order=sideways")
+        assert st == 400
         for g in got:
             ops_in = obj["ops"][g["from"]:g["to"]]
             assert g["ops"] == len(ops_in)
