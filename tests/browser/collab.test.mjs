@@ -287,3 +287,32 @@ test('the history slider shows the text at each version and offers a download', 
     }
     await a.context().close();
 });
+
+test('a reload keeps the client id; a second tab of the same browser gets its own', async () => {
+    const doc = 'ids-' + SEED;
+    const ctx = await browser.newContext();
+    const open = async () => {
+        const p = await ctx.newPage();
+        await p.goto(`${server.url}/d/${doc}`);
+        await p.waitForFunction(() => window.chorus && window.chorus.doc && window.chorus.doc.ready);
+        return p;
+    };
+    const one = await open();
+    const two = await open();
+    const id1 = await one.evaluate(() => window.chorus.conn.clientId);
+    const id2 = await two.evaluate(() => window.chorus.conn.clientId);
+    assert.notEqual(id1, id2);
+    await one.click('#text');
+    await one.keyboard.type('before reload ');
+    await one.waitForFunction(() => window.chorus.doc.saved);
+    await one.reload();
+    await one.waitForFunction(() => window.chorus && window.chorus.doc && window.chorus.doc.ready);
+    assert.equal(await one.evaluate(() => window.chorus.conn.clientId), id1);
+    // The seq counter went on: the first edit after the reload is applied.
+    await one.click('#text');
+    await one.keyboard.press('End');
+    await one.keyboard.type('after');
+    await two.waitForFunction(() => document.getElementById('text').value === 'before reload after');
+    assert.equal(await server.text(doc), 'before reload after');
+    await ctx.close();
+});
