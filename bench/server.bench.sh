@@ -114,7 +114,8 @@ ok_at() { # ok_at N: run it; true when it completed with p99 ack < 50 ms
     rc=$?
     status=$keep
     [ $rc -eq 0 ] || return 1
-    awk -v v="$(fig paced10_n$1_ack_p99)" 'BEGIN { exit !(v != "" && v < 50) }'
+    awk -v v="$(fig paced10_n$1_ack_p99)" -v o="$(fig paced10_n$1_ops_per_sec)" \
+        'BEGIN { exit !(v != "" && o > 0 && v < 50) }'
 }
 good=0 bad=0 n=100
 while [ $n -le 3200 ]; do

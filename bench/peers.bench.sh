@@ -1,0 +1,155 @@
+#!/bin/sh
+# peers.bench.sh -- Chorus side by side with ShareDB (issue 9): the same
+# load generator (bench/loadgen, --proto chorus|sharedb), the same
+# workloads, in one run on one machine. Chorus runs DURABLE (--sync full:
+# acked = fsynced); ShareDB runs IN MEMORY (its default MemoryDB), set up as
+# its own README does (bench/peers/sharedb/server.js, versions locked in
+# bench/peers/sharedb/package-lock.json, installed here with npm ci).
+# Every workload gets a fresh server of each kind. Workloads:
+#   closed_nN      one document, N closed-loop clients (N = 1, 10, 50)
+#   paced10_nN     one document, N authors x 10 keystrokes/s (N = 50..500)
+#   prefill_n10    closed loop N = 10 on a document holding 100,000 chars
+#   idle           memory per idle connection (2,000 over 200 documents)
+# Prints `system_workload_figure: value unit` lines, then a table with the
+# ratio Chorus/ShareDB. Exits 1 when a workload could not run.
+# CHORUS_BENCH_QUICK=1 shortens every run.
+BUILD=${BUILD:-build}
+CHORUS=${CHORUS_BIN:-$BUILD/chorus}
+PEER=bench/peers/sharedb
+status=0
+
+LG=$BUILD/bench/loadgen/loadgen
+[ -f "$BUILD/bench/loadgen" ] && LG=$BUILD/bench/loadgen
+if [ ! -x "$LG" ]; then
+    objs=""
+    for f in bench/loadgen/*.c; do objs="$objs $BUILD/${f%.c}.o"; done
+    make -s BUILD="$BUILD" $objs $BUILD/libot.a &&
+        ${CC:-cc} -pthread -o "$LG" $objs "$BUILD/libot.a" -lwebsockets \
+            -ljansson -lm || { echo "peers.bench: cannot build the load generator" >&2; exit 1; }
+fi
+if [ ! -d "$PEER/node_modules/sharedb" ]; then
+    npm ci --prefix "$PEER" --no-audit --no-fund >/dev/null ||
+        { echo "peers.bench: npm ci failed in $PEER" >&2; exit 1; }
+fi
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+if [ "${CHORUS_BENCH_QUICK:-0}" = 1 ]; then W=0.5 T=2; else W=1 T=4; fi
+OUT=$(mktemp /tmp/chorus-peers-out.XXXXXX)
+
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start SYSTEM: a fresh server; sets SPID, PORT, DATA, LGFLAGS.
+start() {
+    PORT=$(free_port)
+    DATA=$(mktemp -d /tmp/chorus-peers.XXXXXX)
+    if [ "$1" = chorus ]; then
+        "$CHORUS" serve --port "$PORT" --data "$DATA" --sync full \
+            --ops-per-sec 1000000 --conns-per-ip 1000000 --log-level warn \
+            >"$DATA/server.log" 2>&1 &
+        LGFLAGS="--proto chorus --path /ws"
+    else
+        node "$PEER/server.js" "$PORT" >"$DATA/server.log" 2>&1 &
+        LGFLAGS="--proto sharedb --path /"
+    fi
+    SPID=$!
+    i=0
+    # ready: Chorus answers /metrics; ShareDB's script says "listening"
+    until if [ "$1" = chorus ]; then curl -sf -o /dev/null "http://127.0.0.1:$PORT/metrics"
+          else grep -q "^listening" "$DATA/server.log"; fi; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 $SPID 2>/dev/null; then
+            echo "peers.bench: $1 did not start" >&2
+            cat "$DATA/server.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+stop() {
+    if kill -0 $SPID 2>/dev/null; then
+        kill -TERM $SPID
+        wait $SPID
+    else
+        wait $SPID
+        echo "peers.bench: the server died (exit status $?); its log:" >&2
+        tail -5 "$DATA/server.log" >&2
+        status=1
+    fi
+    rm -rf "$DATA"
+}
+
+# run SYSTEM NAME LOADGEN-FLAGS...
+run() {
+    sys=$1 name=$2
+    shift 2
+    start "$sys" || { status=1; return 1; }
+    "$LG" --port "$PORT" --server-pid $SPID --name "${sys}_$name" $LGFLAGS "$@" >"$OUT.run"
+    rc=$?
+    cat "$OUT.run"
+    cat "$OUT.run" >>"$OUT"
+    stop
+    [ $rc -eq 0 ] || { echo "peers.bench: $sys $name failed" >&2; return 1; }
+}
+
+fig() { awk -v k="$1:" '$1 == k { v = $2 } END { print v }' "$OUT"; }
+
+for sys in chorus sharedb; do
+    for n in 1 10 50; do
+        run $sys closed_n$n --mode closed --clients $n --warmup $W --duration $T || status=1
+    done
+    for n in 50 100 200 500; do
+        # past its limit a server may drop clients: that is a result, not an error
+        run $sys paced10_n$n --mode paced --rate 10 --clients $n --warmup $W \
+            --duration $T --window 100
+    done
+    run $sys prefill_n10 --mode closed --clients 10 --prefill 100000 \
+        --warmup $W --duration $T || status=1
+    run $sys idle --mode idle --clients 2000 --docs 200 --duration 2 || status=1
+done
+
+# ---- the table
+row() { # row LABEL FIGURE UNIT: both systems and Chorus/ShareDB
+    c=$(fig "chorus_$2") s=$(fig "sharedb_$2")
+    awk -v l="$1" -v c="$c" -v s="$s" -v u="$3" 'BEGIN {
+        r = (c != "" && s != "" && s + 0 > 0) ? sprintf("%.2f x", c / s) : "n/a"
+        printf "| %-34s | %12s | %12s | %9s |\n", l " (" u ")", (c == "" ? "failed" : c), (s == "" ? "failed" : s), r }'
+}
+maxn() { # the largest paced N of SYSTEM whose run completed with p99 < 100 ms
+    best=0
+    for n in 50 100 200 500; do
+        v=$(fig "$1_paced10_n${n}_ack_p99") o=$(fig "$1_paced10_n${n}_ops_per_sec")
+        if [ -n "$v" ] && awk -v v="$v" -v o="$o" 'BEGIN { exit !(o > 0 && v < 100) }'; then
+            best=$n
+        else
+            break
+        fi
+    done
+    echo $best
+}
+mc=$(maxn chorus) ms=$(maxn sharedb)
+echo "chorus_paced10_max_authors_p99_under_100ms: $mc authors"
+echo "sharedb_paced10_max_authors_p99_under_100ms: $ms authors"
+echo
+echo "| workload (Chorus durable, ShareDB in memory) | Chorus | ShareDB | Chorus/ShareDB |"
+echo "|---|---:|---:|---:|"
+for n in 1 10 50; do
+    row "closed N=$n ops/s" closed_n${n}_ops_per_sec "ops/s"
+    row "closed N=$n ack p50" closed_n${n}_ack_p50 "ms"
+    row "closed N=$n ack p99" closed_n${n}_ack_p99 "ms"
+    row "closed N=$n server CPU" closed_n${n}_server_cpu "s"
+    row "closed N=$n server peak RSS" closed_n${n}_server_peak_rss "MiB"
+done
+for n in 50 100 200 500; do
+    row "paced 10/s N=$n ack p50" paced10_n${n}_ack_p50 "ms"
+    row "paced 10/s N=$n ack p99" paced10_n${n}_ack_p99 "ms"
+    row "paced 10/s N=$n server CPU" paced10_n${n}_server_cpu "s"
+done
+awk -v c="$mc" -v s="$ms" 'BEGIN { printf "| %-34s | %12s | %12s | %9s |\n", "largest paced N, p99 < 100 ms", c, s, (s > 0 ? sprintf("%.2f x", c / s) : "n/a") }'
+row "100k-char doc, closed N=10 ops/s" prefill_n10_ops_per_sec "ops/s"
+row "100k-char doc, closed N=10 ack p50" prefill_n10_ack_p50 "ms"
+row "memory per idle connection" idle_mem_per_conn "KiB"
+rm -f "$OUT" "$OUT.run"
+exit $status
