@@ -130,15 +130,25 @@ int srv_cli_export(int argc, char **argv)
     return export_run(data, doc, fmt, version, file);
 }
 
-/* ---- import */
+/* ---- import
+ *
+ * The file is read whole (its bytes), but parsed one op at a time: the top
+ * level is scanned here and each member value, each op of "ops", decoded
+ * alone by jansson (JSON_DISABLE_EOF_CHECK reports how far it read). What
+ * is kept per op is its record and its strings in one arena, about 100
+ * bytes, instead of a tree of JSON values for the whole history. */
 
 typedef struct import {
-    const char *id;
-    const char *title, *creator;
+    json_t *top;           /* top-level members other than "ops" */
+    int seen_ops;
+    store_oprec *recs;     /* strings filled in from the arena at the end */
+    size_t *offs;          /* op i: wire, user, client at arena + offs[i] */
+    size_t n, cap;
+    char *arena;
+    size_t alen, acap;
+    ot_doc *text;          /* the replay so far */
+    const char *id, *title, *creator;
     int64_t created;
-    store_oprec *recs;
-    char **wires;
-    size_t n;
     char err[512];
 } import;
 
@@ -148,6 +158,7 @@ static int fail(import *im, const char *fmt, ...)
 static int fail(import *im, const char *fmt, ...)
 {
     va_list ap;
+    if (im->err[0]) return -1; /* keep the first reason */
     va_start(ap, fmt);
     vsnprintf(im->err, sizeof im->err, fmt, ap);
     va_end(ap);
@@ -183,16 +194,55 @@ static int int_field(const json_t *o, const char *key, int64_t *out)
     return 1;
 }
 
-/* One op of the file: checked, applied to 'text', kept in im->recs[i]. */
-static int import_op(import *im, const json_t *o, size_t i, ot_doc *text)
+/* Copy s and its NUL into the arena. 0 or -1. */
+static int arena_add(import *im, const char *s)
 {
-    store_oprec *r = &im->recs[i];
+    size_t n = strlen(s) + 1;
+    if (im->alen + n > im->acap) {
+        size_t cap = im->acap ? im->acap * 2 : 1 << 16;
+        while (cap < im->alen + n) cap *= 2;
+        char *a = realloc(im->arena, cap);
+        if (!a) return -1;
+        im->arena = a;
+        im->acap = cap;
+    }
+    memcpy(im->arena + im->alen, s, n);
+    im->alen += n;
+    return 0;
+}
+
+static int keep_op(import *im, store_oprec *r, const char *wire,
+                   const char *user, const char *client)
+{
+    if (im->n == im->cap) {
+        size_t cap = im->cap ? im->cap * 2 : 1024;
+        store_oprec *recs = realloc(im->recs, cap * sizeof *recs);
+        if (recs) im->recs = recs;
+        size_t *offs = recs ? realloc(im->offs, cap * sizeof *offs) : NULL;
+        if (!offs) return fail(im, "out of memory");
+        im->offs = offs;
+        im->cap = cap;
+    }
+    im->offs[im->n] = im->alen;
+    if (arena_add(im, wire) || arena_add(im, user) || arena_add(im, client))
+        return fail(im, "out of memory");
+    im->recs[im->n++] = *r;
+    return 0;
+}
+
+/* One op of the file (the next version): checked, applied to the replay,
+ * kept. */
+static int import_op(import *im, const json_t *o)
+{
+    size_t i = im->n;
+    store_oprec r;
     json_t *user = json_object_get(o, "user");
     json_t *client = json_object_get(o, "client");
     ot_op *op = NULL;
     int rc;
+    memset(&r, 0, sizeof r);
     if (!json_is_object(o)) return fail(im, "ops[%zu] is not an object", i);
-    if (!int_field(o, "version", &r->version) || r->version != (int64_t)i + 1)
+    if (!int_field(o, "version", &r.version) || r.version != (int64_t)i + 1)
         return fail(im, "ops[%zu]: version must be %zu (versions are 1..N "
                         "in order)", i, i + 1);
     if (!text_field(user, 64, 1) || json_string_length(user) > 64)
@@ -200,37 +250,132 @@ static int import_op(import *im, const json_t *o, size_t i, ot_doc *text)
                     i + 1);
     if (!json_is_string(client) || !valid_client(json_string_value(client)))
         return fail(im, "op %zu: client must be 1-64 of A-Za-z0-9_.-:@", i + 1);
-    if (!int_field(o, "seq", &r->seq) || !int_field(o, "time", &r->time_ms))
+    if (!int_field(o, "seq", &r.seq) || !int_field(o, "time", &r.time_ms))
         return fail(im, "op %zu: seq and time must be integers >= 0", i + 1);
     if ((rc = ot_op_from_json(&op, json_object_get(o, "op"))) < 0)
         return fail(im, "op %zu: bad op: %s", i + 1, ot_strerror(rc));
-    if ((rc = ot_doc_apply(text, op)) < 0) {
+    if ((rc = ot_doc_apply(im->text, op)) < 0) {
         ot_op_free(op);
         return fail(im, "op %zu does not apply to the text before it: %s",
                     i + 1, ot_strerror(rc));
     }
-    im->wires[i] = ot_op_dumps(op);
+    char *wire = ot_op_dumps(op);
     ot_op_free(op);
-    if (!im->wires[i]) return fail(im, "out of memory");
-    r->op = im->wires[i];
-    r->user = json_string_value(user);
-    r->client = json_string_value(client);
-    r->doc = im->id;
+    rc = wire ? keep_op(im, &r, wire, json_string_value(user),
+                        json_string_value(client))
+              : fail(im, "out of memory");
+    free(wire);
+    return rc;
+}
+
+/* ---- scanning the top level */
+
+typedef struct scan {
+    const char *p;
+    size_t len, pos;
+} scan;
+
+static char peek(scan *s)
+{
+    while (s->pos < s->len && strchr(" \t\r\n", s->p[s->pos]) && s->p[s->pos])
+        s->pos++;
+    return s->pos < s->len ? s->p[s->pos] : 0;
+}
+
+static int expect(import *im, scan *s, const char *chars)
+{
+    char c = peek(s);
+    if (c && strchr(chars, c)) {
+        s->pos++;
+        return c;
+    }
+    return fail(im, "bad JSON at byte %zu: expected %s", s->pos,
+                chars[1] ? "',' or a closing bracket" : chars);
+}
+
+static json_t *value(import *im, scan *s)
+{
+    json_error_t e;
+    peek(s);
+    json_t *v = json_loadb(s->p + s->pos, s->len - s->pos,
+                           JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK |
+                               JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+    if (!v) {
+        fail(im, "bad JSON at byte %zu: %s", s->pos + (size_t)e.position, e.text);
+        return NULL;
+    }
+    s->pos += (size_t)e.position;
+    return v;
+}
+
+static int scan_ops(import *im, scan *s)
+{
+    if (im->seen_ops++) return fail(im, "\"ops\" appears twice");
+    if (expect(im, s, "[") < 0) return -1;
+    if (peek(s) == ']') {
+        s->pos++;
+        return 0;
+    }
+    for (;;) {
+        json_t *o = value(im, s);
+        int rc = o ? import_op(im, o) : -1;
+        json_decref(o);
+        if (rc < 0) return -1;
+        if ((rc = expect(im, s, ",]")) < 0) return -1;
+        if (rc == ']') return 0;
+    }
+}
+
+static int scan_member(import *im, scan *s)
+{
+    json_t *k = value(im, s), *v;
+    int rc = -1;
+    if (!k) return -1;
+    const char *key = json_string_value(k);
+    if (!key) rc = fail(im, "bad JSON at byte %zu: a key must be a string", s->pos);
+    else if (expect(im, s, ":") < 0) rc = -1;
+    else if (strcmp(key, "ops") == 0) rc = scan_ops(im, s);
+    else if (json_object_get(im->top, key))
+        rc = fail(im, "bad JSON: key \"%s\" appears twice", key);
+    else if ((v = value(im, s)) != NULL) {
+        rc = json_object_set_new(im->top, key, v) ? fail(im, "out of memory") : 0;
+        if (rc == 0 && strcmp(key, "format") == 0 &&
+            (!json_is_string(v) || strcmp(json_string_value(v), "chorus-history")))
+            rc = fail(im, "not a chorus history (\"format\" must be "
+                          "\"chorus-history\")");
+    }
+    json_decref(k);
+    return rc;
+}
+
+static int scan_file(import *im, const char *buf, size_t len)
+{
+    scan s = {buf, len, 0};
+    int rc;
+    if (peek(&s) != '{') return fail(im, "not a JSON object");
+    s.pos++;
+    if (peek(&s) == '}') s.pos++;
+    else
+        do {
+            if (scan_member(im, &s) < 0 || (rc = expect(im, &s, ",}")) < 0)
+                return -1;
+        } while (rc == ',');
+    if (peek(&s)) return fail(im, "bad JSON at byte %zu: data after the end", s.pos);
     return 0;
 }
 
-static int import_doc(import *im, const json_t *root, const char *as)
+static int import_doc(import *im, const char *as)
 {
-    json_t *d = json_object_get(root, "doc"), *v;
-    json_t *fv = json_object_get(root, "format_version");
-    if (!json_is_object(root)) return fail(im, "not a JSON object");
-    v = json_object_get(root, "format");
+    json_t *d = json_object_get(im->top, "doc"), *v;
+    json_t *fv = json_object_get(im->top, "format_version");
+    v = json_object_get(im->top, "format");
     if (!json_is_string(v) || strcmp(json_string_value(v), "chorus-history"))
         return fail(im, "not a chorus history (\"format\" must be "
                         "\"chorus-history\")");
     if (!json_is_integer(fv) || json_integer_value(fv) != 1)
         return fail(im, "unsupported format_version (this chorus reads 1)");
     if (!json_is_object(d)) return fail(im, "\"doc\" must be an object");
+    if (!im->seen_ops) return fail(im, "\"ops\" must be an array");
     v = json_object_get(d, "id");
     im->id = as ? as : json_string_value(v);
     if (!im->id || !srv_valid_doc_id(im->id))
@@ -246,36 +391,25 @@ static int import_doc(import *im, const json_t *root, const char *as)
     im->creator = v ? json_string_value(v) : "";
     if (!int_field(d, "created", &im->created))
         return fail(im, "doc created must be an integer >= 0 (ms)");
+    int64_t version;
+    if (!int_field(d, "version", &version) || version != (int64_t)im->n)
+        return fail(im, "doc version must equal the number of ops (%zu)", im->n);
     return 0;
 }
 
-static int import_ops(import *im, const json_t *root)
+static int check_text(import *im)
 {
-    json_t *ops = json_object_get(root, "ops");
-    json_t *d = json_object_get(root, "doc"), *want = json_object_get(root, "text");
-    int64_t version;
-    if (!json_is_array(ops)) return fail(im, "\"ops\" must be an array");
-    im->n = json_array_size(ops);
-    if (!int_field(d, "version", &version) || version != (int64_t)im->n)
-        return fail(im, "doc version must equal the number of ops (%zu)", im->n);
-    if (want && !json_is_string(want))
-        return fail(im, "\"text\" must be a string");
-    im->recs = calloc(im->n + 1, sizeof *im->recs);
-    im->wires = calloc(im->n + 1, sizeof *im->wires);
-    ot_doc *text = ot_doc_new(NULL, 0);
-    int rc = im->recs && im->wires && text ? 0 : fail(im, "out of memory");
-    for (size_t i = 0; rc == 0 && i < im->n; i++)
-        rc = import_op(im, json_array_get(ops, i), i, text);
-    if (rc == 0 && want) {
-        size_t bytes = 0;
-        char *t = ot_doc_text(text, &bytes);
-        if (!t) rc = fail(im, "out of memory");
-        else if (bytes != json_string_length(want) ||
-                 memcmp(t, json_string_value(want), bytes) != 0)
-            rc = fail(im, "the ops do not replay to the \"text\" of the file");
-        free(t);
-    }
-    ot_doc_free(text);
+    json_t *want = json_object_get(im->top, "text");
+    size_t bytes = 0;
+    if (!want) return 0;
+    if (!json_is_string(want)) return fail(im, "\"text\" must be a string");
+    char *t = ot_doc_text(im->text, &bytes);
+    int rc = 0;
+    if (!t) rc = fail(im, "out of memory");
+    else if (bytes != json_string_length(want) ||
+             memcmp(t, json_string_value(want), bytes) != 0)
+        rc = fail(im, "the ops do not replay to the \"text\" of the file");
+    free(t);
     return rc;
 }
 
@@ -283,6 +417,13 @@ static int import_write(import *im, store *s)
 {
     store_docinfo d;
     memset(&d, 0, sizeof d);
+    for (size_t i = 0; i < im->n; i++) {
+        store_oprec *r = &im->recs[i];
+        r->doc = im->id;
+        r->op = im->arena + im->offs[i];
+        r->user = r->op + strlen(r->op) + 1;
+        r->client = r->user + strlen(r->user) + 1;
+    }
     int rc = store_doc_get(s, im->id, &d);
     store_docinfo_clear(&d);
     if (rc == 0)
@@ -303,36 +444,54 @@ static int import_write(import *im, store *s)
     return 0;
 }
 
-static void import_free(import *im)
+static char *read_all(FILE *f, size_t *len)
 {
-    for (size_t i = 0; im->wires && i < im->n; i++) free(im->wires[i]);
-    free(im->wires);
-    free(im->recs);
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *b = realloc(buf, cap *= 2);
+            if (!b) free(buf);
+            buf = b;
+        }
+    }
+    if (buf && ferror(f)) {
+        free(buf);
+        buf = NULL;
+    }
+    *len = n;
+    return buf;
 }
 
 static int import_run(const char *file, const char *as, const char *data)
 {
     import im;
-    json_error_t jerr;
     memset(&im, 0, sizeof im);
-    size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
-    json_t *root = strcmp(file, "-") == 0 ? json_loadf(stdin, flags, &jerr)
-                                          : json_load_file(file, flags, &jerr);
-    int rc = -1;
+    int rc = -1, std = strcmp(file, "-") == 0;
+    size_t len = 0;
     store *s = NULL;
-    if (!root)
-        snprintf(im.err, sizeof im.err, "bad JSON at line %d: %s", jerr.line,
-                 jerr.text);
-    else if (import_doc(&im, root, as) == 0 && import_ops(&im, root) == 0 &&
-             (s = open_db(data, 1)) != NULL)
+    FILE *f = std ? stdin : fopen(file, "rb");
+    char *buf = f ? read_all(f, &len) : NULL;
+    if (f && !std) fclose(f);
+    im.top = json_object();
+    im.text = ot_doc_new(NULL, 0);
+    if (!buf) fail(&im, "cannot read: %m");
+    else if (!im.top || !im.text) fail(&im, "out of memory");
+    else if (scan_file(&im, buf, len) == 0 && import_doc(&im, as) == 0 &&
+             check_text(&im) == 0 && (s = open_db(data, 1)) != NULL)
         rc = import_write(&im, s);
     if (rc == 0)
         printf("imported %s: %zu ops, version %zu\n", im.id, im.n, im.n);
     else if (im.err[0])
         fprintf(stderr, "chorus import: %s: %s\n", file, im.err);
     store_close(s);
-    import_free(&im);
-    json_decref(root);
+    free(buf);
+    free(im.recs);
+    free(im.offs);
+    free(im.arena);
+    ot_doc_free(im.text);
+    json_decref(im.top);
     return rc == 0 ? 0 : 1;
 }
 

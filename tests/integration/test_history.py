@@ -210,6 +210,21 @@ def test_import_refuses_to_overwrite_and_validates_everything():
             f.write('{"format": "chorus-history", ')
         rc, out, err = chorus("import", path, "--as", "broken", "--data", s.data)
         assert rc == 1 and "bad JSON" in err, err
+        good = json.dumps(obj)
+        raw_cases = ["", "[]", "{", "{}", good + " x", good[:-1] + ',"ops":[]}',
+                     good[:-1] + ',"doc":{}}', good.replace('"ops": [', '"ops": {', 1),
+                     good.replace('"ops": [', '"ops": [1, ', 1), '{"ops": [] "doc": 1}',
+                     '{1: 2}', good.replace('"format": "chorus-history"', '"format": 7'),
+                     good.replace('"format_version": 1', '"format_version": 2'),
+                     good.replace('"ops": [', '"ops": [{"version": 1, "version": 1}, ', 1)]
+        for i, raw in enumerate(raw_cases):
+            rc, out, err = chorus("import", "-", "--as", "raw%d" % i, "--data", s.data,
+                                  stdin=raw.encode())
+            assert rc == 1 and err.startswith("chorus import: -: "), (i, raw[:80], rc, err)
+            assert len(err.strip().splitlines()) == 1, err
+            assert http_get(s.url + "/api/docs/raw%d" % i)[0] == 404, i
+        rc, out, err = chorus("import", os.path.join(s.tmp, "missing.json"), "--data", s.data)
+        assert rc == 1 and "cannot read" in err, err
         rc, out, err = chorus("import", "-", "--as", "stdin", "--data", s.data,
                               stdin=json.dumps(obj).encode())
         assert rc == 0, err
