@@ -554,11 +554,11 @@ export class OTClient {
 
 /** A random client id (URL-safe, 22 characters). */
 export function randomId() {
-    const b = new Uint8Array(16);
+    const b = new Uint8Array(22);
     globalThis.crypto.getRandomValues(b);
     let s = '';
     for (const x of b) s += 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[x & 63];
-    return s.slice(0, 22);
+    return s; /* 132 random bits */
 }
 
 /** A stable colour for 'id' when the server gave none. */
