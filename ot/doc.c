@@ -44,7 +44,10 @@ static void add_up_cached(ot_doc *d, long long dcps, long long dbytes)
 static size_t leaf_byte(ot_doc *d, const leaf *l, size_t off)
 {
     size_t b;
-    if (l->bytes == l->cps) return off;
+    if (l->bytes == l->cps) { /* ASCII: keep the cached offset true too */
+        d->ccp = d->cb = (uint32_t)off;
+        return off;
+    }
     if (off >= d->ccp) {
         b = d->cb +
             ot__utf8_skip(l->data + d->cb, l->bytes - d->cb, off - d->ccp);
