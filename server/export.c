@@ -146,19 +146,17 @@ static void json_head(FILE *out, const store_docinfo *d, int64_t version,
             d->created_ms, version, now_ms);
 }
 
-static int json_op(FILE *out, const store_oprec *r, const ot_op *op, int first)
+/* The op is written as stored: the walk has parsed it, so it is valid wire
+ * JSON (the server and import store the canonical form). */
+static void json_op(FILE *out, const store_oprec *r, int first)
 {
-    char *wire = ot_op_dumps(op);
-    if (!wire) return STORE_ENOMEM;
     fprintf(out, "%s\n{\"version\":%" PRId64 ",\"user\":", first ? "" : ",",
             r->version);
     json_cstr(out, r->user);
     fputs(",\"client\":", out);
     json_cstr(out, r->client);
     fprintf(out, ",\"seq\":%" PRId64 ",\"time\":%" PRId64 ",\"op\":%s}",
-            r->seq, r->time_ms, wire);
-    free(wire);
-    return 0;
+            r->seq, r->time_ms, r->op);
 }
 
 static int json_tail(FILE *out, const ot_doc *text)
@@ -196,7 +194,7 @@ static int write_json(store *st, const char *doc, int64_t version, FILE *out,
     json_head(out, &d, w.end, now_ms);
     int first = 1;
     while ((rc = srv_walk_next(&w, &r)) == 1 && !ferror(out)) {
-        if ((rc = json_op(out, r, w.op, first)) < 0) break;
+        json_op(out, r, first);
         first = 0;
     }
     if (rc == 0) rc = json_tail(out, w.text);
