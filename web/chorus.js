@@ -636,6 +636,7 @@ export class Doc extends Emitter {
         this.resyncing = false;  /* waiting for a full text (see Connection.fail) */
         this.discard = false;    /* ... and then drop the unacknowledged edits */
         this.readOnly = false;   /* the server refused our edits (a viewer) */
+        this.share = null;       /* share link token for joins */
     }
 
     get version() { return this.ot ? this.ot.version : 0; }
@@ -686,7 +687,7 @@ export class Doc extends Emitter {
     }
 
     sendPresence() {
-        if (!this.joined) return;
+        if (!this.joined || this.readOnly) return;
         let cur = this.cursor;
         const pend = this.ot.pending();
         if (cur && pend.length) {
@@ -699,6 +700,7 @@ export class Doc extends Emitter {
     joinMessage() {
         const m = { type: 'join', doc: this.id };
         if (this.ready && !this.resyncing) m.version = this.ot.version;
+        if (this.share) m.share = this.share;
         return m;
     }
 
@@ -863,11 +865,13 @@ export class Connection extends Emitter {
         this.connect();
     }
 
-    /** Open (join) document 'id'; returns its Doc (the same one if open). */
-    open(id) {
+    /** Open (join) document 'id'; returns its Doc (the same one if open).
+     * opts.share: a share link's token, sent with every join (team mode). */
+    open(id, opts = {}) {
         let d = this.docs.get(id);
         if (d) return d;
         d = new Doc(this, id);
+        if (typeof opts.share === 'string' && opts.share) d.share = opts.share;
         this.docs.set(id, d);
         if (this.status === 'connected') this.send(d.joinMessage());
         return d;
@@ -997,10 +1001,9 @@ export class Connection extends Emitter {
 
     onError(m, d) {
         const err = new ChorusError(m.code || 'server_error', m.message || m.code);
-        this.emit('error', err, d);
-        if (!d) return;
-        d.emit('error', err);
-        const inf = d.ot && d.ot.inflight;
+        const inf = d && d.ot && d.ot.inflight;
+        if (!d) { this.emit('error', err, null); return; }
+        /* Act first, so that 'error' listeners see the resulting state. */
         if (m.code === 'rate_limited' && inf && m.seq === inf.seq) {
             setTimeout(() => { if (d.ot.inflight === inf) d.sendOp(inf, false); }, this.opts.rateLimitDelay);
         } else if (m.code === 'too_old' || m.code === 'version_ahead' || m.code === 'bad_op') {
@@ -1008,7 +1011,11 @@ export class Connection extends Emitter {
         } else if (m.code === 'forbidden' && inf && m.seq === inf.seq) {
             d.readOnly = true; /* a viewer: back to the server's text */
             this.fail(d, m.code, m.message, true);
+        } else if (m.code === 'forbidden' && d.joined) {
+            d.readOnly = true; /* a viewer's presence was refused */
         }
+        this.emit('error', err, d);
+        d.emit('error', err);
     }
 
     /* Our state for 'd' cannot continue from where it is: rejoin from the

@@ -17,6 +17,7 @@ const $ = (id) => document.getElementById(id);
 const ta = $('text');
 const overlay = $('overlay-inner');
 const docId = decodeURIComponent(location.pathname.replace(/^\/d\//, ''));
+const share = new URLSearchParams(location.search).get('share') || '';
 const UNDO_GROUP_MS = 800;
 
 let conn = null;
@@ -57,7 +58,7 @@ async function start() {
     conn.on('error', (e, d) => { if (!d && (e.code === 'unauthorized' || e.code === 'forbidden')) notice('No access: ' + e.message); });
     conn.on('welcome', (m) => { if (!nameInput.value && m.user && m.user.name) nameInput.placeholder = m.user.name; showPeople(); });
     window.addEventListener('online', () => conn.retryNow());
-    doc = conn.open(docId);
+    doc = conn.open(docId, { share });
     doc.on('ready', onReady);
     doc.on('change', onChange);
     doc.on('presence', () => { showPeople(); scheduleOverlay(); });
@@ -65,7 +66,7 @@ async function start() {
     doc.on('reset', () => { undoStack = []; redoStack = []; });
     doc.on('error', (e) => {
         if (doc.readOnly) { ta.readOnly = true; notice('View only: you cannot edit this document.'); }
-        else if (e.code === 'forbidden' || e.code === 'unauthorized') notice('No access: ' + e.message);
+        else if (e.code === 'forbidden' || e.code === 'unauthorized') notice('No access: ' + e.message + ' (log in on the start page)');
         else if (e.code === 'too_large') notice('That edit is too large for the server.');
     });
     nameInput.addEventListener('change', () => {
@@ -80,7 +81,7 @@ async function start() {
 
 async function loadTitle() {
     try {
-        const r = await fetch('/api/docs/' + encodeURIComponent(docId));
+        const r = await fetch(api(''));
         if (!r.ok) return;
         const d = await r.json();
         if (d && typeof d.title === 'string' && d.title) {
@@ -88,6 +89,14 @@ async function loadTitle() {
             document.title = d.title + ' - Chorus';
         }
     } catch { /* the title is a nicety; the id is shown already */ }
+}
+
+/* A document API URL; a share link's token goes along (team mode). */
+function api(rest, params = {}) {
+    const q = new URLSearchParams(params);
+    if (share) q.set('share', share);
+    const qs = q.toString();
+    return '/api/docs/' + encodeURIComponent(docId) + rest + (qs ? '?' + qs : '');
 }
 
 function onReady() {
@@ -383,10 +392,9 @@ function followHistory() {
  * those answered 200. Until the export endpoint exists, none are, and the
  * text at the chosen version is offered from /text instead. */
 async function probeExports() {
-    const base = '/api/docs/' + encodeURIComponent(docId) + '/export?version=0&format=';
     const ok = await Promise.all(EXPORTS.map(async ([f]) => {
         try {
-            const r = await fetch(base + f);
+            const r = await fetch(api('/export', { version: 0, format: f }));
             if (r.body) r.body.cancel().catch(() => {});
             return r.ok;
         } catch { return false; }
@@ -399,7 +407,6 @@ async function showVersion() {
     const v = Number(slider.value);
     $('history-version').textContent = String(v);
     $('history-of').textContent = 'of ' + slider.max;
-    const enc = encodeURIComponent(docId);
     const links = $('downloads');
     links.replaceChildren();
     const add = (href, label, file) => {
@@ -411,11 +418,11 @@ async function showVersion() {
     };
     if (exportsKnown && exportsKnown.length) {
         /* The server names export files (Content-Disposition). */
-        for (const [f, label] of exportsKnown) add(`/api/docs/${enc}/export?format=${f}&version=${v}`, 'Download ' + label, '');
-    } else add(`/api/docs/${enc}/text?version=${v}`, 'Download text', `${docId}-v${v}.txt`);
+        for (const [f, label] of exportsKnown) add(api('/export', { format: f, version: v }), 'Download ' + label, '');
+    } else add(api('/text', { version: v }), 'Download text', `${docId}-v${v}.txt`);
     const pre = $('history-text');
     try {
-        const r = await fetch(`/api/docs/${enc}/text?version=${v}`);
+        const r = await fetch(api('/text', { version: v }));
         if (Number(slider.value) !== v) return;
         pre.textContent = r.ok ? await r.text() : `(version ${v} is not available: ${r.status})`;
         pre.dataset.version = String(v);

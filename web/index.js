@@ -82,4 +82,47 @@ $('create').addEventListener('submit', async (e) => {
     }
 });
 
-load();
+/* Team mode: who is logged in; a login form when nobody is. */
+async function start() {
+    let me = { mode: 'open', user: null };
+    try {
+        const r = await fetch('/api/me');
+        if (r.ok) me = await r.json();
+    } catch { /* an older server: open mode */ }
+    const team = me && me.mode === 'team';
+    const user = me && me.user;
+    $('login').hidden = !team || !!user;
+    $('create').hidden = team && !user;
+    $('me').hidden = !team || !user;
+    if (user) $('me-name').textContent = 'Logged in as ' + user.name;
+    if (team && !user) { $('list-error').textContent = ''; return; }
+    load();
+}
+
+$('login').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const err = $('login-error');
+    err.textContent = '';
+    try {
+        const r = await fetch('/api/login', {
+            method: 'POST', headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ name: $('login-name').value, password: $('login-password').value }),
+        });
+        if (r.status === 401) { err.textContent = 'Wrong name or password.'; return; }
+        if (r.status === 429) { err.textContent = 'Too many attempts: wait a few minutes.'; return; }
+        if (!r.ok) { err.textContent = 'Could not log in: the server answered ' + r.status; return; }
+        $('login-password').value = '';
+        start();
+    } catch (ex) {
+        err.textContent = 'Could not log in: ' + ex.message;
+    }
+});
+
+$('logout').addEventListener('click', async () => {
+    await fetch('/api/logout', { method: 'POST' }).catch(() => {});
+    $('docs-body').replaceChildren();
+    $('docs').hidden = true;
+    start();
+});
+
+start();

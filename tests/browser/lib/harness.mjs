@@ -47,8 +47,8 @@ export class Server {
             const code = await Promise.race([exited, sleep(25).then(() => undefined)]);
             if (code !== undefined) throw new Error(`chorus exited (${code}): ${this.log}`);
             try {
-                const r = await fetch(this.url + '/api/docs');
-                if (r.ok) return this;
+                await fetch(this.url + '/api/me'); /* any answer: it listens */
+                return this;
             } catch { /* not listening yet */ }
         }
         throw new Error('chorus did not start: ' + this.log);
