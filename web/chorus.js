@@ -1029,6 +1029,6 @@ export class Connection extends Emitter {
         d.discard = discard;
         d.joined = false;
         this.send({ type: 'leave', doc: d.id });
-        this.send({ type: 'join', doc: d.id });
+        this.send(d.joinMessage()); /* no version while resyncing */
     }
 }
