@@ -327,6 +327,7 @@ int srv__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
         srv__drain();
         return 0;
     case LWS_CALLBACK_HTTP:
+        if (!pss) return -1;
         if (pss->req) { /* the previous request on a keep-alive connection */
             pss->req->wsi = NULL;
             srv_http_release(pss->req);
@@ -338,18 +339,19 @@ int srv__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
         route(pss->req);
         return 0;
     case LWS_CALLBACK_HTTP_BODY:
-        return pss->req ? on_body(pss->req, in, len) : -1;
+        return pss && pss->req ? on_body(pss->req, in, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (!pss->req) return -1;
+        if (!pss || !pss->req) return -1;
         if (pss->req->body_too_large)
             srv_http_error(pss->req, 413, "too_large", "request body too large");
         else
             route(pss->req);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        return on_writeable(wsi, pss->req);
+        return pss ? on_writeable(wsi, pss->req) : -1;
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (pss->req) {
+        /* no user memory when the peer closed before any request */
+        if (pss && pss->req) {
             pss->req->wsi = NULL;
             srv_http_release(pss->req);
             pss->req = NULL;

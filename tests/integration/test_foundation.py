@@ -217,6 +217,20 @@ def test_web_dir_found_beside_the_binary_from_any_cwd():
             p.wait(10)
 
 
+def test_bare_connections_and_garbage_do_not_crash_the_server():
+    with Server() as s:
+        for payload in (b"", b"\x16\x03\x01\x02\x00", b"GARBAGE\r\n\r\n",
+                        b"GET / HTTP/1.1\r\n", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n",
+                        b"POST /api/docs HTTP/1.1\r\nContent-Length: 5\r\n\r\nab"):
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            if payload:
+                sock.sendall(payload)
+            sock.close()
+        time.sleep(0.3)
+        assert s.proc.poll() is None, s.log()
+        assert http_get(s.url + "/healthz")[0] == 200
+
+
 def test_make_install_honours_destdir_and_prefix():
     with tempfile.TemporaryDirectory() as dest:
         build = os.environ.get("BUILD", "build")
