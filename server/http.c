@@ -235,6 +235,7 @@ static srv_http_req *start_request(struct lws *wsi)
 
 static int on_body(srv_http_req *r, const void *in, size_t len)
 {
+    if (len == 0 || !in) return 0;
     if (r->body_too_large || r->body_len + len > SRV_HTTP_MAX_BODY) {
         r->body_too_large = 1;
         return 0;

@@ -623,9 +623,13 @@ def test_http_api():
         assert http("POST", s.url + "/api/docs", {"title": 5})[0] == 400
         st, h, body = http("POST", s.url + "/api/docs", {})
         assert st == 201 and len(json.loads(body)["id"]) == 12
+        resp = __import__("chorus_test").raw_http(
+            s.port, b"POST /api/docs HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        assert b" 201 " in resp.split(b"\r\n")[0], resp  # an empty body is {}
+        http_get(s.url + "/api/docs/" + json.loads(resp.split(b"\r\n\r\n")[1])["id"])
         st, h, body = http_get(s.url + "/api/docs")
         docs = json.loads(body)
-        assert st == 200 and len(docs) == 2 and {"id", "title", "version", "updated"} <= set(docs[0])
+        assert st == 200 and len(docs) == 3 and {"id", "title", "version", "updated"} <= set(docs[0])
         assert json.loads(http_get(s.url + "/api/docs/notes")[2])["title"] == "Notes ✎"
         assert http_get(s.url + "/api/docs/missing")[0] == 404
         assert http_get(s.url + "/api/docs/missing/text")[0] == 404
