@@ -258,7 +258,7 @@ test('start page lists, creates and opens documents, showing titles as text', as
     const evil = '<img src=x onerror="window.pwned=1"> & "quotes"';
     await page.fill('#new-title', evil);
     await page.fill('#new-id', 'start-' + SEED);
-    await Promise.all([page.waitForURL(/\/d\/start-/), page.click('button[type=submit]')]);
+    await Promise.all([page.waitForURL(/\/d\/start-/), page.click('#create button[type=submit]')]);
     await page.waitForFunction(() => window.chorus && window.chorus.doc && window.chorus.doc.ready);
     assert.equal(await page.$eval('#title', (e) => e.textContent), evil);
     await page.goto(server.url + '/');
@@ -268,10 +268,10 @@ test('start page lists, creates and opens documents, showing titles as text', as
     assert.equal(await page.$$eval('#docs-body img', (x) => x.length), 0);
     assert.equal(await page.evaluate(() => window.pwned), undefined);
     await page.fill('#new-id', 'start-' + SEED);
-    await page.click('button[type=submit]');
+    await page.click('#create button[type=submit]');
     await page.waitForFunction(() => document.getElementById('create-error').textContent.includes('taken'));
     await page.fill('#new-id', '.bad');
-    await page.click('button[type=submit]');
+    await page.click('#create button[type=submit]');
     await page.waitForFunction(() => document.getElementById('create-error').textContent.includes('dot'));
     await ctx.close();
 });
