@@ -430,12 +430,12 @@ static int import_write(import *im, store *s)
         return fail(im, "document '%s' exists; import never overwrites "
                         "(choose another id with --as)", im->id);
     if (rc != STORE_ENOTFOUND) return fail(im, "%s", store_strerror(rc));
-    rc = store_doc_create(s, im->id, im->title, im->creator, im->created);
+    /* one transaction: a crash leaves the whole document or nothing */
+    rc = store_doc_create_with(s, im->id, im->title, im->creator, im->created, 0,
+                               im->recs, im->n);
     if (rc == STORE_EEXIST)
         return fail(im, "document '%s' exists; import never overwrites", im->id);
-    if (rc < 0) return fail(im, "cannot create '%s': %s", im->id, store_strerror(rc));
-    if ((rc = store_append(s, im->recs, im->n)) < 0) {
-        store_doc_delete(s, im->id);
+    if (rc < 0) {
         if (rc == STORE_EDUP)
             return fail(im, "two ops share one (client, seq): nothing imported");
         return fail(im, "writing the ops failed: %s: nothing imported",

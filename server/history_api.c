@@ -306,8 +306,10 @@ static void random_id(char *out)
     out[12] = 0;
 }
 
-static int fork_first_op(store *st, hist_task *h, const char *text,
-                         size_t bytes, int64_t now)
+/* Create the fork with its first op (the whole text) and its owner, in
+ * one transaction. */
+static int fork_create(store *st, hist_task *h, const char *title,
+                       const char *text, size_t bytes, int64_t now)
 {
     ot_op *op = ot_op_new();
     char *wire = NULL;
@@ -316,7 +318,10 @@ static int fork_first_op(store *st, hist_task *h, const char *text,
     store_oprec rec = {.doc = h->new_id, .version = 1, .op = wire,
                        .client = "@server", .seq = 1, .user = h->user,
                        .time_ms = now};
-    if (rc == 0 && bytes) rc = store_append(st, &rec, 1);
+    if (rc == 0)
+        rc = store_doc_create_with(st, h->new_id, title,
+                                   h->who.user_id ? h->who.name : "", now,
+                                   h->who.user_id, &rec, bytes ? 1 : 0);
     ot_op_free(op);
     free(wire);
     return rc;
@@ -341,18 +346,10 @@ static int build_fork(store *st, hist_task *h)
     }
     store_docinfo_clear(&d);
     if (rc == 0)
-        rc = store_doc_create(st, h->new_id, h->title ? h->title : title,
-                              h->who.user_id ? h->who.name : "", now);
-    if (rc == STORE_EEXIST) {
-        free(text);
-        return set_error(h, 409, "exists", "a document with that id exists", rc);
-    }
-    int created = rc == 0;
-    if (rc == 0 && h->who.user_id)
-        rc = store_role_set(st, h->new_id, h->who.user_id, STORE_ROLE_OWNER);
-    if (rc == 0) rc = fork_first_op(st, h, text, bytes, now);
-    if (rc < 0 && created) store_doc_delete(st, h->new_id);
+        rc = fork_create(st, h, h->title ? h->title : title, text, bytes, now);
     free(text);
+    if (rc == STORE_EEXIST)
+        return set_error(h, 409, "exists", "a document with that id exists", rc);
     if (rc == 0) rc = store_doc_get(st, h->new_id, &e);
     if (rc < 0) return storage_error(h, rc);
     set_json(h, 201, json_pack("{s:s,s:s,s:I,s:I,s:I,s:s,s:{s:s,s:I}}", "id",

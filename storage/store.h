@@ -147,6 +147,14 @@ typedef struct store_oprec {
  * it also writes the snapshots due. */
 int store_append(store *s, const store_oprec *recs, size_t n);
 
+/* Create document 'id', make user 'owner' (if > 0) its owner and append
+ * its first 'n' ops (versions 1..n), all in one transaction: a crash leaves
+ * either the whole document or nothing (import, fork). Errors as
+ * store_doc_create and store_append. */
+int store_doc_create_with(store *s, const char *id, const char *title,
+                          const char *creator, int64_t now_ms, int64_t owner,
+                          const store_oprec *recs, size_t n);
+
 /* Free an array from store_ops_after. Accepts NULL. */
 void store_oprecs_free(store_oprec *recs);
 

@@ -64,6 +64,34 @@ int store_doc_create(store *s, const char *id, const char *title,
     return store__err(rc);
 }
 
+int store_doc_create_with(store *s, const char *id, const char *title,
+                          const char *creator, int64_t now_ms, int64_t owner,
+                          const store_oprec *recs, size_t n)
+{
+    int rc;
+    if (!s || !id || !*id || (!recs && n)) return STORE_EINVAL;
+    if ((rc = store__begin(s, 1))) return rc;
+    rc = store_doc_create(s, id, title, creator, now_ms);
+    if (rc == 0 && owner > 0) {
+        sqlite3_stmt *st = NULL;
+        int r = sqlite3_prepare_v2(s->db,
+                                   "INSERT INTO roles(doc, user_id, role) VALUES"
+                                   " ((SELECT num FROM documents WHERE id = ?1),"
+                                   " ?2, 3)", -1, &st, NULL);
+        if (r == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, owner);
+            r = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        if (r != SQLITE_DONE) rc = store__err(r);
+    }
+    for (size_t i = 0; i < n && !rc; i++) rc = store__append_tx(s, &recs[i]);
+    if (!rc) rc = store__commit(s);
+    if (rc) store__rollback(s);
+    return rc;
+}
+
 int store_doc_get(store *s, const char *id, store_docinfo *out)
 {
     sqlite3_stmt *st;
