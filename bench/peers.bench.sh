@@ -36,8 +36,20 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 if [ "${CHORUS_BENCH_QUICK:-0}" = 1 ]; then W=0.5 T=2; else W=1 T=4; fi
 OUT=$(mktemp /tmp/chorus-peers-out.XXXXXX)
 
+# A free port below the ephemeral range (32768-60999 here): a port the
+# kernel picks may be taken again at once by the load generator's sockets.
 free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    /usr/bin/python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()'
 }
 
 # start SYSTEM: a fresh server; sets SPID, PORT, DATA, LGFLAGS.
@@ -57,7 +69,7 @@ start() {
     i=0
     # ready: Chorus answers /metrics; ShareDB's script says "listening"
     until if [ "$1" = chorus ]; then curl -sf -o /dev/null "http://127.0.0.1:$PORT/metrics"
-          else grep -q "^listening" "$DATA/server.log"; fi; do
+          else grep -qs "^listening" "$DATA/server.log"; fi; do
         i=$((i + 1))
         if [ $i -gt 100 ] || ! kill -0 $SPID 2>/dev/null; then
             echo "peers.bench: $1 did not start" >&2

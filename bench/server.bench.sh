@@ -32,8 +32,20 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 if [ "${CHORUS_BENCH_QUICK:-0}" = 1 ]; then W=0.5 T=2 IDLE_N=1000 IDLE_D=100
 else W=1 T=5 IDLE_N=10000 IDLE_D=1000; fi
 
+# A free port below the ephemeral range (32768-60999 here): a port the
+# kernel picks may be taken again at once by the load generator's sockets.
 free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    /usr/bin/python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()'
 }
 
 # start_server: a fresh durable server; sets SPID, PORT, DATA.
