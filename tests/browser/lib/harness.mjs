@@ -25,6 +25,12 @@ export function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/* Servers still running when this process exits (a test that crashed or
+ * was interrupted) are killed with it. */
+const live = new Set();
+process.on('exit', () => { for (const p of live) p.kill('SIGKILL'); });
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
+
 /* A chorus server: start() / stop() / restart() keep the port and data. */
 export class Server {
     constructor(extraArgs = []) {
@@ -38,6 +44,9 @@ export class Server {
         if (!this.port) this.port = await freePort();
         const args = ['serve', '--bind', '127.0.0.1', '--port', String(this.port), '--data', this.data, '--web', WEB, ...this.extra];
         this.proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        const proc = this.proc;
+        live.add(proc);
+        proc.once('exit', () => live.delete(proc));
         const keep = (d) => { this.log = (this.log + d).slice(-20000); };
         this.proc.stdout.on('data', keep);
         this.proc.stderr.on('data', keep);
