@@ -108,17 +108,25 @@ run() {
 
 fig() { awk -v k="$1:" '$1 == k { v = $2 } END { print v }' "$OUT"; }
 
-for sys in chorus sharedb; do
-    for n in 1 10 50; do
+# Each workload runs on both systems back to back, so that both see the same
+# background load on a shared machine.
+for n in 1 10 50; do
+    for sys in chorus sharedb; do
         run $sys closed_n$n --mode closed --clients $n --warmup $W --duration $T || status=1
     done
-    for n in 50 100 200 500; do
+done
+for n in 50 100 200 500; do
+    for sys in chorus sharedb; do
         # past its limit a server may drop clients: that is a result, not an error
         run $sys paced10_n$n --mode paced --rate 10 --clients $n --warmup $W \
             --duration $T --window 100
     done
+done
+for sys in chorus sharedb; do
     run $sys prefill_n10 --mode closed --clients 10 --prefill 100000 \
         --warmup $W --duration $T || status=1
+done
+for sys in chorus sharedb; do
     run $sys idle --mode idle --clients 2000 --docs 200 --duration 2 || status=1
 done
 
@@ -163,5 +171,6 @@ awk -v c="$mc" -v s="$ms" 'BEGIN { printf "| %-34s | %12s | %12s | %9s |\n", "la
 row "100k-char doc, closed N=10 ops/s" prefill_n10_ops_per_sec "ops/s"
 row "100k-char doc, closed N=10 ack p50" prefill_n10_ack_p50 "ms"
 row "memory per idle connection" idle_mem_per_conn "KiB"
+row "CPU of other processes, closed N=50" closed_n50_other_cpu_util "%"
 rm -f "$OUT" "$OUT.run"
 exit $status
