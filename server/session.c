@@ -560,10 +560,10 @@ void srv_session_leave(srv_conn *c, srv_session *s)
     int was_ready = m->ready;
     drop_member(s, (int)(m - s->m));
     if (was_ready)
-        broadcast(s, json_pack("{s:s,s:s,s:s,s:o,s:I,s:n}", "type", "presence",
+        broadcast(s, json_pack("{s:s,s:s,s:s,s:o,s:I,s:n,s:b}", "type", "presence",
                                "doc", s->id, "client", c->client, "user",
                                user_json(c->name, c->color), "version",
-                               (json_int_t)s->committed, "cursor"),
+                               (json_int_t)s->committed, "cursor", "left", 1),
                   c);
     if (s->dead) session_retire(s);
 }

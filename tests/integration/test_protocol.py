@@ -540,6 +540,7 @@ async def test_presence_is_relayed_and_transformed():
         await b.close()
         m = await a.expect("presence", skip=("op",))
         assert m["cursor"] is None and m["client"] == b.welcome["client"]
+        assert m["left"] is True
 
 
 async def test_many_clients_converge():
