@@ -13,6 +13,7 @@
 #ifndef CHORUS_FUZZ_ENV_H
 #define CHORUS_FUZZ_ENV_H
 
+#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,20 @@ static void fenv_pump(void)
 
 static char fenv_dir[256];
 
+static int fenv_rm(const char *path, const struct stat *st, int flag,
+                   struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* At exit: the scratch directory goes (the storage threads may still hold
+ * the files open; on Linux that is fine). */
+static void fenv_cleanup(void)
+{
+    if (fenv_dir[0]) nftw(fenv_dir, fenv_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Once per process: a database in a fresh directory under /dev/shm (or
  * $TMPDIR), the writer and the pools, open mode. */
 static void fenv_init(void)
@@ -133,6 +148,7 @@ static void fenv_init(void)
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(fenv_dir, sizeof fenv_dir, "%s/chorus-fuzz-XXXXXX", base);
     if (!mkdtemp(fenv_dir)) abort();
+    atexit(fenv_cleanup);
     memset(&srv__g, 0, sizeof srv__g);
     srv_config_init(&srv__g.cfg);
     srv__g.cfg.ops_per_sec = 1000000;   /* rate limits are timing: off */
