@@ -102,7 +102,7 @@ static int parse(int argc, char **argv, lg_config *cfg)
 
 int main(int argc, char **argv)
 {
-    static char prefix[32], run_id[32];
+    static char prefix[48], run_id[32];
     lg_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.host = "127.0.0.1";
