@@ -637,6 +637,10 @@ export class Doc extends Emitter {
         this.discard = false;    /* ... and then drop the unacknowledged edits */
         this.readOnly = false;   /* the server refused our edits (a viewer) */
         this.share = null;       /* share link token for joins */
+        this.denied = null;      /* 'forbidden' | 'unauthorized' when a join was refused */
+        this.errorAttempts = 0;  /* server_errors since the last ack (backoff) */
+        this.rejoinTimer = null;
+        this.rejoining = false;  /* rejoined after server_error, catch-up under way */
     }
 
     get version() { return this.ot ? this.ot.version : 0; }
@@ -718,6 +722,9 @@ export class Doc extends Emitter {
             return;
         }
         this.joined = true;
+        this.rejoining = false;
+        this.denied = null;
+        if (!this.ot.inflight) this.errorAttempts = 0;
         const first = !this.ready;
         this.ready = true;
         if (this.ot.inflight) this.sendOp(this.ot.inflight, false);
@@ -756,6 +763,9 @@ export class Doc extends Emitter {
             this.onAck(msg); /* our own op, seen in a catch-up */
             return;
         }
+        /* A rejoin after server_error while the server still had us joined:
+         * its catch-up may repeat ops that reached us meanwhile. */
+        if (this.rejoining && typeof msg.version === 'number' && msg.version <= this.ot.version) return;
         if (msg.version !== this.ot.version + 1) {
             this.conn.fail(this, 'bad_message', `op at version ${msg.version}, expected ${this.ot.version + 1}`);
             return;
@@ -780,6 +790,7 @@ export class Doc extends Emitter {
 
     onAck(msg) {
         if (!this.ot || this.resyncing || !this.ot.inflight || msg.seq !== this.ot.inflight.seq) return;
+        this.errorAttempts = 0;
         this.base = apply(this.base, this.ot.inflight.op);
         const next = this.ot.ack(msg.version);
         if (next) this.sendOp(next, true);
@@ -789,13 +800,21 @@ export class Doc extends Emitter {
         }
     }
 
+    /* A presence with left:true means the client left; cursor null without
+     * it means present without a cursor (listed, no caret drawn). */
     onPresence(msg) {
         if (msg.client === this.conn.clientId || typeof msg.client !== 'string' || this.resyncing) return;
-        if (msg.cursor === null || msg.cursor === undefined) {
+        if (msg.left === true) {
             if (this.peers.delete(msg.client)) this.emit('presence', this.peers);
             return;
         }
+        if (msg.cursor === null || msg.cursor === undefined) {
+            this.notePeer(msg.client, msg.user).cursor = null;
+            this.emit('presence', this.peers);
+            return;
+        }
         const c = msg.cursor;
+        if (!c || typeof c !== 'object') return;
         if (!Number.isInteger(c.anchor) || !Number.isInteger(c.head)) return;
         let cur = { anchor: c.anchor, head: c.head };
         const pend = this.ot ? this.ot.pending() : [];
@@ -815,7 +834,28 @@ export class Doc extends Emitter {
         return p;
     }
 
+    /* The server dropped our join (server_error naming this document: it
+     * could not load it or commit to it). Rejoin with our version after a
+     * backoff; onJoined then resends the op in flight with its same seq, so
+     * it is applied exactly once. */
+    scheduleRejoin() {
+        this.joined = false;
+        this.errorAttempts++;
+        const o = this.conn.opts;
+        const exp = Math.min(o.backoffMax, o.backoffMin * 2 ** (this.errorAttempts - 1));
+        clearTimeout(this.rejoinTimer);
+        this.rejoinTimer = setTimeout(() => {
+            this.rejoinTimer = null;
+            if (this.joined || this.left || this.conn.status !== 'connected') return;
+            this.rejoining = true;
+            this.conn.send(this.joinMessage());
+        }, Math.round(exp * (0.5 + this.conn.random() / 2)));
+    }
+
     onDisconnect() {
+        clearTimeout(this.rejoinTimer);
+        this.rejoinTimer = null;
+        this.rejoining = false;
         this.joined = false;
         if (this.peers.size) { this.peers.clear(); this.emit('presence', this.peers); }
     }
@@ -888,6 +928,7 @@ export class Connection extends Emitter {
     close() {
         this.closed = true;
         clearTimeout(this.timer);
+        for (const d of this.docs.values()) clearTimeout(d.rejoinTimer);
         if (this.ws) this.ws.close(1000);
         this.setStatus('closed');
     }
@@ -1013,6 +1054,10 @@ export class Connection extends Emitter {
             this.fail(d, m.code, m.message, true);
         } else if (m.code === 'forbidden' && d.joined) {
             d.readOnly = true; /* a viewer's presence was refused */
+        } else if ((m.code === 'forbidden' || m.code === 'unauthorized') && !d.joined) {
+            d.denied = m.code; /* the join was refused: no role, or not logged in */
+        } else if (m.code === 'server_error') {
+            d.scheduleRejoin();
         }
         this.emit('error', err, d);
         d.emit('error', err);

@@ -63,11 +63,21 @@ class FakeServer {
                 d.log.slice(m.version).forEach((e, i) => out.push({ type: 'op', doc: m.doc, version: m.version + i + 1, op: e.op, client: e.client, seq: e.seq, user: e.user }));
                 out.push({ type: 'joined', doc: m.doc, version: d.log.length });
             } else out.push({ type: 'joined', doc: m.doc, version: d.log.length, text: d.text });
-            for (const o of d.members) if (o !== conn && o.cursor) out.push({ type: 'presence', doc: m.doc, client: o.client, user: { name: o.name }, version: d.log.length, cursor: o.cursor });
+            for (const o of d.members) if (o !== conn) out.push({ type: 'presence', doc: m.doc, client: o.client, user: { name: o.name }, version: d.log.length, cursor: o.cursor || null });
             d.members.add(conn);
             conn.docs.add(m.doc);
             this.send(conn, out);
         } else if (m.type === 'op') {
+            if (!d.members.has(conn)) { this.send(conn, [{ type: 'error', code: 'not_joined', message: 'join first', doc: m.doc }]); return; }
+            if (this.failNext) {
+                /* A failed commit: the op is not applied, the author is told
+                 * and no longer joined (as the real server's fail_session). */
+                this.failNext--;
+                d.members.delete(conn);
+                conn.docs.delete(m.doc);
+                this.send(conn, [{ type: 'error', code: 'server_error', message: 'storage failure', doc: m.doc, seq: m.seq }]);
+                return;
+            }
             if (this.viewers) { this.send(conn, [{ type: 'error', code: 'forbidden', message: 'viewers cannot edit', doc: m.doc, seq: m.seq }]); return; }
             const key = conn.client + '/' + m.seq;
             if (d.seen.has(key)) { this.send(conn, [{ type: 'ack', doc: m.doc, seq: m.seq, version: d.seen.get(key) }]); return; }
@@ -88,6 +98,8 @@ class FakeServer {
             for (const o of d.members) if (o !== conn) this.send(o, [{ type: 'presence', doc: m.doc, client: conn.client, user, version: d.log.length, cursor: cur }]);
         } else if (m.type === 'leave') {
             d.members.delete(conn);
+            conn.docs.delete(m.doc);
+            for (const o of d.members) this.send(o, [{ type: 'presence', doc: m.doc, client: conn.client, user: {}, version: d.log.length, cursor: null, left: true }]);
         }
     }
     drop(conn) {
@@ -95,7 +107,7 @@ class FakeServer {
         for (const id of conn.docs) {
             const d = this.doc(id);
             d.members.delete(conn);
-            for (const o of d.members) this.send(o, [{ type: 'presence', doc: id, client: conn.client, user: {}, version: d.log.length, cursor: null }]);
+            for (const o of d.members) this.send(o, [{ type: 'presence', doc: id, client: conn.client, user: {}, version: d.log.length, cursor: null, left: true }]);
         }
     }
 }
@@ -391,4 +403,59 @@ test('claimClientId keeps one id across reloads and gives a second tab another',
     held.delete('chorus.client.' + first); // the first tab reloads
     assert.equal(await C.claimClientId(storage, locks), first);
     assert.equal(await C.claimClientId(memStorage(), null).then((x) => typeof x), 'string');
+});
+
+test('after a server_error for the doc the client rejoins with its version and the op in flight is acked once', async () => {
+    const r = rng(SEED);
+    const server = new FakeServer(r);
+    const WS = makeSocketClass(server, r);
+    const sent = [];
+    const Tracked = class extends WS { send(data) { sent.push(JSON.parse(data)); super.send(data); } };
+    const conn = new C.Connection({ url: 'ws://x/ws', WebSocket: Tracked, backoffMin: 5, backoffMax: 20 });
+    const doc = conn.open('e');
+    const errors = [];
+    doc.on('error', (e) => errors.push(e.code));
+    const acks = [];
+    doc.on('saved', (s) => { if (s) acks.push(doc.version); });
+    await until(() => doc.ready, 1000, 'join');
+    doc.edit(['first ']);
+    await until(() => doc.saved, 1000, 'first ack');
+    server.failNext = 2; /* the commit fails twice, then works */
+    doc.edit([6, 'second']);
+    const seq = doc.ot.inflight.seq;
+    await until(() => errors.filter((c) => c === 'server_error').length === 1, 1000, 'server_error');
+    assert.equal(doc.joined, false);
+    await until(() => doc.saved && doc.joined, 3000, 'rejoin, resend, ack');
+    assert.equal(server.doc('e').text, 'first second');
+    assert.equal(doc.text, 'first second');
+    assert.equal(server.committed, 2, 'each edit committed once');
+    assert.equal(errors.filter((c) => c === 'server_error').length, 2);
+    const joins = sent.filter((m) => m.type === 'join');
+    assert.equal(joins.length, 3);
+    assert.deepEqual(joins.slice(1).map((m) => m.version), [1, 1], 'rejoined with its version');
+    const ops = sent.filter((m) => m.type === 'op' && m.seq === seq);
+    assert.equal(ops.length, 3, 'the op in flight was resent with its same seq');
+    assert.equal(doc.version, 2);
+    conn.close();
+});
+
+test('presence: a peer without a cursor is listed; left:true removes it', async () => {
+    const r = rng(SEED);
+    const server = new FakeServer(r);
+    const WS = makeSocketClass(server, r);
+    const a = new C.Connection({ url: 'ws://x/ws', name: 'Ann', WebSocket: WS, presenceDelay: 1 });
+    const b = new C.Connection({ url: 'ws://x/ws', name: 'Bo', WebSocket: WS, presenceDelay: 1 });
+    const da = a.open('pl');
+    await until(() => da.ready, 1000, 'join A');
+    const db = b.open('pl');
+    await until(() => db.ready && db.peers.has(a.clientId), 1000, 'B sees A at join');
+    assert.equal(db.peers.get(a.clientId).cursor, null);
+    da.setCursor({ anchor: 0, head: 0 });
+    await until(() => db.peers.get(a.clientId)?.cursor?.head === 0, 1000, 'cursor');
+    da.setCursor(null);
+    await until(() => db.peers.get(a.clientId)?.cursor === null, 1000, 'cursor hidden');
+    assert.ok(db.peers.has(a.clientId), 'still present without a cursor');
+    da.leave();
+    await until(() => !db.peers.has(a.clientId), 1000, 'left');
+    a.close(); b.close();
 });
