@@ -24,6 +24,9 @@ from chorus_test import BIN, Client, Server, apply, http_get, run, transform
 from test_protocol import commit, frame, joined, raw_ws, read_close_code, text_of
 
 
+ASAN = "/asan/" in BIN   # make asan runs this file against build/asan/chorus
+
+
 def rss_kb(pid, key="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -225,7 +228,8 @@ async def test_memory_and_fds_stay_bounded_under_repeated_abuse():
         warm = samples[3]
         last = samples[-1]
         print("   RSS/fds after warm-up %r, at the end %r" % (warm, last))
-        assert last[0] - warm[0] < 4 * 1024, samples
+        if not ASAN:  # ASan keeps freed memory in quarantine: RSS grows there
+            assert last[0] - warm[0] < 4 * 1024, samples
         assert last[1] <= warm[1] + 2, samples
         assert text_of(s, "f") == "+" * (len(versions) - 1)
 
@@ -234,7 +238,7 @@ async def test_memory_and_fds_stay_bounded_under_repeated_abuse():
 
 # Under ASan (make asan) the server is several times slower and the storm's
 # N^2 presence messages would pass the runner's 120 s: 500 clients there.
-N_STORM = int(os.environ.get("CHORUS_STORM_CLIENTS", "500" if "/asan/" in BIN else "2000"))
+N_STORM = int(os.environ.get("CHORUS_STORM_CLIENTS", "500" if ASAN else "2000"))
 EDITORS = 100
 
 
