@@ -34,6 +34,7 @@ fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 if [ "${CHORUS_BENCH_QUICK:-0}" = 1 ]; then W=0.5 T=2; else W=1 T=4; fi
+P=${LG_PROCS:-2}   # load generator processes when N > 1
 OUT=$(mktemp /tmp/chorus-peers-out.XXXXXX)
 
 # A free port below the ephemeral range (32768-60999 here): a port the
@@ -112,19 +113,22 @@ fig() { awk -v k="$1:" '$1 == k { v = $2 } END { print v }' "$OUT"; }
 # background load on a shared machine.
 for n in 1 10 50; do
     for sys in chorus sharedb; do
-        run $sys closed_n$n --mode closed --clients $n --warmup $W --duration $T || status=1
+        procs=$P
+        [ $n -lt $P ] && procs=1
+        run $sys closed_n$n --mode closed --clients $n --warmup $W --duration $T \
+            --procs $procs || status=1
     done
 done
 for n in 50 100 200 500; do
     for sys in chorus sharedb; do
         # past its limit a server may drop clients: that is a result, not an error
         run $sys paced10_n$n --mode paced --rate 10 --clients $n --warmup $W \
-            --duration $T --window 100
+            --duration $T --window 100 --procs $P
     done
 done
 for sys in chorus sharedb; do
     run $sys prefill_n10 --mode closed --clients 10 --prefill 100000 \
-        --warmup $W --duration $T || status=1
+        --warmup $W --duration $T --procs $P || status=1
 done
 for sys in chorus sharedb; do
     run $sys idle --mode idle --clients 2000 --docs 200 --duration 2 || status=1
