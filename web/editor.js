@@ -9,9 +9,12 @@
  * the composed text is transformed over them and both sides catch up.
  * Undo/redo keep inverse ops of the user's own edits, transformed through
  * remote ops. Remote carets and selections are drawn in an overlay under
- * the (transparent) textarea with the same font and wrapping. Everything a
+ * the (transparent) textarea with the same font and wrapping. The history
+ * panel lives in history.js, the sharing dialog in share.js. Everything a
  * user supplied is written with textContent, never as HTML. */
 import * as C from '/chorus.js';
+import { initHistory } from '/history.js';
+import { initShare } from '/share.js';
 
 const $ = (id) => document.getElementById(id);
 const ta = $('text');
@@ -42,10 +45,47 @@ function fatal(msg) {
     p.hidden = false;
 }
 
+let me = { mode: 'open', user: null };
+let title = docId;
+let history = null;
+
+/* Where the start page's login form sends the user back to. */
+function loginUrl() {
+    return '/?next=' + encodeURIComponent(location.pathname + location.search);
+}
+
+async function whoAmI() {
+    try {
+        const r = await fetch('/api/me');
+        if (r.ok) { const j = await r.json(); if (j && typeof j === 'object') me = j; }
+    } catch { /* offline: open mode until the server says otherwise */ }
+}
+
+/* Team mode: a page reached without a session (and without a share link)
+ * goes to the login form, which brings the user back here. */
+function teamControls() {
+    if (me.mode !== 'team') return true;
+    if (!me.user && !share) { location.replace(loginUrl()); return false; }
+    const link = $('login-link');
+    link.href = loginUrl();
+    link.hidden = !!me.user;
+    const out = $('logout');
+    out.hidden = !me.user;
+    out.title = me.user ? 'Logged in as ' + me.user.name : '';
+    out.addEventListener('click', async () => {
+        await fetch('/api/logout', { method: 'POST' }).catch(() => {});
+        location.assign('/');
+    });
+    if (me.user) initShare({ docId, api, title: () => title });
+    return true;
+}
+
 async function start() {
     if (!validId(docId)) { fatal('This is not a valid document id: ' + docId); return; }
     $('title').textContent = docId;
     document.title = docId + ' - Chorus';
+    await whoAmI();
+    if (!teamControls()) return;
     loadTitle();
     const storage = window.localStorage;
     const nameInput = $('name');
@@ -54,29 +94,48 @@ async function start() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     conn = new C.Connection({ url: `${proto}//${location.host}/ws`, clientId, name: nameInput.value.trim(), storage });
     window.chorus = { conn, get doc() { return doc; } }; /* for tests and the curious */
+    history = initHistory({ docId, api, doc: () => doc, conn: () => conn, me: () => me });
     conn.on('status', showStatus);
-    conn.on('error', (e, d) => { if (!d && (e.code === 'unauthorized' || e.code === 'forbidden')) notice('No access: ' + e.message); });
+    conn.on('error', (e, d) => { if (!d && (e.code === 'unauthorized' || e.code === 'forbidden')) accessProblem(e.code); });
     conn.on('welcome', (m) => { if (!nameInput.value && m.user && m.user.name) nameInput.placeholder = m.user.name; showPeople(); });
     window.addEventListener('online', () => conn.retryNow());
     doc = conn.open(docId, { share });
     doc.on('ready', onReady);
     doc.on('change', onChange);
     doc.on('presence', () => { showPeople(); scheduleOverlay(); });
-    doc.on('saved', (saved) => { showSaved(saved); followHistory(); });
+    doc.on('saved', (saved) => {
+        showSaved(saved);
+        history.follow();
+        if (saved && $('notice').dataset.kind === 'retry') notice('');
+    });
     doc.on('reset', () => { undoStack = []; redoStack = []; });
     doc.on('error', (e) => {
         if (doc.readOnly) { ta.readOnly = true; notice('View only: you cannot edit this document.'); }
-        else if (e.code === 'forbidden' || e.code === 'unauthorized') notice('No access: ' + e.message + ' (log in on the start page)');
+        else if (e.code === 'forbidden' || e.code === 'unauthorized') accessProblem(e.code);
         else if (e.code === 'too_large') notice('That edit is too large for the server.');
+        else if (e.code === 'server_error') notice('The server could not save: retrying…', 'retry');
     });
     nameInput.addEventListener('change', () => {
         const n = nameInput.value.trim().slice(0, 64);
         storage.setItem('chorus.name', n);
         conn.setName(n);
     });
-    $('history-toggle').addEventListener('click', toggleHistory);
+    $('history-toggle').addEventListener('click', () => history.toggle());
     window.addEventListener('beforeunload', (e) => { if (doc && !doc.saved) { e.preventDefault(); e.returnValue = ''; } });
     showStatus(conn.status);
+}
+
+/* The server refused us: no role on the document, or no valid login or
+ * share link. Say so plainly, with a way to log in. */
+function accessProblem(code) {
+    if (code === 'unauthorized') {
+        notice(share ? 'This share link does not work any more (it was revoked or has expired). Log in, or ask the owner for a new link.'
+            : 'You are not logged in (or your session has expired): log in to open this document.');
+        $('login-link').href = loginUrl();
+        $('login-link').hidden = false;
+    } else if (!doc || !doc.ready) {
+        notice('You have no access to this document: ask its owner to share it with you.');
+    } else notice('You may not do that here: your role on this document does not allow it.');
 }
 
 async function loadTitle() {
@@ -85,6 +144,7 @@ async function loadTitle() {
         if (!r.ok) return;
         const d = await r.json();
         if (d && typeof d.title === 'string' && d.title) {
+            title = d.title;
             $('title').textContent = d.title;
             document.title = d.title + ' - Chorus';
         }
@@ -152,9 +212,10 @@ function revertTextarea() {
     scheduleOverlay();
 }
 
-function notice(msg) {
+function notice(msg, kind = '') {
     const el = $('notice');
     el.textContent = msg;
+    el.dataset.kind = kind;
     el.hidden = !msg;
 }
 
@@ -189,7 +250,7 @@ function undoRedo(from, to) {
 /* ---- Remote edits ---------------------------------------------------- */
 
 function onChange(op, info) {
-    followHistory();
+    history.follow();
     if (!info.remote) return;
     transformStack(undoStack, op);
     transformStack(redoStack, op);
@@ -349,85 +410,6 @@ function showPeople() {
         name.textContent = p.name || 'anonymous';
         chip.append(dot, name);
         box.appendChild(chip);
-    }
-}
-
-/* ---- History --------------------------------------------------------- */
-
-const EXPORTS = [['txt', 'Text'], ['md', 'Markdown'], ['html', 'HTML'], ['json', 'History (JSON)'], ['git', 'git fast-import']];
-let exportsKnown = null;  /* formats the server's export endpoint answers */
-let historyTimer = null;
-
-async function toggleHistory() {
-    const panel = $('history');
-    const btn = $('history-toggle');
-    panel.hidden = !panel.hidden;
-    btn.setAttribute('aria-pressed', String(!panel.hidden));
-    if (panel.hidden) return;
-    const slider = $('history-slider');
-    slider.max = String(doc.version);
-    slider.value = String(doc.version);
-    slider.oninput = () => { clearTimeout(historyTimer); historyTimer = setTimeout(showVersion, 60); };
-    if (!exportsKnown) exportsKnown = await probeExports();
-    showVersion();
-}
-
-/* Keep the slider's range up to date while the panel is open; a slider at
- * the newest version follows new versions. */
-function followHistory() {
-    const panel = $('history');
-    if (panel.hidden) return;
-    const slider = $('history-slider');
-    const atEnd = slider.value === slider.max;
-    slider.max = String(doc.version);
-    $('history-of').textContent = 'of ' + slider.max;
-    if (atEnd && slider.value !== slider.max) {
-        slider.value = slider.max;
-        clearTimeout(historyTimer);
-        historyTimer = setTimeout(showVersion, 250);
-    }
-}
-
-/* Which export formats exist: ask each for version 0 (cheap) and keep
- * those answered 200. Until the export endpoint exists, none are, and the
- * text at the chosen version is offered from /text instead. */
-async function probeExports() {
-    const ok = await Promise.all(EXPORTS.map(async ([f]) => {
-        try {
-            const r = await fetch(api('/export', { version: 0, format: f }));
-            if (r.body) r.body.cancel().catch(() => {});
-            return r.ok;
-        } catch { return false; }
-    }));
-    return EXPORTS.filter((_, i) => ok[i]);
-}
-
-async function showVersion() {
-    const slider = $('history-slider');
-    const v = Number(slider.value);
-    $('history-version').textContent = String(v);
-    $('history-of').textContent = 'of ' + slider.max;
-    const links = $('downloads');
-    links.replaceChildren();
-    const add = (href, label, file) => {
-        const a = document.createElement('a');
-        a.href = href;
-        a.download = file;
-        a.textContent = label;
-        links.appendChild(a);
-    };
-    if (exportsKnown && exportsKnown.length) {
-        /* The server names export files (Content-Disposition). */
-        for (const [f, label] of exportsKnown) add(api('/export', { format: f, version: v }), 'Download ' + label, '');
-    } else add(api('/text', { version: v }), 'Download text', `${docId}-v${v}.txt`);
-    const pre = $('history-text');
-    try {
-        const r = await fetch(api('/text', { version: v }));
-        if (Number(slider.value) !== v) return;
-        pre.textContent = r.ok ? await r.text() : `(version ${v} is not available: ${r.status})`;
-        pre.dataset.version = String(v);
-    } catch (e) {
-        pre.textContent = '(could not load this version: ' + e.message + ')';
     }
 }
 

@@ -82,6 +82,13 @@ $('create').addEventListener('submit', async (e) => {
     }
 });
 
+/* Where to go after logging in: ?next= names an editor page of this
+ * server (nothing else, so the parameter cannot send anyone elsewhere). */
+function nextPage() {
+    const n = new URLSearchParams(location.search).get('next') || '';
+    return /^\/d\/[A-Za-z0-9_.%-]+(\?share=[A-Za-z0-9_.~%-]*)?$/.test(n) ? n : '';
+}
+
 /* Team mode: who is logged in; a login form when nobody is. */
 async function start() {
     let me = { mode: 'open', user: null };
@@ -95,7 +102,13 @@ async function start() {
     $('create').hidden = team && !user;
     $('me').hidden = !team || !user;
     if (user) $('me-name').textContent = 'Logged in as ' + user.name;
-    if (team && !user) { $('list-error').textContent = ''; return; }
+    if (user && nextPage()) { location.replace(nextPage()); return; }
+    if (team && !user) {
+        $('list-error').textContent = '';
+        $('login-why').hidden = !nextPage();
+        $('login-name').focus();
+        return;
+    }
     load();
 }
 
