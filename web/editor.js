@@ -76,7 +76,6 @@ function teamControls() {
         await fetch('/api/logout', { method: 'POST' }).catch(() => {});
         location.assign('/');
     });
-    if (me.user) initShare({ docId, api, title: () => title });
     return true;
 }
 
@@ -101,6 +100,8 @@ async function start() {
     window.addEventListener('online', () => conn.retryNow());
     doc = conn.open(docId, { share });
     doc.on('ready', onReady);
+    /* After the first join: joining may have just created the document. */
+    if (me.mode === 'team' && me.user) doc.on('ready', () => initShare({ docId, api, title: () => title }));
     doc.on('change', onChange);
     doc.on('presence', () => { showPeople(); scheduleOverlay(); });
     doc.on('saved', (saved) => {
