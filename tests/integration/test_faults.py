@@ -303,6 +303,15 @@ class Conn:
         return self.pending.pop(0)
 
     def abort(self):
+        """Drop the connection with a reset: no TIME_WAIT left on our port
+        (thousands of those would make the next tests' servers fail to bind
+        ports that free_port() handed out)."""
+        sock = self.w.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
         self.w.transport.abort()
 
 
