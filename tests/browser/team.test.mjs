@@ -149,7 +149,8 @@ test('sharing dialog: login round trip, roles by name, a viewer link, revoke, no
     assert.equal(await guest.isHidden('#share-toggle'), true);
     await guest.click('#text');
     await guest.keyboard.type('x');
-    await guest.waitForFunction(() => document.getElementById('text').readOnly);
+    await guest.waitForFunction(() => document.getElementById('text').readOnly &&
+        !window.chorus.doc.resyncing && document.getElementById('text').value === 'shared text');
     await guest.keyboard.type('yz');
     assert.equal(await guest.$eval('#text', (e) => e.value), 'shared text');
     assert.equal(await owner.evaluate(() => fetch('/api/docs/shared-doc/text').then((r) => r.text())), 'shared text');
