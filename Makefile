@@ -95,10 +95,15 @@ $(BUILD)/bench/bench_store_%: $(BUILD)/bench/bench_store_%.o $(BUILD)/libstore.a
 	$(CC) $(ALLLDFLAGS) -o $@ $^ $(LIBS_STORE)
 $(BUILD)/bench/bench_srv_%: $(BUILD)/bench/bench_srv_%.o $(BUILD)/libsrv.a $(BUILD)/libstore.a $(BUILD)/libot.a
 	$(CC) $(ALLLDFLAGS) -o $@ $^ $(LIBS_SRV)
-$(BUILD)/bench/loadgen: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/loadgen/*.c)) $(BUILD)/libot.a
+$(BUILD)/bench/loadgen/loadgen: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/loadgen/*.c)) $(BUILD)/libot.a
 	$(CC) $(ALLLDFLAGS) -o $@ $^ -lwebsockets $(LIBS_OT)
 
-LOADGEN := $(if $(wildcard bench/loadgen/*.c),$(BUILD)/bench/loadgen)
+LOADGEN := $(if $(wildcard bench/loadgen/*.c),$(BUILD)/bench/loadgen/loadgen)
+
+# Chorus beside ShareDB on the same workloads (also part of make bench).
+.PHONY: bench-peers
+bench-peers: deps-test $(BUILD)/chorus $(LOADGEN)
+	@BUILD=$(BUILD) sh bench/peers.bench.sh
 
 test-bin: $(BUILD)/chorus $(TEST_BIN)
 
