@@ -115,9 +115,10 @@ srv_session *srv_session_get(const char *doc);          /* loaded or NULL */
 void srv_session_join(srv_conn *c, const char *doc, int has_version,
                       int64_t version, int role);
 void srv_session_leave(srv_conn *c, srv_session *s);
-/* An op made on 'version'; 'op' is stolen. */
+/* An op made on 'version'; 'op' is stolen. 'span' is the code points its
+ * wire form retains and deletes, trailing retain included. */
 void srv_session_op(srv_conn *c, srv_session *s, int64_t version, int64_t seq,
-                    ot_op *op);
+                    ot_op *op, size_t span);
 /* A cursor made on 'version' (has_cursor 0: none). */
 void srv_session_presence(srv_conn *c, srv_session *s, int64_t version,
                           int has_cursor, uint32_t anchor, uint32_t head);

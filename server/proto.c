@@ -243,6 +243,12 @@ static void do_join(srv_conn *c, const char *doc, int has, int64_t version,
                     int role)
 {
     srv_join *j = srv_conn_find_join(c, doc);
+    if (j && has && version > srv_session_version(j->sess)) {
+        /* a failed resync keeps the connection joined */
+        srv_conn_error(c, "version_ahead", "the document is not at that version yet",
+                       doc, -1);
+        return;
+    }
     if (j) srv_session_leave(c, j->sess); /* a join again is a resync */
     else if (c->njoins >= srv__g.cfg.docs_per_conn) {
         srv_conn_error(c, "rate_limited",
@@ -321,6 +327,20 @@ static int take_token(srv_conn *c, double cost)
     return 1;
 }
 
+/* Code points a (valid) wire op walks over: its retains and deletes,
+ * the trailing retain included, which decoding drops. */
+static size_t wire_span(json_t *wire)
+{
+    size_t i, span = 0;
+    json_t *v;
+    json_array_foreach(wire, i, v) {
+        json_int_t n = json_is_integer(v) ? json_integer_value(v)
+                     : json_is_real(v) ? (json_int_t)json_real_value(v) : 0;
+        span += (size_t)(n < 0 ? -n : n);
+    }
+    return span;
+}
+
 static void on_op(srv_conn *c, json_t *m)
 {
     const char *doc = doc_of(c, m);
@@ -358,7 +378,7 @@ static void on_op(srv_conn *c, json_t *m)
         srv_conn_error(c, "rate_limited", "too many ops per second", doc, seq);
         return;
     }
-    srv_session_op(c, j->sess, version, seq, op);
+    srv_session_op(c, j->sess, version, seq, op, wire_span(json_object_get(m, "op")));
 }
 
 static void on_presence(srv_conn *c, json_t *m)

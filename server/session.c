@@ -32,6 +32,7 @@ typedef struct sess_op {           /* one op of the window */
     int64_t seq;
     int64_t time_ms;
     double t_recv;                 /* when it arrived, for ack latency */
+    size_t len_after;              /* code points of the text after it */
     srv_submit_done done;          /* server-made ops: told of the commit */
     void *done_arg;
 } sess_op;
@@ -68,6 +69,7 @@ struct srv_session {
     ot_doc *doc;                   /* text at 'committed' */
     int64_t committed, version, base;
     size_t len;                    /* code points at 'version' */
+    size_t base_len;               /* code points at 'base' */
     sess_op *win;                  /* ring: versions base+1..version */
     size_t win_head, win_cap;
     sess_member *m;
@@ -343,7 +345,7 @@ static void load_done(srv_task *t)
         return;
     }
     s->committed = s->version = s->base = s->last_snapshot = version;
-    s->len = ot_doc_len(s->doc);
+    s->len = s->base_len = ot_doc_len(s->doc);
     s->state = SESS_READY;
     for (int i = 0; i < s->nm; i++) start_member(s, &s->m[i]);
     run_submits(s);
@@ -592,6 +594,7 @@ static void win_evict(srv_session *s)
 {
     while (s->committed - s->base > srv__g.cfg.history_window) {
         sess_op *o = win_at(s, s->base + 1);
+        s->base_len = o->len_after;
         ot_op_free(o->op);
         free(o->wire);
         s->win_head = (s->win_head + 1) % s->win_cap;
@@ -668,8 +671,14 @@ fail:
     return -1;
 }
 
+/* Code points of the text at 'version' (base <= version <= s->version). */
+static size_t len_at(srv_session *s, int64_t version)
+{
+    return version == s->base ? s->base_len : win_at(s, version)->len_after;
+}
+
 void srv_session_op(srv_conn *c, srv_session *s, int64_t version, int64_t seq,
-                    ot_op *op)
+                    ot_op *op, size_t span)
 {
     sess_member *m = member_of(s, c);
     sess_client *ce = srv_map_get(&s->clients, c->client);
@@ -691,7 +700,9 @@ void srv_session_op(srv_conn *c, srv_session *s, int64_t version, int64_t seq,
         ot_op_free(op);
         return;
     }
-    int rc = rebase(s, &op, version);
+    /* 'span' counts a trailing retain too, which the decoded op dropped:
+     * an op reaching past the end of its document is refused whole. */
+    int rc = span > len_at(s, version) ? OT_ERANGE : rebase(s, &op, version);
     if (rc == 0 && ot_op_base_len(op) > s->len) rc = OT_ERANGE;
     if (rc < 0) {
         char why[160];
@@ -708,6 +719,7 @@ void srv_session_op(srv_conn *c, srv_session *s, int64_t version, int64_t seq,
         return;
     }
     s->len = s->len - del + ins;
+    win_at(s, s->version)->len_after = s->len;
     ce->last_seq = seq;
     ce->last_version = s->version;
     ce->pending = 1;
@@ -902,6 +914,7 @@ static int submit_now(srv_session *s, sess_submit *sub)
         return STORE_ENOMEM;
     sub->op = NULL;
     s->len = s->len - del + ins;
+    win_at(s, s->version)->len_after = s->len;
     return 0;
 }
 

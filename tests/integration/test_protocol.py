@@ -119,7 +119,7 @@ async def test_bad_ops_are_refused_and_change_nothing():
     with Server() as s:
         c, _ = await joined(s, "d")
         await commit(c, "d", 0, 1, ["abc"])
-        for seq, op in enumerate(([0], [1.5], [""], [2, -5], [10, "x"], "str", [[1]],
+        for seq, op in enumerate(([0], [1.5], [""], [2, -5], [10, "x"], [4], [1, -1, 2], "str", [[1]],
                                   [2 ** 31 + 1], [-(2 ** 40)], [{"a": 1}], [True]), start=2):
             await c.send({"type": "op", "doc": "d", "version": 1, "seq": seq, "op": op})
             m = await c.error("bad_op")
@@ -512,6 +512,8 @@ async def test_join_with_old_version_catches_up_exactly():
         assert text == doc == text_of(s, "d")
         await b.join("d", version=31)
         await b.error("version_ahead")
+        # a failed resync of a joined document keeps it joined
+        await commit(b, "d", 30, 500, ["still joined"])
 
 
 async def test_presence_is_relayed_and_transformed():
