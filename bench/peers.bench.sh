@@ -37,21 +37,7 @@ if [ "${CHORUS_BENCH_QUICK:-0}" = 1 ]; then W=0.5 T=2; else W=1 T=4; fi
 P=${LG_PROCS:-2}   # load generator processes when N > 1
 OUT=$(mktemp /tmp/chorus-peers-out.XXXXXX)
 
-# A free port below the ephemeral range (32768-60999 here): a port the
-# kernel picks may be taken again at once by the load generator's sockets.
-free_port() {
-    /usr/bin/python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
+. "$(dirname "$0")/lib.sh"   # free_port
 
 # start SYSTEM: a fresh server; sets SPID, PORT, DATA, LGFLAGS.
 start() {

@@ -35,21 +35,7 @@ else W=1 T=5 IDLE_N=10000 IDLE_D=1000; fi
 # whole core just to take in the broadcasts (LG_PROCS overrides).
 P=${LG_PROCS:-2}
 
-# A free port below the ephemeral range (32768-60999 here): a port the
-# kernel picks may be taken again at once by the load generator's sockets.
-free_port() {
-    /usr/bin/python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
+. "$(dirname "$0")/lib.sh"   # free_port
 
 # start_server: a fresh durable server; sets SPID, PORT, DATA.
 start_server() {
