@@ -15,3 +15,18 @@ for _ in range(200):
     finally:
         s.close()'
 }
+
+# stop_server NAME: stop the server $SPID and remove $DATA; when it had
+# died on its own, print the end of its log and set status=1.
+stop_server() {
+    if kill -0 $SPID 2>/dev/null; then
+        kill -TERM $SPID
+        wait $SPID
+    else
+        wait $SPID
+        echo "$1: the server died (exit status $?); its log:" >&2
+        tail -5 "$DATA/server.log" >&2
+        status=1
+    fi
+    rm -rf "$DATA"
+}

@@ -37,7 +37,7 @@ if [ "${CHORUS_BENCH_QUICK:-0}" = 1 ]; then W=0.5 T=2; else W=1 T=4; fi
 P=${LG_PROCS:-2}   # load generator processes when N > 1
 OUT=$(mktemp /tmp/chorus-peers-out.XXXXXX)
 
-. "$(dirname "$0")/lib.sh"   # free_port
+. "$(dirname "$0")/lib.sh"   # free_port, stop_server
 
 # start SYSTEM: a fresh server; sets SPID, PORT, DATA, LGFLAGS.
 start() {
@@ -67,18 +67,6 @@ start() {
     done
 }
 
-stop() {
-    if kill -0 $SPID 2>/dev/null; then
-        kill -TERM $SPID
-        wait $SPID
-    else
-        wait $SPID
-        echo "peers.bench: the server died (exit status $?); its log:" >&2
-        tail -5 "$DATA/server.log" >&2
-        status=1
-    fi
-    rm -rf "$DATA"
-}
 
 # run SYSTEM NAME LOADGEN-FLAGS...
 run() {
@@ -89,7 +77,7 @@ run() {
     rc=$?
     cat "$OUT.run"
     cat "$OUT.run" >>"$OUT"
-    stop
+    stop_server peers.bench
     [ $rc -eq 0 ] || { echo "peers.bench: $sys $name failed" >&2; return 1; }
 }
 

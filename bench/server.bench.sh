@@ -35,7 +35,7 @@ else W=1 T=5 IDLE_N=10000 IDLE_D=1000; fi
 # whole core just to take in the broadcasts (LG_PROCS overrides).
 P=${LG_PROCS:-2}
 
-. "$(dirname "$0")/lib.sh"   # free_port
+. "$(dirname "$0")/lib.sh"   # free_port, stop_server
 
 # start_server: a fresh durable server; sets SPID, PORT, DATA.
 start_server() {
@@ -57,18 +57,6 @@ start_server() {
     done
 }
 
-stop_server() {
-    if kill -0 $SPID 2>/dev/null; then
-        kill -TERM $SPID
-        wait $SPID
-    else
-        wait $SPID
-        echo "server.bench: the server died (exit status $?); its log:" >&2
-        tail -5 "$DATA/server.log" >&2
-        status=1
-    fi
-    rm -rf "$DATA"
-}
 
 # run NAME LOADGEN-FLAGS...: one workload against a fresh server; its
 # figures go to stdout and to $OUT (for the summary).
@@ -81,7 +69,7 @@ run() {
     rc=$?
     cat "$OUT.run"
     cat "$OUT.run" >>"$OUT"
-    stop_server
+    stop_server server.bench
     if [ $rc -ne 0 ]; then
         echo "server.bench: workload $name failed" >&2
         status=1
