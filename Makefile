@@ -120,7 +120,7 @@ test: deps-test test-bin
 	@BUILD=$(BUILD) sh tests/run
 
 asan:
-	$(MAKE) BUILD=build/asan SANITIZE=address,undefined OPT=-O1 test
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined OPT=-O1 test
 
 bench: deps-test $(BUILD)/chorus $(BENCH_BIN) $(LOADGEN)
 	@BUILD=$(BUILD) sh bench/run

@@ -77,6 +77,10 @@ static const char *serve_help =
     "  --history-window N   ops kept in memory per document (default 4096)\n"
     "  --sync MODE          full (default: durable across power loss) or normal\n"
     "                       (faster; a power loss may lose acknowledged edits)\n"
+    "  --wal-prealloc MIB   fill an empty write-ahead log with MIB MiB of zeros\n"
+    "                       at start, so commits overwrite instead of growing a\n"
+    "                       file (fsyncs 2-3x faster); 0 turns it off (default 64,\n"
+    "                       skipped on a file system with little room)\n"
     "  --auth MODE          on (team mode: accounts and roles), off (open: anyone\n"
     "                       who reaches the port may edit), auto (default: on\n"
     "                       unless bound to a loopback address)\n"
@@ -128,6 +132,8 @@ static int serve_flag(srv_config *cfg, int opt, const char *arg)
             return -1;
         }
         return 0;
+    case 'P': if (srv_cli_int("--wal-prealloc", arg, 0, 64, &v)) return -1;
+              cfg->wal_prealloc_mib = (int)v; return 0;
     case 'A':
         if (strcmp(arg, "on") == 0) cfg->auth = 1;
         else if (strcmp(arg, "off") == 0) cfg->auth = 0;
@@ -172,7 +178,7 @@ static int cmd_serve(int argc, char **argv)
         {"conns-per-ip", 1, 0, 'c'}, {"idle-timeout", 1, 0, 'i'},
         {"hello-timeout", 1, 0, 'H'}, {"unload-after", 1, 0, 'u'},
         {"snapshot-every", 1, 0, 's'}, {"history-window", 1, 0, 'W'},
-        {"sync", 1, 0, 'S'}, {"log-level", 1, 0, 'L'}, {"auth", 1, 0, 'A'},
+        {"sync", 1, 0, 'S'}, {"wal-prealloc", 1, 0, 'P'}, {"log-level", 1, 0, 'L'}, {"auth", 1, 0, 'A'},
         {"tls-cert", 1, 0, 'T'}, {"tls-key", 1, 0, 'K'}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     srv_config cfg;

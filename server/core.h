@@ -46,17 +46,20 @@ typedef struct srv_join {         /* one document a connection has joined */
 struct srv_conn {
     struct lws *wsi;
     srv_conn *prev, *next;        /* srv.conns */
-    char ip[64];
+    char ip[48];                  /* INET6_ADDRSTRLEN and a little */
     uint64_t opened_ms;
     /* identity, after hello */
     uint64_t id;                  /* unique for the process' life */
-    char token[64];               /* from the upgrade's cookie, until hello */
+    /* client, name and token are heap strings, or srv__no_str ("") until
+     * set: most connections sit idle for hours, so they hold only what
+     * they use (srv_conn_set_str). */
+    char *token;                  /* from the upgrade's cookie, until hello */
     int64_t user_id;              /* team mode: the account, 0 if anonymous */
     int admin;
     int hello_pending;            /* hello is being checked */
     int hello;
-    char client[65];
-    char name[65];
+    char *client;                 /* at most SRV_CLIENT_MAX bytes */
+    char *name;                   /* at most SRV_NAME_MAX bytes */
     char color[8];
     /* reassembly of the current message */
     char *rx;
@@ -67,11 +70,9 @@ struct srv_conn {
     srv_msg **q;
     size_t q_head, q_len, q_cap;
     size_t q_bytes;
-    unsigned char *batch;         /* LWS_PRE + a JSON array of several */
-    size_t batch_cap;
     /* closing: set, then the WRITEABLE callback closes with this code */
     int close_code;
-    char close_reason[64];
+    const char *close_reason;     /* a string literal */
     /* rate limit: a token bucket of ops */
     double tokens;
     uint64_t tokens_ms;
@@ -79,6 +80,13 @@ struct srv_conn {
     srv_join *joins;
     int njoins;
 };
+
+#define SRV_CLIENT_MAX 64
+#define SRV_NAME_MAX 64
+extern char srv__no_str[];
+/* Set one of a connection's strings to a copy of 'v'. -1 on ENOMEM (then
+ * it keeps its old value). */
+int srv_conn_set_str(char **slot, const char *v);
 
 /* Queue 'm' for 'c' (takes a new reference). When the queue would pass the
  * configured byte bound, the connection is closed with 1008 instead. */

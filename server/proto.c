@@ -117,12 +117,14 @@ static void hello_done(srv_task *t)
     srv_conn *c = srv_conn_by_id(h->conn);
     if (c) {
         c->hello_pending = 0;
-        sodium_memzero(c->token, sizeof c->token);
+        srv_conn_set_str(&c->token, NULL);
         if (t->base.result == 0) {
             c->user_id = h->who.user_id;
             c->admin = h->who.admin;
-            snprintf(c->name, sizeof c->name, "%s", h->who.name);
-            welcome(c);
+            if (srv_conn_set_str(&c->name, h->who.name) < 0)
+                srv_conn_error(c, "server_error", "out of memory", NULL, -1);
+            else
+                welcome(c);
         } else if (t->base.result == STORE_ENOTFOUND) {
             srv_conn_error(c, "unauthorized", "unknown or expired token: log in again",
                            NULL, -1);
@@ -158,18 +160,23 @@ static void on_hello(srv_conn *c, json_t *m)
     size_t cps = 0;
     const char *name = json_is_string(nm) ? json_string_value(nm) : "";
     if (ot_utf8_validate(name, strlen(name), &cps) < 0 || cps > MAX_NAME_CP ||
-        strlen(name) >= sizeof c->name) {
+        strlen(name) > SRV_NAME_MAX) {
         srv_conn_error(c, "bad_message", "\"name\" is at most 64 characters",
                        NULL, -1);
         return;
     }
-    snprintf(c->client, sizeof c->client, "%s", json_string_value(cl));
-    if (cps == 0) snprintf(c->name, sizeof c->name, "guest-%.4s", c->client);
-    else snprintf(c->name, sizeof c->name, "%s", name);
-    if (json_is_string(tok) && json_string_length(tok) < sizeof c->token)
-        snprintf(c->token, sizeof c->token, "%s", json_string_value(tok));
+    char guest[16];
+    if (cps == 0) snprintf(guest, sizeof guest, "guest-%.4s", json_string_value(cl));
+    if (srv_conn_set_str(&c->client, json_string_value(cl)) < 0 ||
+        srv_conn_set_str(&c->name, cps == 0 ? guest : name) < 0 ||
+        (json_is_string(tok) && json_string_length(tok) < 64 &&
+         srv_conn_set_str(&c->token, json_string_value(tok)) < 0)) {
+        srv_conn_error(c, "server_error", "out of memory", NULL, -1);
+        return;
+    }
     if (!srv_auth_team() || !c->token[0]) {
         /* open mode, or an anonymous guest who can only use share links */
+        srv_conn_set_str(&c->token, NULL);
         welcome(c);
         return;
     }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +57,7 @@ void srv_config_init(srv_config *cfg)
     cfg->unload_after = 30;
     cfg->snapshot_every = 200;
     cfg->sync_full = 1;
+    cfg->wal_prealloc_mib = 64;
     cfg->history_window = 4096;
     cfg->auth = -1;
 }
@@ -217,15 +219,33 @@ static int check_tls(const srv_config *cfg)
 
 static lws_sorted_usec_list_t tick_sul;
 
+/* After connections come or go, hand the heap's free pages back to the
+ * system (a join storm leaves handshake buffers and queues behind): at most
+ * once a tick, and only when something changed, so an idle or a steady
+ * server never pays for it. */
+static void trim_heap(void)
+{
+    static uint64_t seen_opened;
+    static int seen_open = -1;
+    if (srv__g.metrics.conns_total == seen_opened && srv__g.nconns == seen_open)
+        return;
+    seen_opened = srv__g.metrics.conns_total;
+    seen_open = srv__g.nconns;
+    malloc_trim(0);
+}
+
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     srv__sessions_tick(srv_now_ms());
+    trim_heap();
     lws_sul_schedule(srv__g.ctx, 0, sul, on_tick, LWS_US_PER_SEC);
 }
 
 static struct lws_protocols protocols[] = {
     {"http", srv__http_callback, sizeof(void *), 0, 0, NULL, 0},
-    {SRV_SUBPROTOCOL, srv__ws_callback, sizeof(void *), 64 * 1024, 0, NULL, 0},
+    /* rx_buffer_size: lws allocates it for every connection; messages
+     * arrive in pieces of that size and ws.c joins them. */
+    {SRV_SUBPROTOCOL, srv__ws_callback, sizeof(void *), 1024, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
@@ -312,6 +332,7 @@ int srv_run(const srv_config *cfg)
     opt.sync = cfg->sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL;
     opt.snapshot_every = cfg->snapshot_every;
     opt.auto_snapshot = 0;
+    opt.wal_prealloc_mib = cfg->wal_prealloc_mib;
     srv__g.writer = store_writer_new(srv__g.db_path, &opt, wake, srv__g.ctx,
                                      err, sizeof err);
     if (srv__g.writer)

@@ -52,6 +52,9 @@ typedef struct sess_member {
     int64_t version;               /* the version it asked to resume from */
     int has_cursor;
     uint32_t anchor, head;         /* at s->committed */
+    srv_msg *pres;                 /* its presence message, built once per */
+    int64_t pres_version;          /* version and cursor: a join storm sends
+                                      each to every joiner */
 } sess_member;
 
 typedef struct sess_submit {      /* a server-made op waiting for a load */
@@ -265,6 +268,19 @@ static json_t *presence_msg(srv_session *s, sess_member *m)
                      (json_int_t)s->committed, "cursor", cur);
 }
 
+/* A new reference to m's presence message (NULL on ENOMEM). */
+static srv_msg *presence_of(srv_session *s, sess_member *m)
+{
+    if (!m->pres || m->pres_version != s->committed) {
+        srv_msg_unref(m->pres);
+        m->pres = srv_msg_take(presence_msg(s, m));
+        m->pres_version = s->committed;
+        if (!m->pres) return NULL;
+    }
+    m->pres->refs++;
+    return m->pres;
+}
+
 /* Send 'out' (stolen) to every ready member but 'except'. */
 static void broadcast_msg(srv_session *s, srv_msg *out, srv_conn *except)
 {
@@ -284,6 +300,7 @@ static void drop_member(srv_session *s, int i)
 {
     srv_conn *c = s->m[i].conn;
     if (c) srv_conn_drop_join(c, s);
+    srv_msg_unref(s->m[i].pres);
     s->m[i] = s->m[--s->nm];
     if (s->nm == 0) s->empty_since = srv_now_ms();
 }
@@ -520,8 +537,8 @@ static void finish_member(srv_session *s, sess_member *m, store_oprec *recs,
     m->ready = 1;
     for (int i = 0; i < s->nm; i++)
         if (&s->m[i] != m && s->m[i].ready)
-            srv_conn_send_json(c, presence_msg(s, &s->m[i]));
-    broadcast(s, presence_msg(s, m), c);
+            send_msg(c, presence_of(s, &s->m[i]));
+    broadcast_msg(s, presence_of(s, m), c);
 }
 
 void srv_session_join(srv_conn *c, const char *doc, int has_version,
@@ -837,7 +854,9 @@ void srv_session_presence(srv_conn *c, srv_session *s, int64_t version,
     m->has_cursor = has_cursor;
     m->anchor = anchor > len ? (uint32_t)len : anchor;
     m->head = head > len ? (uint32_t)len : head;
-    broadcast(s, presence_msg(s, m), c);
+    srv_msg_unref(m->pres); /* the cursor moved */
+    m->pres = NULL;
+    broadcast_msg(s, presence_of(s, m), c);
 }
 
 /* ---- lifetime */

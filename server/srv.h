@@ -38,6 +38,7 @@ typedef struct srv_config {
     int unload_after;       /* seconds an empty session stays loaded */
     int snapshot_every;     /* ops between snapshots */
     int sync_full;          /* 1: synchronous=FULL (default), 0: NORMAL */
+    int wal_prealloc_mib;   /* an empty WAL is filled to this (default 64) */
     int history_window;     /* ops kept in memory per session for transforms */
     int auth;               /* team mode: 1 on, 0 off, -1 auto (on unless
                                bound to loopback) */

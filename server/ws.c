@@ -11,11 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include <sodium.h>
 
 #include "server/core.h"
 #include "server/log.h"
 
 #define BATCH_MAX (256 * 1024)   /* bytes gathered into one array frame */
+#define SNDBUF (64 * 1024)       /* kernel send buffer of a connection */
 #define PRE_HELLO_MAX (8 * 1024) /* bytes a connection may send before hello */
 
 typedef struct ws_pss {
@@ -59,13 +63,35 @@ void srv_msg_unref(srv_msg *m)
     }
 }
 
+/* ---- a connection's strings */
+
+char srv__no_str[1] = "";
+
+static void free_str(char **slot)
+{
+    if (*slot != srv__no_str) {
+        sodium_memzero(*slot, strlen(*slot)); /* tokens are secrets */
+        free(*slot);
+    }
+    *slot = srv__no_str;
+}
+
+int srv_conn_set_str(char **slot, const char *v)
+{
+    char *copy = v && v[0] ? strdup(v) : srv__no_str;
+    if (!copy) return -1;
+    free_str(slot);
+    *slot = copy;
+    return 0;
+}
+
 /* ---- sending */
 
 void srv_conn_close(srv_conn *c, int code, const char *reason)
 {
     if (c->close_code) return;
     c->close_code = code;
-    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    c->close_reason = reason;
     lws_callback_on_writable(c->wsi);
 }
 
@@ -141,6 +167,12 @@ void srv_conn_error(srv_conn *c, const char *code, const char *message,
     srv_conn_send_json(c, o);
 }
 
+/* The one buffer batches are built in: writes happen on the lws thread
+ * only, and lws_write sends it or copies what the kernel did not take, so a
+ * buffer per connection would only hold memory (most connections are idle). */
+static unsigned char *batch;
+static size_t batch_cap;
+
 /* Gather as many queued messages as fit into one JSON array frame. */
 static int write_batch(srv_conn *c)
 {
@@ -150,13 +182,13 @@ static int write_batch(srv_conn *c)
         if (n > 0 && need + m->len + 1 > BATCH_MAX) break;
         need += m->len + 1;
     }
-    if (LWS_PRE + need > c->batch_cap) {
-        unsigned char *nb = realloc(c->batch, LWS_PRE + need);
+    if (LWS_PRE + need > batch_cap) {
+        unsigned char *nb = realloc(batch, LWS_PRE + need);
         if (!nb) return -1;
-        c->batch = nb;
-        c->batch_cap = LWS_PRE + need;
+        batch = nb;
+        batch_cap = LWS_PRE + need;
     }
-    unsigned char *p = c->batch + LWS_PRE;
+    unsigned char *p = batch + LWS_PRE;
     *p++ = '[';
     for (size_t i = 0; i < n; i++) {
         srv_msg *m = q_pop(c);
@@ -166,15 +198,9 @@ static int write_batch(srv_conn *c)
         srv_msg_unref(m);
     }
     *p++ = ']';
-    size_t len = (size_t)(p - (c->batch + LWS_PRE));
-    int rc = lws_write(c->wsi, c->batch + LWS_PRE, len, LWS_WRITE_TEXT) <
-                     (int)len ? -1 : 0;
-    if (c->batch_cap > 16 * 1024) { /* do not keep a large one per client */
-        free(c->batch);
-        c->batch = NULL;
-        c->batch_cap = 0;
-    }
-    return rc;
+    size_t len = (size_t)(p - (batch + LWS_PRE));
+    return lws_write(c->wsi, batch + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len
+               ? -1 : 0;
 }
 
 static int on_writeable(srv_conn *c)
@@ -195,7 +221,13 @@ static int on_writeable(srv_conn *c)
     } else if (write_batch(c) < 0) {
         return -1;
     }
-    if (c->q_len || c->close_code) lws_callback_on_writable(c->wsi);
+    if (c->q_len || c->close_code) {
+        lws_callback_on_writable(c->wsi);
+    } else { /* drained: an idle connection holds no ring */
+        free(c->q);
+        c->q = NULL;
+        c->q_cap = c->q_head = 0;
+    }
     return 0;
 }
 
@@ -268,7 +300,10 @@ static void take_upgrade_token(srv_conn *c)
     char k[32];
     snprintf(k, sizeof k, "%p", (void *)c->wsi);
     char *t = srv_map_del(&upgrade_tokens, k);
-    if (t) snprintf(c->token, sizeof c->token, "%s", t);
+    if (t) {
+        srv_conn_set_str(&c->token, t);
+        sodium_memzero(t, strlen(t));
+    }
     free(t);
 }
 
@@ -284,6 +319,7 @@ static srv_conn *conn_open(struct lws *wsi)
     srv_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->wsi = wsi;
+    c->client = c->name = c->token = srv__no_str;
     c->id = next_conn_id++;
     take_upgrade_token(c);
     c->opened_ms = srv_now_ms();
@@ -313,8 +349,10 @@ static void conn_closed(srv_conn *c)
     if (open <= 1) srv_map_del(&srv__g.ip_counts, c->ip);
     else srv_map_put(&srv__g.ip_counts, c->ip, (void *)(open - 1));
     free(c->q);
-    free(c->batch);
     free(c->rx);
+    free_str(&c->client);
+    free_str(&c->name);
+    free_str(&c->token);
     free(c->joins);
     free(c);
 }
@@ -324,10 +362,15 @@ int srv__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 {
     ws_pss *pss = user;
     switch (reason) {
-    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_ESTABLISHED: {
         if (srv__g.stopping) return -1;
         if (!(pss->conn = conn_open(wsi))) return -1;
+        /* lws sized the send buffer to the (small) receive buffer: give it
+         * back room for broadcasts and catch-ups. */
+        int n = SNDBUF;
+        setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &n, sizeof n);
         return 0;
+    }
     case LWS_CALLBACK_RECEIVE:
         return pss->conn ? on_receive(pss->conn, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:

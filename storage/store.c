@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage/migrations.h"
@@ -336,18 +337,32 @@ int store_open(store **out, const char *path, const store_options *opt,
     else store_options_init(&s->opt);
     if (s->opt.snapshot_every <= 0) s->opt.snapshot_every = 200;
     if (s->opt.max_batch <= 0) s->opt.max_batch = 8192;
-    rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, s->opt.busy_timeout_ms);
-        rc = set_pragmas(s, err, errlen);
-        if (rc == STORE_ECANTOPEN)
-            rc = open_error(err, errlen, path, sqlite3_errmsg(s->db), rc);
-        if (!rc) rc = migrate(s, err, errlen);
-    } else {
-        rc = open_error(err, errlen, path, s->db ? sqlite3_errmsg(s->db)
-                        : "out of memory", store__err(rc));
+    /* Switching a new file to WAL, or WAL recovery in another connection,
+     * answers SQLITE_BUSY without calling the busy handler: such an open is
+     * tried again until busy_timeout has passed. */
+    for (int waited_ms = 0;; waited_ms += 10) {
+        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+                             SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_extended_result_codes(s->db, 1);
+            sqlite3_busy_timeout(s->db, s->opt.busy_timeout_ms);
+            rc = set_pragmas(s, err, errlen);
+            if (rc == STORE_ECANTOPEN)
+                rc = open_error(err, errlen, path, sqlite3_errmsg(s->db), rc);
+            if (!rc) rc = migrate(s, err, errlen);
+        } else {
+            rc = open_error(err, errlen, path, s->db ? sqlite3_errmsg(s->db)
+                            : "out of memory", store__err(rc));
+        }
+        if (rc != STORE_EBUSY || waited_ms >= s->opt.busy_timeout_ms) break;
+        for (int i = 0; i < ST__COUNT; i++) {
+            sqlite3_finalize(s->st[i]);
+            s->st[i] = NULL;
+        }
+        sqlite3_close(s->db);
+        s->db = NULL;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
     }
     if (rc) {
         store_close(s);

@@ -15,9 +15,14 @@
  * load a passive checkpoint can never catch the WAL's end, so past
  * CKPT_HARD pages the writer checkpoints itself once, right after a commit,
  * which lets the next transaction restart the WAL from its beginning. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "storage/store_int.h"
 
@@ -42,6 +47,41 @@ struct store_writer {
     int ck_due;
     int ck_stop;
 };
+
+/* Fill an empty WAL with 'mib' MiB of zeros (best effort: any failure
+ * leaves it empty again). SQLite writes its WAL from the start after each
+ * restart and keeps the file at journal_size_limit (64 MiB), so once it is
+ * that long a commit only overwrites blocks. Zeros are no WAL to SQLite (no
+ * valid header: an empty log). Done under the write lock, so no other
+ * process can be writing frames meanwhile; skipped when the file system
+ * has little room. */
+static void wal_prealloc(store *s, int mib)
+{
+    const char *wal = sqlite3_filename_wal(sqlite3_db_filename(s->db, "main"));
+    off_t want = (off_t)mib << 20;
+    struct statvfs vfs;
+    struct stat stt;
+    if (!wal || statvfs(wal, &vfs) < 0 ||
+        (off_t)vfs.f_bavail * (off_t)vfs.f_frsize < 8 * want + (1LL << 30))
+        return;
+    if (store__exec(s, "BEGIN IMMEDIATE")) return;
+    int fd = open(wal, O_RDWR | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &stt) == 0 && stt.st_size == 0) {
+        static const char zeros[1 << 16];
+        off_t at = 0;
+        while (at < want) {
+            ssize_t n = pwrite(fd, zeros, sizeof zeros, at);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            at += n;
+        }
+        if (at < want || fdatasync(fd) < 0) {
+            if (ftruncate(fd, 0) == 0) (void)fdatasync(fd);
+        }
+    }
+    if (fd >= 0) close(fd);
+    store__exec(s, "COMMIT");
+}
 
 /* Called by SQLite in the writer thread after each commit. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
@@ -209,6 +249,7 @@ store_writer *store_writer_new(const char *path, const store_options *opt,
         store__seterr(err, errlen, "out of memory");
         return NULL;
     }
+
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     pthread_cond_init(&w->ck_cv, NULL);
@@ -219,6 +260,7 @@ store_writer *store_writer_new(const char *path, const store_options *opt,
         writer_discard(w);
         return NULL;
     }
+    if (opt && opt->wal_prealloc_mib > 0) wal_prealloc(w->s, opt->wal_prealloc_mib);
     sqlite3_wal_hook(w->s->db, wal_hook, w); /* replaces autocheckpoint */
     if (pthread_create(&w->ck_thread, NULL, checkpointer_main, w)) {
         store__seterr(err, errlen, "cannot start the checkpoint thread");

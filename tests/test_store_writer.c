@@ -426,6 +426,73 @@ static void test_checkpoints_run_in_the_background_and_bound_the_wal(void)
     tmp_cleanup(&t);
 }
 
+static int64_t wal_size(const tmp_db *t)
+{
+    char wal[128];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", t->path);
+    return stat(wal, &sb) == 0 ? (int64_t)sb.st_size : -1;
+}
+
+static store_writer *writer_prealloc(tmp_db *t, waker *k, int mib)
+{
+    store_options o;
+    store_options_init(&o);
+    o.auto_snapshot = 0;
+    o.wal_prealloc_mib = mib;
+    return store_writer_new(t->path, &o, wake_fn, k, NULL, 0);
+}
+
+static void test_an_empty_wal_is_preallocated_and_a_used_one_is_left_alone(void)
+{
+    enum { N = 300 };
+    static store_job jobs[N];
+    store_job *got[N];
+    store_docinfo d;
+    waker k = { PTHREAD_MUTEX_INITIALIZER, 0 };
+    tmp_db t;
+    tmp_init(&t);
+    store *s = open_db(&t, 0, 0);
+    REQUIRE(s);
+    REQUIRE(store_doc_create(s, "d", "", "", 1) == 0);
+    /* a WAL holding frames is never touched */
+    int64_t used = wal_size(&t);
+    REQUIRE(used > 0);
+    store_writer *w = writer_prealloc(&t, &k, 4);
+    REQUIRE(w);
+    CHECK_EQ_INT(wal_size(&t), used);
+    store_writer_free(w);
+    /* an empty one is filled with zeros, which SQLite reads as no log */
+    sqlite3 *raw = NULL;
+    REQUIRE(sqlite3_open(t.path, &raw) == SQLITE_OK);
+    CHECK(sqlite3_exec(raw, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL,
+                       NULL) == SQLITE_OK);
+    sqlite3_close(raw);
+    REQUIRE(wal_size(&t) == 0);
+    REQUIRE((w = writer_prealloc(&t, &k, 4)));
+    CHECK_EQ_INT(wal_size(&t), 4 << 20);
+    CHECK_EQ_INT(store_doc_get(s, "d", &d), 0);
+    CHECK_EQ_INT(d.version, 0);
+    store_docinfo_clear(&d);
+    for (int i = 0; i < N; i++) {
+        fill_append(&jobs[i], "d", i + 1, "[\"a\"]", "c", i + 1);
+        REQUIRE(store_writer_submit(w, &jobs[i]) == 0);
+    }
+    REQUIRE(drain_n(w, got, N) == N);
+    for (int i = 0; i < N; i++) CHECK_EQ_INT(got[i]->result, 0);
+    CHECK_EQ_INT(wal_size(&t), 4 << 20); /* overwritten, not grown */
+    store_writer_free(w);
+    store_close(s);
+    /* and a fresh connection finds every commit */
+    REQUIRE((s = open_db(&t, 0, 0)));
+    CHECK_EQ_INT(store_doc_get(s, "d", &d), 0);
+    CHECK_EQ_INT(d.version, N);
+    store_docinfo_clear(&d);
+    CHECK_EQ_INT(store_check(s, NULL, NULL), 0);
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
 /* ---- pool --------------------------------------------------------------- */
 
 typedef struct text_task {
@@ -610,6 +677,7 @@ int main(void)
     RUN(test_stop_flushes_the_queue_and_then_refuses_jobs);
     RUN(test_submit_refuses_bad_jobs);
     RUN(test_checkpoints_run_in_the_background_and_bound_the_wal);
+    RUN(test_an_empty_wal_is_preallocated_and_a_used_one_is_left_alone);
     RUN(test_pool_tasks_read_on_their_own_connections);
     RUN(test_backup_while_writing_is_consistent);
     RUN(test_backup_into_a_missing_directory_fails_cleanly);

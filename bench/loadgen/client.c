@@ -484,10 +484,28 @@ static void start_load(void)
             want(&R.c[i], W_OP);
 }
 
+/* Idle runs, worker 0: once the first half has joined and settled, read
+ * the server and let the rest in. */
+static void idle_half(double now)
+{
+    lg_shared *sh = R.sh;
+    int half = __atomic_load_n(&sh->half, __ATOMIC_ACQUIRE);
+    if (half == 0 && __atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST) >= R.cfg->clients / 2) {
+        sh->t_half = now;
+        __atomic_store_n(&sh->half, 1, __ATOMIC_RELEASE);
+    } else if (half == 1 && now >= sh->t_half + R.cfg->duration_s) {
+        if (R.cfg->server_pid) lg_proc_read(R.cfg->server_pid, &sh->pmid);
+        __atomic_store_n(&sh->half, 2, __ATOMIC_RELEASE);
+    }
+}
+
 static void open_more(void)
 {
     const lg_config *cfg = R.cfg;
-    while (R.next < cfg->clients && R.pending < cfg->connect_window) {
+    int limit = cfg->clients;
+    if (cfg->mode == LG_IDLE && __atomic_load_n(&R.sh->half, __ATOMIC_ACQUIRE) != 2)
+        limit = cfg->clients / 2;
+    while (R.next < limit && R.pending < cfg->connect_window) {
         /* with a prefill, the others join once every document holds it */
         if (cfg->prefill && R.next >= cfg->docs &&
             __atomic_load_n(&R.sh->ready, __ATOMIC_SEQ_CST) < cfg->docs)
@@ -521,6 +539,8 @@ static void tick(void)
         R.stop = 1;
         return;
     }
+    if (R.phase == PH_CONNECT && cfg->mode == LG_IDLE && R.w == 0)
+        idle_half(now);
     if (R.phase == PH_CONNECT) {
         open_more();
         if (all_ready(now)) start_load();

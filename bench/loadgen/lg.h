@@ -132,6 +132,13 @@ typedef struct lg_shared {
     int started;            /* 0, then 1 once t_start is set (atomic) */
     double t_start;         /* every client joined: load starts */
     lg_proc p0, p1;         /* the server at the window's start and end */
+    /* LG_IDLE: the first half of the clients joins, settles, the server is
+     * read (pmid), then the rest joins: the growth from pmid to p1 is what
+     * idle connections cost, without the fixed costs of a first use
+     * (documents, database caches, a runtime's warm-up) */
+    int half;               /* 0 opening, 1 settling, 2 read (atomic) */
+    double t_half;
+    lg_proc pmid;
     double m0, m1;          /* lg_machine_busy() then */
     lg_counts w[LG_MAX_PROCS];
     lg_typing typing[];     /* LG_PACED: one per client */

@@ -76,16 +76,22 @@ static void report_load(const lg_config *cfg, const lg_shared *sh,
     }
 }
 
-/* Idle: everyone joined, nothing typed; the server's RSS growth per
- * connection once it has settled. */
+/* Idle: everyone joined, nothing typed. What one more idle connection
+ * costs: the server's RSS growth from half the clients to all of them (both
+ * settled), per connection. The growth from nothing to all of them, which
+ * also holds the fixed costs of a first use, is printed beside it. */
 static void report_idle(const lg_config *cfg, const lg_shared *sh,
                         const lg_proc *before)
 {
-    double per = (double)(sh->p1.rss_kib - before->rss_kib) / cfg->clients;
+    int second = cfg->clients - cfg->clients / 2;
+    double per = (double)(sh->p1.rss_kib - sh->pmid.rss_kib) / second;
+    double all = (double)(sh->p1.rss_kib - before->rss_kib) / cfg->clients;
     printf("%s_connections: %d conns\n", cfg->name, cfg->clients);
-    printf("%s_server_rss: %.1f MiB (%.1f MiB before connecting)\n", cfg->name,
-           (double)sh->p1.rss_kib / 1024, (double)before->rss_kib / 1024);
+    printf("%s_server_rss: %.1f MiB (%.1f MiB before connecting, %.1f MiB at half)\n",
+           cfg->name, (double)sh->p1.rss_kib / 1024, (double)before->rss_kib / 1024,
+           (double)sh->pmid.rss_kib / 1024);
     printf("%s_mem_per_conn: %.2f KiB\n", cfg->name, per);
+    printf("%s_mem_per_conn_from_zero: %.2f KiB\n", cfg->name, all);
 }
 
 int lg_run(const lg_config *cfg)

@@ -34,11 +34,25 @@ if not os.path.isabs(BIN):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port free now, below the kernel's ephemeral range (32768 and up), so
+    that no outgoing connection of a test or of another process on this
+    shared machine takes it before the server binds it."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port in 20000-32000")
+
+
+class PortTaken(RuntimeError):
+    pass
 
 
 class Server:
@@ -51,7 +65,16 @@ class Server:
         self.port = port or free_port()
         self.proc = None
         self.log_path = os.path.join(self.tmp, "server.log")
-        self.start()
+        # A port chosen here may still be taken by another process before
+        # the server binds it: then choose again (a given port is kept).
+        for attempt in range(5):
+            try:
+                self.start()
+                return
+            except PortTaken:
+                if port or attempt == 4:
+                    raise
+                self.port = free_port()
 
     @property
     def url(self):
@@ -69,6 +92,8 @@ class Server:
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                if "cannot start the server" in self.log():
+                    raise PortTaken("server exited %d: %s" % (self.proc.returncode, self.log()))
                 raise RuntimeError("server exited %d: %s" % (self.proc.returncode, self.log()))
             try:
                 if http_get(self.url + "/healthz")[0] == 200:

@@ -14,13 +14,24 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const BIN = process.env.CHORUS_BIN || path.join(ROOT, 'build/chorus');
 export const WEB = path.join(ROOT, 'web');
 
-export function freePort() {
-    return new Promise((resolve, reject) => {
+/* A port free now, below the kernel's ephemeral range (32768 and up), so
+ * that no outgoing connection of a test or of another process on this
+ * shared machine takes it before the server binds it. */
+function tryPort(port) {
+    return new Promise((resolve) => {
         const s = net.createServer();
         s.unref();
-        s.on('error', reject);
-        s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+        s.once('error', () => resolve(false));
+        s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
+}
+
+export async function freePort() {
+    for (let i = 0; i < 200; i++) {
+        const port = 20000 + Math.floor(Math.random() * 12000);
+        if (await tryPort(port)) return port;
+    }
+    throw new Error('no free port in 20000-32000');
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -40,8 +51,21 @@ export class Server {
         this.log = '';
     }
     get url() { return `http://127.0.0.1:${this.port}`; }
+    /* A port chosen here may still be taken by another process before the
+     * server binds it: then choose again (a restart keeps its port). */
     async start() {
-        if (!this.port) this.port = await freePort();
+        const chosen = !this.port;
+        for (let attempt = 0; ; attempt++) {
+            if (!this.port) this.port = await freePort();
+            try {
+                return await this.startOn();
+            } catch (e) {
+                if (!chosen || attempt === 4 || !/cannot start the server/.test(String(e))) throw e;
+                this.port = 0;
+            }
+        }
+    }
+    async startOn() {
         const args = ['serve', '--bind', '127.0.0.1', '--port', String(this.port), '--data', this.data, '--web', WEB, ...this.extra];
         this.proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
         const proc = this.proc;
