@@ -242,10 +242,13 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 }
 
 static struct lws_protocols protocols[] = {
-    {"http", srv__http_callback, sizeof(void *), 0, 0, NULL, 0},
-    /* rx_buffer_size: lws allocates it for every connection; messages
-     * arrive in pieces of that size and ws.c joins them. */
-    {SRV_SUBPROTOCOL, srv__ws_callback, sizeof(void *), 1024, 0, NULL, 0},
+    {"http", srv__http_callback, sizeof(void *), 1024, 0, NULL, 0},
+    /* rx_buffer_size: lws allocates it for every connection (most sit
+     * idle), messages arrive in pieces of that size and ws.c joins them.
+     * tx_packet_size: what one send() may take; left 0 it would be the
+     * receive buffer's size, and a batch would leave in 256-byte sends. */
+    {SRV_SUBPROTOCOL, srv__ws_callback, sizeof(void *), 256, 0, NULL,
+     4u << 20},
     {NULL, NULL, 0, 0, 0, NULL, 0}
 };
 

@@ -41,6 +41,7 @@ struct store_writer {
     void *arg;
     store_writer_stats stats;
     int wal_pages;              /* after the last commit (writer thread) */
+    int ckpt_soft;              /* WAL pages that call for a checkpoint */
     store *ck;                  /* the checkpointer's connection */
     pthread_t ck_thread;
     pthread_cond_t ck_cv;       /* a checkpoint is due, or stopping */
@@ -122,7 +123,7 @@ static void after_commit(store_writer *w)
         sqlite3_wal_checkpoint_v2(w->s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
                                   NULL, NULL);
         w->wal_pages = 0;
-    } else if (w->wal_pages >= CKPT_SOFT) {
+    } else if (w->wal_pages >= w->ckpt_soft) {
         pthread_mutex_lock(&w->mu);
         w->ck_due = 1;
         pthread_cond_signal(&w->ck_cv);
@@ -260,7 +261,16 @@ store_writer *store_writer_new(const char *path, const store_options *opt,
         writer_discard(w);
         return NULL;
     }
-    if (opt && opt->wal_prealloc_mib > 0) wal_prealloc(w->s, opt->wal_prealloc_mib);
+    /* A preallocated WAL costs nothing to fill: checkpoint when it is half
+     * full rather than every 1000 pages. Hot pages (a document's last leaf,
+     * its row) are written to the log at every commit but copied back once
+     * per checkpoint, so rarer checkpoints copy far less. */
+    w->ckpt_soft = CKPT_SOFT;
+    if (opt && opt->wal_prealloc_mib > 0) {
+        wal_prealloc(w->s, opt->wal_prealloc_mib);
+        int half = opt->wal_prealloc_mib * (1 << 20) / 4096 / 2;
+        if (half > w->ckpt_soft) w->ckpt_soft = half < CKPT_HARD ? half : CKPT_HARD / 2;
+    }
     sqlite3_wal_hook(w->s->db, wal_hook, w); /* replaces autocheckpoint */
     if (pthread_create(&w->ck_thread, NULL, checkpointer_main, w)) {
         store__seterr(err, errlen, "cannot start the checkpoint thread");
