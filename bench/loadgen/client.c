@@ -1,5 +1,6 @@
 /* client.c -- one worker of the load generator: lws client connections
- * speaking chorus.v1, driven closed-loop, paced or idle.
+ * (raw sockets framed by ws.c) speaking chorus.v1 or ShareDB's protocol,
+ * driven closed-loop, paced or idle.
  *
  * Everything in a worker runs on its one lws service thread. A 1 ms tick
  * opens connections (at most connect_window not yet joined at a time),
@@ -12,7 +13,7 @@
  * start + j/(N*rate) and belongs to client j % N, so every client types
  * evenly at 'rate'. A client with no op in flight sends its pending
  * keystrokes as one op (an editor batching what was typed while waiting);
- * writes happen only in CLIENT_WRITEABLE, one lws_write each.
+ * writes happen only in RAW_WRITEABLE, one lws_write each.
  *
  * Keystroke-to-remote latency: each client's keystroke times and the
  * keystrokes each of its recent ops held live in shared memory (lg_typing);
@@ -51,8 +52,11 @@ typedef struct client {
     double t_sent;
     uint32_t ks_sent;         /* keystrokes put into ops so far */
     lg_typing *ty;            /* LG_PACED: in shared memory; else NULL */
-    char *rx;                 /* reassembly of a fragmented message */
-    size_t rx_len, rx_cap;
+    lg_ws ws;                 /* framing of what arrives */
+    int asked;                /* the upgrade request was sent */
+    int pong;                 /* a ping waits for its pong */
+    unsigned char pong_data[125];
+    size_t pong_len;
     uint64_t rng;
 } client;
 
@@ -158,12 +162,43 @@ static size_t build_op(client *c, char *p, size_t cap)
     return (size_t)n;
 }
 
+/* One lws_write of 'n' bytes at 'p' (LG_WS_HDR bytes of room before it)
+ * as a frame of 'opcode'. */
+static int send_frame(client *c, int opcode, char *p, size_t n)
+{
+    unsigned char hdr[LG_WS_HDR];
+    size_t h = lg_ws_frame(hdr, opcode, n);
+    memcpy(p - h, hdr, h);
+    if (lws_write(c->wsi, (unsigned char *)p - h, h + n, LWS_WRITE_RAW) < (int)(h + n)) {
+        fail("write failed", c);
+        return -1;
+    }
+    return 0;
+}
+
 static int on_writeable(client *c)
 {
     if (R.stop) return 0;
-    if (out_reserve(MAX_BATCH + (size_t)R.cfg->prefill + 512) < 0) return -1;
-    char *p = (char *)R.out_buf + LWS_PRE;
-    size_t cap = R.out_cap - LWS_PRE, n;
+    if (out_reserve(LG_WS_HDR + MAX_BATCH + (size_t)R.cfg->prefill + 512) < 0)
+        return -1;
+    char *p = (char *)R.out_buf + LWS_PRE + LG_WS_HDR;
+    size_t cap = R.out_cap - LWS_PRE - LG_WS_HDR, n;
+    if (!c->asked) { /* the upgrade request */
+        int k = lg_ws_request(p, cap, R.cfg);
+        c->asked = 1;
+        if (k < 0 || lws_write(c->wsi, (unsigned char *)p, (size_t)k, LWS_WRITE_RAW) < k) {
+            fail("write failed", c);
+            return -1;
+        }
+        return 0;
+    }
+    if (c->pong) {
+        c->pong = 0;
+        memcpy(p, c->pong_data, c->pong_len);
+        if (send_frame(c, LG_WS_PONG, p, c->pong_len) < 0) return -1;
+        if (c->want != W_NONE) lws_callback_on_writable(c->wsi);
+        return 0;
+    }
     int sdb = R.cfg->proto == LG_SHAREDB;
     switch (c->want) {
     case W_HELLO:
@@ -197,11 +232,7 @@ static int on_writeable(client *c)
     }
     c->want = W_NONE;
     if (R.debug) fprintf(stderr, "%s > %.*s\n", c->id, (int)n, p);
-    if (lws_write(c->wsi, (unsigned char *)p, n, LWS_WRITE_TEXT) < (int)n) {
-        fail("write failed", c);
-        return -1;
-    }
-    return 0;
+    return send_frame(c, LG_WS_TEXT, p, n);
 }
 
 /* ---- receiving */
@@ -348,29 +379,41 @@ static void on_msg(void *arg, const lg_msg *m)
     else on_chorus_msg(arg, m, now);
 }
 
-static int on_receive(client *c, const char *in, size_t len)
+/* A whole message, a control frame, or the upgrade's answer (ws.c). */
+static int on_ws(void *arg, int kind, const char *data, size_t len)
 {
-    if (R.debug) fprintf(stderr, "%s < %.*s\n", c->id, (int)len, in);
-    int final = lws_is_final_fragment(c->wsi) &&
-                lws_remaining_packet_payload(c->wsi) == 0;
-    if (final && c->rx_len == 0) {
-        if (lg_scan_frame(in, len, on_msg, c) < 0) fail("malformed frame", c);
+    client *c = arg;
+    switch (kind) {
+    case LG_WS_OPEN:
+        c->open = 1;
+        want(c, W_HELLO);
+        return 0;
+    case LG_WS_TEXT:
+        if (R.debug) fprintf(stderr, "%s < %.*s\n", c->id, (int)len, data);
+        if (lg_scan_frame(data, len, on_msg, c) < 0) fail("malformed frame", c);
+        return 0;
+    case LG_WS_PING:
+        c->pong = 1;
+        c->pong_len = len < sizeof c->pong_data ? len : sizeof c->pong_data;
+        memcpy(c->pong_data, data, c->pong_len);
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    case LG_WS_CLOSE:
+        if (len >= 2)
+            fprintf(stderr, "loadgen: server closed %s: %d %.*s\n", c->id,
+                    (unsigned char)data[0] << 8 | (unsigned char)data[1],
+                    (int)len - 2, data + 2);
+        return -1;
+    default:
         return 0;
     }
-    if (c->rx_len + len > c->rx_cap) {
-        size_t ncap = c->rx_cap ? c->rx_cap : 65536;
-        while (ncap < c->rx_len + len) ncap *= 2;
-        char *nb = realloc(c->rx, ncap);
-        if (!nb) return -1;
-        c->rx = nb;
-        c->rx_cap = ncap;
-    }
-    memcpy(c->rx + c->rx_len, in, len);
-    c->rx_len += len;
-    if (!final) return 0;
-    if (lg_scan_frame(c->rx, c->rx_len, on_msg, c) < 0) fail("malformed frame", c);
-    c->rx_len = 0;
-    return 0;
+}
+
+static int on_receive(client *c, const char *in, size_t len)
+{
+    if (lg_ws_feed(&c->ws, in, len, on_ws, c) == 0) return 0;
+    if (!R.stop && !c->ws.open) fail("the server refused the upgrade", c);
+    return -1; /* lws closes it: RAW_CLOSE */
 }
 
 static void tick(void);
@@ -392,21 +435,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         c->wsi = NULL;
         fail("connection failed", c);
         return 0;
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        c->open = 1;
-        want(c, W_HELLO);
+    case LWS_CALLBACK_RAW_CONNECTED:
+        lws_callback_on_writable(c->wsi); /* the upgrade request */
         return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
+    case LWS_CALLBACK_RAW_RX:
         return on_receive(c, in, len);
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
+    case LWS_CALLBACK_RAW_WRITEABLE:
         return on_writeable(c);
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (len >= 2)
-            fprintf(stderr, "loadgen: server closed %s: %d %.*s\n", c->id,
-                    ((unsigned char *)in)[0] << 8 | ((unsigned char *)in)[1],
-                    (int)len - 2, (char *)in + 2);
-        return 0;
-    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_RAW_CLOSE:
         c->wsi = NULL;
         if (!R.stop) fail("connection closed by the server", c);
         return 0;
@@ -417,7 +453,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 
 static const struct lws_protocols protocols[] = {
-    {"chorus.v1", callback, 0, 16384, 0, NULL, 0},
+    {"lg-raw", callback, 0, 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -432,8 +468,8 @@ static int connect_one(client *c)
     ci.port = R.cfg->port;
     ci.path = R.cfg->path;
     ci.host = R.cfg->host;
-    ci.protocol = R.cfg->proto == LG_SHAREDB ? NULL : "chorus.v1";
-    ci.local_protocol_name = "chorus.v1"; /* our one handler */
+    ci.method = "RAW";               /* ws.c does the WebSocket part */
+    ci.local_protocol_name = "lg-raw"; /* our one handler */
     ci.userdata = c;
     ci.pwsi = &c->wsi;
     if (R.cfg->nsrc) ci.iface = R.cfg->src[c->idx % R.cfg->nsrc];
@@ -613,7 +649,7 @@ static void teardown(void)
 {
     R.stop = 1;
     if (R.ctx) lws_context_destroy(R.ctx);
-    for (int i = 0; R.c && i < R.cfg->clients; i++) free(R.c[i].rx);
+    for (int i = 0; R.c && i < R.cfg->clients; i++) lg_ws_free(&R.c[i].ws);
     free(R.c);
     free(R.out_buf);
 }

@@ -96,6 +96,34 @@ typedef struct lg_config {
     const char *name;       /* prefix of every printed figure */
 } lg_config;
 
+/* ---- WebSocket framing over lws raw sockets (ws.c) */
+enum { LG_WS_OPEN = -1, LG_WS_TEXT = 1, LG_WS_CLOSE = 8, LG_WS_PING = 9,
+       LG_WS_PONG = 10 };
+#define LG_WS_HDR 14        /* room before a payload for its frame header */
+
+typedef struct lg_ws {
+    char *buf;              /* received, not yet parsed */
+    size_t len, cap;
+    char *msg;              /* a message arriving in several frames */
+    size_t msg_len;
+    int open;               /* the upgrade was answered 101 */
+} lg_ws;
+
+/* Called with LG_WS_OPEN once, then each whole text message (NUL after
+ * it) and each control frame's payload. A negative return stops the feed. */
+typedef int (*lg_ws_fn)(void *arg, int kind, const char *data, size_t len);
+
+/* The upgrade request for cfg's host, port and path (and chorus.v1 unless
+ * speaking ShareDB's protocol). Its length, or -1 when cap is too small. */
+int lg_ws_request(char *buf, size_t cap, const lg_config *cfg);
+/* Write the header of a client frame carrying 'len' bytes into 'buf'
+ * (LG_WS_HDR bytes at most); returns its length. */
+size_t lg_ws_frame(unsigned char *buf, int opcode, size_t len);
+/* Take in bytes received; 0, or -1 on a refused upgrade, a malformed
+ * frame, memory, or fn's refusal. */
+int lg_ws_feed(lg_ws *w, const char *in, size_t len, lg_ws_fn fn, void *arg);
+void lg_ws_free(lg_ws *w);
+
 /* Run one workload to the end and print its figures. Returns 0, or -1 when
  * the run could not complete (connection failures, server errors); the
  * reason is printed on stderr. */
