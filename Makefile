@@ -105,7 +105,7 @@ LOADGEN := $(if $(wildcard bench/loadgen/*.c),$(BUILD)/bench/loadgen/loadgen)
 bench-peers: deps-test $(BUILD)/chorus $(LOADGEN)
 	@BUILD=$(BUILD) sh bench/peers.bench.sh
 
-test-bin: $(BUILD)/chorus $(TEST_BIN)
+test-bin: $(BUILD)/chorus $(TEST_BIN) $(LOADGEN)
 
 deps:
 	@sh tools/deps.sh run

@@ -669,6 +669,8 @@ static void metrics(srv_http_req *r)
       ws.failed_commits);
     P("# TYPE chorus_last_commit_batch gauge\nchorus_last_commit_batch %" PRIu64 "\n",
       ws.last_batch);
+    P("# TYPE chorus_commit_seconds_total counter\nchorus_commit_seconds_total %.6f\n",
+      (double)ws.commit_us / 1e6);
     P("# TYPE chorus_queue_bytes gauge\nchorus_queue_bytes %zu\n", srv__g.queued_bytes);
     P("# TYPE chorus_queue_bytes_peak gauge\nchorus_queue_bytes_peak %" PRIu64 "\n",
       m->bytes_queued_peak);

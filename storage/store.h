@@ -263,6 +263,8 @@ typedef struct store_writer_stats {
     uint64_t max_batch;
     uint64_t queued;         /* submitted, not yet done */
     uint64_t checkpoints;    /* WAL checkpoints by the background thread */
+    uint64_t commit_us;      /* time spent in transactions (BEGIN to the
+                              * end of COMMIT, its fsync included) */
     uint64_t snapshot_failures; /* auto snapshots skipped: log not replaying
                                  * (store_check tells more) */
 } store_writer_stats;
