@@ -7,7 +7,7 @@
 # bench/peers/sharedb/package-lock.json, installed here with npm ci).
 # Every workload gets a fresh server of each kind. Workloads:
 #   closed_nN      one document, N closed-loop clients (N = 1, 10, 50)
-#   paced10_nN     one document, N authors x 10 keystrokes/s (N = 50..500)
+#   paced10_nN     one document, N authors x 10 keystrokes/s (N = 25..500)
 #   prefill_n10    closed loop N = 10 on a document holding 100,000 chars
 #   idle           memory per idle connection (2,000 over 200 documents)
 # Prints `system_workload_figure: value unit` lines, then a table with the
@@ -93,7 +93,10 @@ for n in 1 10 50; do
             --procs $procs || status=1
     done
 done
-for n in 50 100 200 500; do
+# the issue's 50, 100, 200 and 500, with steps between (and 25 below) so
+# that "the largest N under 100 ms" is not rounded down to the next of them
+PACED="25 50 100 200 300 400 500"
+for n in $PACED; do
     for sys in chorus sharedb; do
         # past its limit a server may drop clients: that is a result, not an error
         run $sys paced10_n$n --mode paced --rate 10 --clients $n --warmup $W \
@@ -106,6 +109,8 @@ for sys in chorus sharedb; do
 done
 for sys in chorus sharedb; do
     run $sys idle --mode idle --clients 2000 --docs 200 --duration 2 || status=1
+    run $sys idle10k --mode idle --clients 10000 --docs 1000 --duration 2 \
+        --src 127.0.0.1,127.0.0.2 || status=1
 done
 
 # ---- the table
@@ -117,7 +122,7 @@ row() { # row LABEL FIGURE UNIT: both systems and Chorus/ShareDB
 }
 maxn() { # the largest paced N of SYSTEM whose run completed with p99 < 100 ms
     best=0
-    for n in 50 100 200 500; do
+    for n in $PACED; do
         v=$(fig "$1_paced10_n${n}_ack_p99") o=$(fig "$1_paced10_n${n}_ops_per_sec")
         if [ -n "$v" ] && awk -v v="$v" -v o="$o" 'BEGIN { exit !(o > 0 && v < 100) }'; then
             best=$n
@@ -140,7 +145,7 @@ for n in 1 10 50; do
     row "closed N=$n server CPU" closed_n${n}_server_cpu "s"
     row "closed N=$n server peak RSS" closed_n${n}_server_peak_rss "MiB"
 done
-for n in 50 100 200 500; do
+for n in $PACED; do
     row "paced 10/s N=$n ack p50" paced10_n${n}_ack_p50 "ms"
     row "paced 10/s N=$n ack p99" paced10_n${n}_ack_p99 "ms"
     row "paced 10/s N=$n server CPU" paced10_n${n}_server_cpu "s"
@@ -148,7 +153,8 @@ done
 awk -v c="$mc" -v s="$ms" 'BEGIN { printf "| %-34s | %12s | %12s | %9s |\n", "largest paced N, p99 < 100 ms", c, s, (s > 0 ? sprintf("%.2f x", c / s) : "n/a") }'
 row "100k-char doc, closed N=10 ops/s" prefill_n10_ops_per_sec "ops/s"
 row "100k-char doc, closed N=10 ack p50" prefill_n10_ack_p50 "ms"
-row "memory per idle connection" idle_mem_per_conn "KiB"
+row "memory per idle conn, 2,000" idle_mem_per_conn "KiB"
+row "memory per idle conn, 10,000" idle10k_mem_per_conn "KiB"
 row "CPU of other processes, closed N=50" closed_n50_other_cpu_util "%"
 rm -f "$OUT" "$OUT.run"
 exit $status

@@ -46,6 +46,7 @@ struct store_writer {
     store_writer_stats stats;
     int wal_pages;              /* after the last commit (writer thread) */
     int ckpt_soft;              /* WAL pages that call for a checkpoint */
+    int ck_last;                /* WAL pages when the last one was asked */
     uint64_t commit_us_pending; /* the last transaction's time (writer) */
     store *ck;                  /* the checkpointer's connection */
     pthread_t ck_thread;
@@ -120,15 +121,26 @@ static void *checkpointer_main(void *arg)
     }
 }
 
-/* After a commit: hand a checkpoint to the checkpointer, or past
- * CKPT_HARD do one here so the WAL can restart. */
+/* After a commit: hand a checkpoint to the checkpointer each time the WAL
+ * has grown by ckpt_soft pages, and whenever the writer has nothing queued
+ * past ckpt_soft (a pass that ends while no commit follows lets the next
+ * transaction restart the WAL from its start). Not at every commit past
+ * ckpt_soft under a steady load: each pass copies the hot pages again and
+ * fsyncs the database. Past CKPT_HARD do one here so the WAL can restart. */
 static void after_commit(store_writer *w)
 {
+    pthread_mutex_lock(&w->mu);
+    int idle = w->qhead == NULL;
+    pthread_mutex_unlock(&w->mu);
+    if (w->wal_pages < w->ck_last) w->ck_last = 0; /* the WAL restarted */
     if (w->wal_pages >= CKPT_HARD) {
         sqlite3_wal_checkpoint_v2(w->s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
                                   NULL, NULL);
         w->wal_pages = 0;
-    } else if (w->wal_pages >= w->ckpt_soft) {
+        w->ck_last = 0;
+    } else if (w->wal_pages - w->ck_last >= w->ckpt_soft ||
+               (idle && w->wal_pages >= w->ckpt_soft)) {
+        w->ck_last = w->wal_pages;
         pthread_mutex_lock(&w->mu);
         w->ck_due = 1;
         pthread_cond_signal(&w->ck_cv);
