@@ -31,6 +31,7 @@
 
 enum { CKPT_SOFT = 1000, CKPT_HARD = 16000 }; /* WAL pages */
 #define WRITER_NICE (-5)
+#define QUIET_MS 10                /* no commit for this long: checkpoint */
 
 struct store_writer {
     store *s;
@@ -47,6 +48,7 @@ struct store_writer {
     int wal_pages;              /* after the last commit (writer thread) */
     int ckpt_soft;              /* WAL pages that call for a checkpoint */
     int ck_last;                /* WAL pages when the last one was asked */
+    int wal_big;                /* past ckpt_soft after the last commit */
     uint64_t commit_us_pending; /* the last transaction's time (writer) */
     store *ck;                  /* the checkpointer's connection */
     pthread_t ck_thread;
@@ -98,13 +100,33 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+/* The checkpointer: a pass when the writer asks, and one when the WAL is
+ * past ckpt_soft and no commit came for QUIET_MS (then the pass backfills
+ * everything and the next transaction restarts the WAL from its start). */
 static void *checkpointer_main(void *arg)
 {
     store_writer *w = arg;
+    uint64_t seen = 0;
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (!w->ck_due && !w->ck_stop)
-            pthread_cond_wait(&w->ck_cv, &w->mu);
+        while (!w->ck_due && !w->ck_stop) {
+            if (!w->wal_big) { /* nothing to wait for but the writer */
+                pthread_cond_wait(&w->ck_cv, &w->mu);
+                seen = w->stats.commits;
+                continue;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += QUIET_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+            if (pthread_cond_timedwait(&w->ck_cv, &w->mu, &ts) == ETIMEDOUT) {
+                if (w->wal_big && w->stats.commits == seen) {
+                    w->ck_due = 1;
+                    w->wal_big = 0;
+                }
+                seen = w->stats.commits;
+            }
+        }
         if (!w->ck_due) {
             pthread_mutex_unlock(&w->mu);
             return NULL;
@@ -122,15 +144,17 @@ static void *checkpointer_main(void *arg)
 }
 
 /* After a commit: hand a checkpoint to the checkpointer each time the WAL
- * has grown by ckpt_soft pages, and whenever the writer has nothing queued
- * past ckpt_soft (a pass that ends while no commit follows lets the next
- * transaction restart the WAL from its start). Not at every commit past
- * ckpt_soft under a steady load: each pass copies the hot pages again and
- * fsyncs the database. Past CKPT_HARD do one here so the WAL can restart. */
+ * has grown by ckpt_soft pages (and, through wal_big, when commits pause).
+ * Not at every commit past ckpt_soft: under a steady load each pass copies
+ * the hot pages again and fsyncs the database, and a pass never catches a
+ * writer that keeps committing. Past CKPT_HARD do one here so the WAL can
+ * restart. */
 static void after_commit(store_writer *w)
 {
     pthread_mutex_lock(&w->mu);
-    int idle = w->qhead == NULL;
+    int was_big = w->wal_big;
+    w->wal_big = w->wal_pages >= w->ckpt_soft;
+    if (w->wal_big && !was_big) pthread_cond_signal(&w->ck_cv); /* time it */
     pthread_mutex_unlock(&w->mu);
     if (w->wal_pages < w->ck_last) w->ck_last = 0; /* the WAL restarted */
     if (w->wal_pages >= CKPT_HARD) {
@@ -138,8 +162,7 @@ static void after_commit(store_writer *w)
                                   NULL, NULL);
         w->wal_pages = 0;
         w->ck_last = 0;
-    } else if (w->wal_pages - w->ck_last >= w->ckpt_soft ||
-               (idle && w->wal_pages >= w->ckpt_soft)) {
+    } else if (w->wal_pages - w->ck_last >= w->ckpt_soft) {
         w->ck_last = w->wal_pages;
         pthread_mutex_lock(&w->mu);
         w->ck_due = 1;
