@@ -28,6 +28,7 @@ static srv_conn *conn_new(int slot)
     static uint64_t next_id = 1;
     c->wsi = (struct lws *)(uintptr_t)(0x1000 + 16 * slot);
     c->id = next_id++;
+    c->client = c->name = c->token = srv__no_str;
     snprintf(c->ip, sizeof c->ip, "127.0.0.1");
     c->tokens = srv__g.cfg.ops_per_sec * 2.0;
     c->tokens_ms = srv_now_ms();
@@ -94,8 +95,10 @@ static void conn_gone(int slot)
     if (c->next) c->next->prev = c->prev;
     srv__g.nconns--;
     free(c->q);
-    free(c->batch);
     free(c->rx);
+    srv_conn_set_str(&c->client, NULL);
+    srv_conn_set_str(&c->name, NULL);
+    srv_conn_set_str(&c->token, NULL);
     free(c->joins);
     free(c);
     conns[slot] = NULL;

@@ -69,7 +69,7 @@ char srv__no_str[1] = "";
 
 static void free_str(char **slot)
 {
-    if (*slot != srv__no_str) {
+    if (*slot && *slot != srv__no_str) {
         sodium_memzero(*slot, strlen(*slot)); /* tokens are secrets */
         free(*slot);
     }
