@@ -79,6 +79,7 @@ struct srv_session {
     int nm, mcap;
     srv_map clients;               /* client id -> sess_client */
     int64_t last_snapshot;
+    size_t ops_bytes;              /* wire bytes committed since it */
     uint64_t empty_since;
     sess_submit *submits;          /* server-made ops waiting for the load */
     int inflight;                  /* writer jobs and tasks holding it */
@@ -201,6 +202,7 @@ static void submit_snapshot(srv_session *s)
         return;
     }
     s->last_snapshot = s->committed;
+    s->ops_bytes = 0;
 }
 
 /* ---- messages */
@@ -755,6 +757,19 @@ static void move_cursors(srv_session *s, const ot_op *op, const char *author)
     }
 }
 
+/* Every snapshot_every ops; but a snapshot writes the whole text, so for a
+ * document much larger than the ops since the last one, wait until they
+ * add up to a quarter of its length (at most 16 periods): the snapshot cost
+ * per op then does not grow with the document, and a load still replays at
+ * most a quarter of the text's size in ops. */
+static int snapshot_due(const srv_session *s)
+{
+    int64_t n = s->committed - s->last_snapshot;
+    int64_t every = srv__g.cfg.snapshot_every;
+    if (n < every) return 0;
+    return n >= 16 * every || s->ops_bytes * 4 >= s->len;
+}
+
 static void committed(srv_session *s, commit_job *j)
 {
     int64_t v = j->job.rec.version;
@@ -778,8 +793,8 @@ static void committed(srv_session *s, commit_job *j)
     move_cursors(s, o->op, o->client);
     if (o->done) o->done(o->done_arg, 0, v);
     o->done = NULL;
-    if (s->committed - s->last_snapshot >= srv__g.cfg.snapshot_every)
-        submit_snapshot(s);
+    s->ops_bytes += strlen(o->wire);
+    if (snapshot_due(s)) submit_snapshot(s);
     win_evict(s);
 }
 

@@ -9,6 +9,7 @@ import os
 import random
 import socket
 import struct
+import time
 
 import websockets
 
@@ -644,6 +645,41 @@ def test_http_api():
         st, h, body = http_get(s.url + "/metrics")
         assert st == 200 and b"chorus_ack_latency_seconds_bucket" in body
 
+
+
+async def test_large_documents_snapshot_less_often_and_reload_exactly():
+    """A snapshot holds the whole text: every --snapshot-every ops for a
+    document the size of its recent ops, but for one much larger only once
+    those ops add up to a quarter of it. Reloading still gives the text."""
+    import sqlite3
+    s = Server("--snapshot-every", "10", "--ops-per-sec", "100000")
+    try:
+        c, m = await joined(s, "big")
+        expect = "x" * 20000
+        await commit(c, "big", 0, 1, [expect])
+        texts = {1: expect}
+        for i in range(60):
+            a = await commit(c, "big", i + 1, i + 2, [i, "y"] if i else ["y"])
+            assert a["version"] == i + 2
+            expect = expect[:i] + "y" + expect[i:]
+            texts[i + 2] = expect
+        await c.close()
+        time.sleep(0.5)  # the snapshot jobs commit behind the acks
+        db = sqlite3.connect(os.path.join(s.data, "chorus.db"))
+        versions = [r[0] for r in db.execute(
+            "SELECT version FROM snapshots WHERE doc = "
+            "(SELECT num FROM documents WHERE id = 'big') ORDER BY version")]
+        db.close()
+        # every 10 ops would be 10, 20, ..., 60: after the first, the ops
+        # since (a few hundred bytes) are far from a quarter of 20,000
+        assert versions == [10], versions
+        assert text_of(s, "big") == expect
+        s.stop()
+        s.start()
+        assert text_of(s, "big") == expect
+        assert text_of(s, "big", 35) == texts[35]  # snapshot 10 + 25 ops
+    finally:
+        s.close()
 
 if __name__ == "__main__":
     run(globals())
