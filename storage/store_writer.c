@@ -49,7 +49,6 @@ struct store_writer {
     int ckpt_soft;              /* WAL pages that call for a checkpoint */
     int ck_last;                /* WAL pages when the last one was asked */
     int wal_big;                /* past ckpt_soft after the last commit */
-    uint64_t commit_us_pending; /* the last transaction's time (writer) */
     store *ck;                  /* the checkpointer's connection */
     pthread_t ck_thread;
     pthread_cond_t ck_cv;       /* a checkpoint is due, or stopping */
@@ -228,7 +227,7 @@ static store_job *take_batch(store_writer *w, uint64_t *n)
 }
 
 static void finish_batch(store_writer *w, store_job *batch, uint64_t n,
-                         int rc)
+                         int rc, uint64_t us)
 {
     store_job *last = batch;
     uint64_t failed = 0;
@@ -240,7 +239,7 @@ static void finish_batch(store_writer *w, store_job *batch, uint64_t n,
     if (w->dtail) w->dtail->next = batch;
     else w->dhead = batch;
     w->dtail = last;
-    w->stats.commit_us += w->commit_us_pending;
+    w->stats.commit_us += us;
     if (rc) w->stats.failed_commits++;
     else w->stats.commits++, w->stats.jobs_committed += n;
     w->stats.jobs_failed += failed;
@@ -274,9 +273,9 @@ static void *writer_main(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int rc = run_batch(w->s, batch);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        w->commit_us_pending = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
-                                          (t1.tv_nsec - t0.tv_nsec) / 1000);
-        finish_batch(w, batch, n, rc);
+        finish_batch(w, batch, n, rc,
+                     (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+                                (t1.tv_nsec - t0.tv_nsec) / 1000));
         after_commit(w);
     }
 }

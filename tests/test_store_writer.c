@@ -27,16 +27,23 @@ static void wake_fn(void *arg)
     pthread_mutex_unlock(&k->mu);
 }
 
-static store_writer *writer(tmp_db *t, waker *k)
+/* A writer without auto snapshots, its WAL preallocated to 'mib' MiB. */
+static store_writer *writer_prealloc(tmp_db *t, waker *k, int mib)
 {
     char err[256] = "";
     store_options o;
     store_options_init(&o);
     o.auto_snapshot = 0;
+    o.wal_prealloc_mib = mib;
     store_writer *w = store_writer_new(t->path, &o, wake_fn, k, err,
                                        sizeof err);
     if (!w) fprintf(stderr, "  store_writer_new: %s\n", err);
     return w;
+}
+
+static store_writer *writer(tmp_db *t, waker *k)
+{
+    return writer_prealloc(t, k, 0);
 }
 
 static void sleep_ms(int ms)
@@ -432,15 +439,6 @@ static int64_t wal_size(const tmp_db *t)
     struct stat sb;
     snprintf(wal, sizeof wal, "%s-wal", t->path);
     return stat(wal, &sb) == 0 ? (int64_t)sb.st_size : -1;
-}
-
-static store_writer *writer_prealloc(tmp_db *t, waker *k, int mib)
-{
-    store_options o;
-    store_options_init(&o);
-    o.auto_snapshot = 0;
-    o.wal_prealloc_mib = mib;
-    return store_writer_new(t->path, &o, wake_fn, k, NULL, 0);
 }
 
 static void test_an_empty_wal_is_preallocated_and_a_used_one_is_left_alone(void)
