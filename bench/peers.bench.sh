@@ -18,15 +18,6 @@ CHORUS=${CHORUS_BIN:-$BUILD/chorus}
 PEER=bench/peers/sharedb
 status=0
 
-LG=$BUILD/bench/loadgen/loadgen
-[ -f "$BUILD/bench/loadgen" ] && LG=$BUILD/bench/loadgen
-if [ ! -x "$LG" ]; then
-    objs=""
-    for f in bench/loadgen/*.c; do objs="$objs $BUILD/${f%.c}.o"; done
-    make -s BUILD="$BUILD" $objs $BUILD/libot.a &&
-        ${CC:-cc} -pthread -o "$LG" $objs "$BUILD/libot.a" -lwebsockets \
-            -ljansson -lm || { echo "peers.bench: cannot build the load generator" >&2; exit 1; }
-fi
 if [ ! -d "$PEER/node_modules/sharedb" ]; then
     npm ci --prefix "$PEER" --no-audit --no-fund >/dev/null ||
         { echo "peers.bench: npm ci failed in $PEER" >&2; exit 1; }
@@ -37,36 +28,23 @@ if [ "${CHORUS_BENCH_QUICK:-0}" = 1 ]; then W=0.5 T=2; else W=1 T=4; fi
 P=${LG_PROCS:-2}   # load generator processes when N > 1
 OUT=$(mktemp /tmp/chorus-peers-out.XXXXXX)
 
-. "$(dirname "$0")/lib.sh"   # free_port, stop_server
+. "$(dirname "$0")/lib.sh"   # make_loadgen, start_chorus, stop_server
+make_loadgen peers.bench
 
 # start SYSTEM: a fresh server; sets SPID, PORT, DATA, LGFLAGS.
 start() {
+    if [ "$1" = chorus ]; then
+        LGFLAGS="--proto chorus --path /ws"
+        start_chorus peers.bench
+        return
+    fi
     PORT=$(free_port)
     DATA=$(mktemp -d /tmp/chorus-peers.XXXXXX)
-    if [ "$1" = chorus ]; then
-        "$CHORUS" serve --port "$PORT" --data "$DATA" --sync full \
-            --ops-per-sec 1000000 --conns-per-ip 1000000 --log-level warn \
-            >"$DATA/server.log" 2>&1 &
-        LGFLAGS="--proto chorus --path /ws"
-    else
-        node "$PEER/server.js" "$PORT" >"$DATA/server.log" 2>&1 &
-        LGFLAGS="--proto sharedb --path /"
-    fi
+    node "$PEER/server.js" "$PORT" >"$DATA/server.log" 2>&1 &
     SPID=$!
-    i=0
-    # ready: Chorus answers /metrics; ShareDB's script says "listening"
-    until if [ "$1" = chorus ]; then curl -sf -o /dev/null "http://127.0.0.1:$PORT/metrics"
-          else grep -qs "^listening" "$DATA/server.log"; fi; do
-        i=$((i + 1))
-        if [ $i -gt 100 ] || ! kill -0 $SPID 2>/dev/null; then
-            echo "peers.bench: $1 did not start" >&2
-            cat "$DATA/server.log" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
+    LGFLAGS="--proto sharedb --path /"
+    wait_ready peers.bench grep -qs "^listening" "$DATA/server.log"
 }
-
 
 # run SYSTEM NAME LOADGEN-FLAGS...
 run() {

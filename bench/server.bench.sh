@@ -15,17 +15,6 @@ BUILD=${BUILD:-build}
 CHORUS=${CHORUS_BIN:-$BUILD/chorus}
 status=0
 
-# ---- the load generator: built by make (or here, from its objects)
-LG=$BUILD/bench/loadgen/loadgen
-[ -f "$BUILD/bench/loadgen" ] && LG=$BUILD/bench/loadgen
-if [ ! -x "$LG" ]; then
-    objs=""
-    for f in bench/loadgen/*.c; do objs="$objs $BUILD/${f%.c}.o"; done
-    make -s BUILD="$BUILD" $objs $BUILD/libot.a &&
-        ${CC:-cc} -pthread -o "$LG" $objs "$BUILD/libot.a" -lwebsockets \
-            -ljansson -lm || { echo "server.bench: cannot build the load generator" >&2; exit 1; }
-fi
-
 # 10,000 connections need 10,000 descriptors on each side.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
@@ -35,28 +24,8 @@ else W=1 T=5 IDLE_N=10000 IDLE_D=1000; fi
 # whole core just to take in the broadcasts (LG_PROCS overrides).
 P=${LG_PROCS:-2}
 
-. "$(dirname "$0")/lib.sh"   # free_port, stop_server
-
-# start_server: a fresh durable server; sets SPID, PORT, DATA.
-start_server() {
-    PORT=$(free_port)
-    DATA=$(mktemp -d /tmp/chorus-bench.XXXXXX)
-    "$CHORUS" serve --port "$PORT" --data "$DATA" --sync full \
-        --ops-per-sec 1000000 --conns-per-ip 1000000 --docs-per-conn 32 \
-        --log-level warn >"$DATA/server.log" 2>&1 &
-    SPID=$!
-    i=0
-    until curl -sf -o /dev/null "http://127.0.0.1:$PORT/metrics"; do
-        i=$((i + 1))
-        if [ $i -gt 100 ] || ! kill -0 $SPID 2>/dev/null; then
-            echo "server.bench: the server did not start" >&2
-            cat "$DATA/server.log" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
-}
-
+. "$(dirname "$0")/lib.sh"   # make_loadgen, start_chorus, stop_server
+make_loadgen server.bench
 
 # run NAME LOADGEN-FLAGS...: one workload against a fresh server; its
 # figures go to stdout and to $OUT (for the summary).
@@ -64,7 +33,7 @@ OUT=$(mktemp /tmp/chorus-bench-out.XXXXXX)
 run() {
     name=$1
     shift
-    start_server || { status=1; return 1; }
+    start_chorus server.bench || { status=1; return 1; }
     "$LG" --port "$PORT" --server-pid $SPID --name "$name" "$@" >"$OUT.run"
     rc=$?
     cat "$OUT.run"
