@@ -342,7 +342,9 @@ int store_open(store **out, const char *path, const store_options *opt,
      * tried again until busy_timeout has passed. */
     for (int waited_ms = 0;; waited_ms += 10) {
         rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-                             SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                             SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             s->opt.sync == STORE_SYNC_FULL ? store__vfs()
+                                                            : NULL);
         if (rc == SQLITE_OK) {
             sqlite3_extended_result_codes(s->db, 1);
             sqlite3_busy_timeout(s->db, s->opt.busy_timeout_ms);

@@ -116,4 +116,13 @@ char *store__strndup(const char *p, size_t len);
 void store__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The VFS that gathers a commit's WAL writes into one (store_vfs.c): its
+ * name, registering it on first use, or NULL if it could not be (then the
+ * default VFS serves). Only for connections with synchronous=FULL. */
+#define STORE__VFS "chorus-wal"
+const char *store__vfs(void);
+
+/* Writes SQLite asked of WAL files through that VFS, and writes it made. */
+void store__vfs_counts(uint64_t *in, uint64_t *out);
+
 #endif
