@@ -122,7 +122,8 @@ void store__seterr(char *err, size_t errlen, const char *fmt, ...)
 #define STORE__VFS "chorus-wal"
 const char *store__vfs(void);
 
-/* Writes SQLite asked of WAL files through that VFS, and writes it made. */
-void store__vfs_counts(uint64_t *in, uint64_t *out);
+/* Writes SQLite asked of WAL files through that VFS, writes it made, and
+ * runs it dropped as abandoned (drops may be NULL). */
+void store__vfs_counts(uint64_t *in, uint64_t *out, uint64_t *drops);
 
 #endif

@@ -15,10 +15,22 @@
  * holds what SQLite believes it holds whenever anyone can look; only the
  * moment of the write() moves, never past the sync a commit waits for.
  *
- * Only "-wal" files are wrapped; every other file is the default VFS's own
- * object. Used only by connections with synchronous=FULL (store_open): with
- * NORMAL a commit does not sync the WAL, so nothing would flush the buffer
- * before other connections read the commit. */
+ * A transaction that is abandoned after writing frames (a rollback after
+ * the page cache spilled, a failed commit) leaves a run nobody will sync.
+ * Written later, it could land on frames another connection committed in
+ * the meantime. So the database file is wrapped too, only to watch the WAL
+ * write lock: when SQLite releases it, a successful commit has already
+ * been flushed, and whatever is still buffered belongs to an abandoned
+ * transaction and is dropped (SQLite itself never looks past the last
+ * commit frame). Each database file finds its connection's WAL through
+ * sqlite3_filename_database(), which maps a WAL name to the database name
+ * SQLite opened.
+ *
+ * Only the main database and "-wal" files are wrapped; every other file is
+ * the default VFS's own object. Used only by connections with
+ * synchronous=FULL (store_open): with NORMAL a commit does not sync the
+ * WAL, so nothing would flush the buffer before other connections read the
+ * commit. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +40,30 @@
 #define RUN_MAX (4 << 20) /* a longer run is written out as it grows */
 #define CHUNK (64 << 10)  /* the unix VFS takes writes under 128 KiB only */
 
+typedef struct db_file db_file;
+
 typedef struct wal_file {
     sqlite3_file base;    /* our methods */
     sqlite3_file *real;   /* the default VFS's file, just after this struct */
     char *buf;            /* SQLite's writes from 'at', not yet written */
     sqlite3_int64 at;
     int len, cap;
+    db_file *db;          /* its database file, while both are open */
 } wal_file;
+
+struct db_file {
+    sqlite3_file base;
+    sqlite3_file *real;
+    const char *name;     /* as SQLite passed it: the key WAL opens use */
+    wal_file *wal;        /* this connection's WAL, while open */
+    db_file *next;        /* open database files (registry) */
+};
 
 static sqlite3_vfs vfs;
 static sqlite3_vfs *base_vfs;
-static uint64_t writes_in, writes_out; /* atomics: for tests and bench */
+static uint64_t writes_in, writes_out, dropped; /* atomics: tests, bench */
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static db_file *registry;
 
 /* Write the buffered run out (in CHUNK pieces: SQLite's unix VFS masks a
  * write's length to 17 bits). */
@@ -58,6 +83,7 @@ static int flush(wal_file *f)
 static int w_close(sqlite3_file *p)
 {
     wal_file *f = (wal_file *)p;
+    if (f->db) f->db->wal = NULL;
     int rc = flush(f), rc2 = f->real->pMethods->xClose(f->real);
     free(f->buf);
     f->buf = NULL;
@@ -174,20 +200,194 @@ static const sqlite3_io_methods wal_methods = {
     NULL, NULL, NULL, NULL, NULL, NULL
 };
 
-/* Files other than a WAL are opened by the default VFS into our slot (it
- * is larger than theirs), so they carry its methods, not ours. */
-static int v_open(sqlite3_vfs *v, const char *name, sqlite3_file *p,
-                  int flags, int *out_flags)
+/* ---- the database file: the default one's, but for the write lock */
+
+#define DB (((db_file *)p)->real)
+
+static int d_close(sqlite3_file *p)
 {
-    (void)v;
-    if (!(flags & SQLITE_OPEN_WAL))
+    db_file *f = (db_file *)p, **at;
+    pthread_mutex_lock(&reg_mu);
+    for (at = &registry; *at && *at != f; at = &(*at)->next)
+        ;
+    if (*at) *at = f->next;
+    pthread_mutex_unlock(&reg_mu);
+    if (f->wal) f->wal->db = NULL;
+    return DB->pMethods->xClose(DB);
+}
+
+static int d_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
+{
+    return DB->pMethods->xRead(DB, out, amt, off);
+}
+
+static int d_write(sqlite3_file *p, const void *data, int amt,
+                   sqlite3_int64 off)
+{
+    return DB->pMethods->xWrite(DB, data, amt, off);
+}
+
+static int d_truncate(sqlite3_file *p, sqlite3_int64 size)
+{
+    return DB->pMethods->xTruncate(DB, size);
+}
+
+static int d_sync(sqlite3_file *p, int flags)
+{
+    return DB->pMethods->xSync(DB, flags);
+}
+
+static int d_size(sqlite3_file *p, sqlite3_int64 *size)
+{
+    return DB->pMethods->xFileSize(DB, size);
+}
+
+static int d_lock(sqlite3_file *p, int lock)
+{
+    return DB->pMethods->xLock(DB, lock);
+}
+
+static int d_unlock(sqlite3_file *p, int lock)
+{
+    return DB->pMethods->xUnlock(DB, lock);
+}
+
+static int d_reserved(sqlite3_file *p, int *out)
+{
+    return DB->pMethods->xCheckReservedLock(DB, out);
+}
+
+static int d_fcntl(sqlite3_file *p, int op, void *arg)
+{
+    return DB->pMethods->xFileControl(DB, op, arg);
+}
+
+static int d_sector(sqlite3_file *p)
+{
+    return DB->pMethods->xSectorSize(DB);
+}
+
+static int d_devchar(sqlite3_file *p)
+{
+    return DB->pMethods->xDeviceCharacteristics(DB);
+}
+
+static int d_shm_map(sqlite3_file *p, int pg, int pgsz, int extend,
+                     void volatile **out)
+{
+    return DB->pMethods->xShmMap(DB, pg, pgsz, extend, out);
+}
+
+/* Slot 0 of the WAL index's locks is the write lock (WAL_WRITE_LOCK in
+ * SQLite's wal.c). Released: drop what an abandoned transaction left. */
+static int d_shm_lock(sqlite3_file *p, int ofst, int n, int flags)
+{
+    db_file *f = (db_file *)p;
+    int rc = DB->pMethods->xShmLock(DB, ofst, n, flags);
+    if (rc == SQLITE_OK && ofst == 0 && f->wal && f->wal->len &&
+        flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE)) {
+        f->wal->len = 0;
+        __atomic_add_fetch(&dropped, 1, __ATOMIC_RELAXED);
+    }
+    return rc;
+}
+
+static void d_shm_barrier(sqlite3_file *p)
+{
+    DB->pMethods->xShmBarrier(DB);
+}
+
+static int d_shm_unmap(sqlite3_file *p, int del)
+{
+    return DB->pMethods->xShmUnmap(DB, del);
+}
+
+static int d_fetch(sqlite3_file *p, sqlite3_int64 off, int amt, void **out)
+{
+    return DB->pMethods->xFetch(DB, off, amt, out);
+}
+
+static int d_unfetch(sqlite3_file *p, sqlite3_int64 off, void *page)
+{
+    return DB->pMethods->xUnfetch(DB, off, page);
+}
+
+#undef DB
+
+static const sqlite3_io_methods db_methods = {
+    3, d_close, d_read, d_write, d_truncate, d_sync, d_size, d_lock,
+    d_unlock, d_reserved, d_fcntl, d_sector, d_devchar,
+    d_shm_map, d_shm_lock, d_shm_barrier, d_shm_unmap, d_fetch, d_unfetch
+};
+
+/* ---- the VFS ------------------------------------------------------------ */
+
+static int open_db(const char *name, sqlite3_file *p, int flags,
+                   int *out_flags)
+{
+    db_file *f = (db_file *)p;
+    memset(f, 0, sizeof *f);
+    f->real = (sqlite3_file *)(f + 1);
+    f->name = name;
+    int rc = base_vfs->xOpen(base_vfs, name, f->real, flags, out_flags);
+    if (rc != SQLITE_OK || !f->real->pMethods) {
+        f->base.pMethods = NULL;
+        return rc;
+    }
+    if (f->real->pMethods->iVersion < 3) { /* no shared memory to watch */
+        f->real->pMethods->xClose(f->real);
+        memset(f, 0, sizeof *f);
         return base_vfs->xOpen(base_vfs, name, p, flags, out_flags);
+    }
+    f->base.pMethods = &db_methods;
+    pthread_mutex_lock(&reg_mu);
+    f->next = registry;
+    registry = f;
+    pthread_mutex_unlock(&reg_mu);
+    return rc;
+}
+
+static int open_wal(const char *name, sqlite3_file *p, int flags,
+                    int *out_flags)
+{
     wal_file *f = (wal_file *)p;
     memset(f, 0, sizeof *f);
     f->real = (sqlite3_file *)(f + 1);
     int rc = base_vfs->xOpen(base_vfs, name, f->real, flags, out_flags);
-    f->base.pMethods = rc == SQLITE_OK ? &wal_methods : NULL;
+    if (rc != SQLITE_OK || !f->real->pMethods) {
+        f->base.pMethods = NULL;
+        return rc;
+    }
+    f->base.pMethods = &wal_methods;
+    const char *db = sqlite3_filename_database(name);
+    pthread_mutex_lock(&reg_mu);
+    for (db_file *d = registry; d; d = d->next)
+        if (d->name == db) {
+            d->wal = f;
+            f->db = d;
+            break;
+        }
+    pthread_mutex_unlock(&reg_mu);
+    if (!f->db) { /* no write lock to watch: buffering would be unsafe */
+        f->real->pMethods->xClose(f->real);
+        memset(f, 0, sizeof *f);
+        return base_vfs->xOpen(base_vfs, name, p, flags, out_flags);
+    }
     return rc;
+}
+
+/* Files other than the main database and its WAL are opened by the default
+ * VFS into our slot (it is larger than theirs), so they carry its methods,
+ * not ours. */
+static int v_open(sqlite3_vfs *v, const char *name, sqlite3_file *p,
+                  int flags, int *out_flags)
+{
+    (void)v;
+    if ((flags & SQLITE_OPEN_MAIN_DB) && name)
+        return open_db(name, p, flags, out_flags);
+    if ((flags & SQLITE_OPEN_WAL) && name)
+        return open_wal(name, p, flags, out_flags);
+    return base_vfs->xOpen(base_vfs, name, p, flags, out_flags);
 }
 
 static int v_delete(sqlite3_vfs *v, const char *name, int sync_dir)
@@ -270,8 +470,11 @@ static void register_vfs(void)
     base_vfs = sqlite3_vfs_find(NULL);
     if (!base_vfs || base_vfs->iVersion < 2 || !base_vfs->xCurrentTimeInt64)
         return;
+
     vfs.iVersion = 2;
-    vfs.szOsFile = (int)sizeof(wal_file) + base_vfs->szOsFile;
+    vfs.szOsFile = (int)(sizeof(wal_file) > sizeof(db_file)
+                             ? sizeof(wal_file) : sizeof(db_file)) +
+                   base_vfs->szOsFile;
     vfs.mxPathname = base_vfs->mxPathname;
     vfs.zName = STORE__VFS;
     vfs.xOpen = v_open;
@@ -296,8 +499,9 @@ const char *store__vfs(void)
     return registered ? STORE__VFS : NULL;
 }
 
-void store__vfs_counts(uint64_t *in, uint64_t *out)
+void store__vfs_counts(uint64_t *in, uint64_t *out, uint64_t *drops)
 {
     *in = __atomic_load_n(&writes_in, __ATOMIC_RELAXED);
     *out = __atomic_load_n(&writes_out, __ATOMIC_RELAXED);
+    if (drops) *drops = __atomic_load_n(&dropped, __ATOMIC_RELAXED);
 }

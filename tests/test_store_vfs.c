@@ -51,15 +51,15 @@ static void test_a_commit_of_many_pages_reaches_the_wal_in_one_write(void)
     REQUIRE(s);
     REQUIRE(store_doc_create(s, "d", "", "", 5) == 0);
     REQUIRE(append_big(s, "d", 1, 1, 10) == 0); /* the WAL's header is out */
-    store__vfs_counts(&in0, &out0);
+    store__vfs_counts(&in0, &out0, NULL);
     REQUIRE(append_big(s, "d", 2, 10, 600) == 0); /* a few pages */
-    store__vfs_counts(&in1, &out1);
+    store__vfs_counts(&in1, &out1, NULL);
     CHECK(in1 - in0 >= 8);    /* SQLite wrote frame by frame */
     CHECK_EQ_INT(out1 - out0, 1);
     /* a run past 64 KiB goes out in 64 KiB writes (the unix VFS's limit),
      * and reads back whole */
     REQUIRE(append_big(s, "d", 12, 60, 3000) == 0);
-    store__vfs_counts(&in0, &out0);
+    store__vfs_counts(&in0, &out0, NULL);
     CHECK(out0 - out1 >= 3 && out0 - out1 < (in0 - in1) / 4);
     int64_t v;
     CHECK_EQ_INT(store_find_seq(s, "d", "c1", 71, &v), 0);
@@ -144,6 +144,111 @@ static void test_a_killed_process_leaves_every_commit_it_made(void)
     tmp_cleanup(&t);
 }
 
+/* A transaction too big for the page cache writes frames before its commit
+ * (a spill). Rolled back, those frames are abandoned: held in the buffer,
+ * they must never be written later over frames another connection has
+ * committed meanwhile. */
+static void test_frames_of_a_rolled_back_transaction_never_reach_the_file(void)
+{
+    tmp_db t;
+    char *text = NULL;
+    size_t bytes;
+    int64_t version = -1;
+    tmp_init(&t);
+    store *a = open_sync(&t, STORE_SYNC_FULL);
+    store *b = open_sync(&t, STORE_SYNC_FULL);
+    REQUIRE(a && b);
+    REQUIRE(store_doc_create(a, "d", "", "", 5) == 0);
+    REQUIRE(append_big(a, "d", 1, 3, 10) == 0);
+    REQUIRE(store__exec(a, "PRAGMA cache_size = 10") == 0);
+    REQUIRE(store__exec(a, "BEGIN IMMEDIATE; CREATE TABLE junk(x);"
+                           " INSERT INTO junk WITH RECURSIVE c(i) AS"
+                           " (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+                           " WHERE i < 400) SELECT randomblob(900) FROM c;"
+                           " ROLLBACK") == 0);
+    /* b commits where a's abandoned frames would go */
+    for (int v = 4; v <= 40; v++) REQUIRE(append_big(b, "d", v, 1, 700) == 0);
+    /* a reads (through its WAL) and closes */
+    CHECK_EQ_INT(store_load(a, "d", &text, &bytes, &version), 0);
+    CHECK_EQ_INT(version, 40);
+    free(text);
+    store_close(a);
+    store_close(b);
+    store *c = open_sync(&t, STORE_SYNC_FULL);
+    REQUIRE(c);
+    CHECK_EQ_INT(store_load(c, "d", &text, &bytes, &version), 0);
+    CHECK_EQ_INT(version, 40);
+    CHECK_EQ_INT(store_check(c, NULL, NULL), 0);
+    free(text);
+    store_close(c);
+    tmp_cleanup(&t);
+}
+
+/* The mechanism itself, through the VFS's methods: a run still buffered
+ * when the WAL write lock is released is dropped, never written. */
+static void test_a_run_left_when_the_write_lock_is_released_is_dropped(void)
+{
+    tmp_db t;
+    char wal_path[128], jnl_path[128];
+    int out_flags;
+    sqlite3_int64 size = -1;
+    uint64_t in0, out0, drop0, in1, out1, drop1;
+    void volatile *shm = NULL;
+    tmp_init(&t);
+    snprintf(wal_path, sizeof wal_path, "%s-wal", t.path);
+    snprintf(jnl_path, sizeof jnl_path, "%s-journal", t.path);
+    REQUIRE(store__vfs());
+    sqlite3_vfs *v = sqlite3_vfs_find(store__vfs());
+    REQUIRE(v);
+    sqlite3_filename name = sqlite3_create_filename(t.path, jnl_path,
+                                                    wal_path, 0, NULL);
+    sqlite3_file *db = calloc(1, (size_t)v->szOsFile);
+    sqlite3_file *wal = calloc(1, (size_t)v->szOsFile);
+    REQUIRE(name && db && wal);
+    int rw = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    REQUIRE(v->xOpen(v, name, db, rw | SQLITE_OPEN_MAIN_DB, &out_flags) == 0);
+    REQUIRE(v->xOpen(v, sqlite3_filename_wal(name), wal, rw | SQLITE_OPEN_WAL,
+                     &out_flags) == 0);
+    REQUIRE(db->pMethods->xShmMap(db, 0, 32768, 1, &shm) == 0);
+    int x = SQLITE_SHM_EXCLUSIVE;
+
+    /* a run, then the write lock released: dropped */
+    REQUIRE(db->pMethods->xShmLock(db, 0, 1, SQLITE_SHM_LOCK | x) == 0);
+    store__vfs_counts(&in0, &out0, &drop0);
+    CHECK_EQ_INT(wal->pMethods->xWrite(wal, "frame", 5, 0), 0);
+    CHECK_EQ_INT(db->pMethods->xShmLock(db, 0, 1, SQLITE_SHM_UNLOCK | x), 0);
+    CHECK_EQ_INT(wal->pMethods->xFileSize(wal, &size), 0);
+    store__vfs_counts(&in1, &out1, &drop1);
+    CHECK_EQ_INT(size, 0);
+    CHECK_EQ_INT(out1 - out0, 0);
+    CHECK_EQ_INT(drop1 - drop0, 1);
+
+    /* a run synced before the release: written, nothing dropped */
+    REQUIRE(db->pMethods->xShmLock(db, 0, 1, SQLITE_SHM_LOCK | x) == 0);
+    CHECK_EQ_INT(wal->pMethods->xWrite(wal, "frame", 5, 0), 0);
+    CHECK_EQ_INT(wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL), 0);
+    CHECK_EQ_INT(db->pMethods->xShmLock(db, 0, 1, SQLITE_SHM_UNLOCK | x), 0);
+    CHECK_EQ_INT(wal->pMethods->xFileSize(wal, &size), 0);
+    store__vfs_counts(&in0, &out0, &drop0);
+    CHECK_EQ_INT(size, 5);
+    CHECK_EQ_INT(drop0 - drop1, 0);
+
+    /* other locks (readers' slots) leave a run alone */
+    CHECK_EQ_INT(wal->pMethods->xWrite(wal, "more", 4, 5), 0);
+    REQUIRE(db->pMethods->xShmLock(db, 3, 1, SQLITE_SHM_LOCK | x) == 0);
+    CHECK_EQ_INT(db->pMethods->xShmLock(db, 3, 1, SQLITE_SHM_UNLOCK | x), 0);
+    CHECK_EQ_INT(wal->pMethods->xFileSize(wal, &size), 0);
+    CHECK_EQ_INT(size, 9);
+
+    wal->pMethods->xClose(wal);
+    db->pMethods->xShmUnmap(db, 1);
+    db->pMethods->xClose(db);
+    sqlite3_free_filename(name);
+    free(wal);
+    free(db);
+    tmp_cleanup(&t);
+}
+
 static void test_normal_sync_connections_write_through(void)
 {
     tmp_db t;
@@ -152,9 +257,9 @@ static void test_normal_sync_connections_write_through(void)
     store *s = open_sync(&t, STORE_SYNC_NORMAL);
     REQUIRE(s);
     REQUIRE(store_doc_create(s, "d", "", "", 5) == 0);
-    store__vfs_counts(&in0, &out0);
+    store__vfs_counts(&in0, &out0, NULL);
     REQUIRE(append_big(s, "d", 1, 20, 1000) == 0);
-    store__vfs_counts(&in1, &out1);
+    store__vfs_counts(&in1, &out1, NULL);
     CHECK(in1 == in0 && out1 == out0); /* not through the buffering VFS */
     int64_t v;
     CHECK_EQ_INT(store_find_seq(s, "d", "c1", 20, &v), 0);
@@ -168,6 +273,8 @@ int main(void)
     RUN(test_a_commit_of_many_pages_reaches_the_wal_in_one_write);
     RUN(test_other_connections_read_every_commit);
     RUN(test_a_killed_process_leaves_every_commit_it_made);
+    RUN(test_frames_of_a_rolled_back_transaction_never_reach_the_file);
+    RUN(test_a_run_left_when_the_write_lock_is_released_is_dropped);
     RUN(test_normal_sync_connections_write_through);
     return harness_done();
 }
