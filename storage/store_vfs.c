@@ -9,9 +9,9 @@
  * frames as 16 writes took 59-65 µs, as one 13-16 µs, and the fdatasync
  * after it was no slower.
  *
- * Invariant: every byte SQLite wrote reaches the file, in SQLite's order,
- * before any read, size query, truncation, sync or close of that file, and
- * before a write that does not continue the buffered run. So the file
+ * Invariant: every byte of a commit reaches the file, in SQLite's order,
+ * before any read, size query, truncation or sync of that file, and before
+ * a write that does not continue the buffered run. So the file
  * holds what SQLite believes it holds whenever anyone can look; only the
  * moment of the write() moves, never past the sync a commit waits for.
  *
@@ -80,14 +80,17 @@ static int flush(wal_file *f)
     return rc;
 }
 
+/* Closed: a commit's run was synced before its write lock went, so one
+ * still here was abandoned (see the top) and is dropped, not written. */
 static int w_close(sqlite3_file *p)
 {
     wal_file *f = (wal_file *)p;
     if (f->db) f->db->wal = NULL;
-    int rc = flush(f), rc2 = f->real->pMethods->xClose(f->real);
+    if (f->len) __atomic_add_fetch(&dropped, 1, __ATOMIC_RELAXED);
     free(f->buf);
     f->buf = NULL;
-    return rc ? rc : rc2;
+    f->len = 0;
+    return f->real->pMethods->xClose(f->real);
 }
 
 static int w_read(sqlite3_file *p, void *out, int amt, sqlite3_int64 off)
