@@ -372,11 +372,15 @@ static void on_sharedb_msg(client *c, const lg_msg *m, double now)
     }
 }
 
+/* The messages of one frame arrived together: one clock read for all of
+ * them (at hundreds of authors a clock read per message was 4 % of the
+ * generator). */
+static double frame_now;
+
 static void on_msg(void *arg, const lg_msg *m)
 {
-    double now = lg_now();
-    if (R.cfg->proto == LG_SHAREDB) on_sharedb_msg(arg, m, now);
-    else on_chorus_msg(arg, m, now);
+    if (R.cfg->proto == LG_SHAREDB) on_sharedb_msg(arg, m, frame_now);
+    else on_chorus_msg(arg, m, frame_now);
 }
 
 /* A whole message, a control frame, or the upgrade's answer (ws.c). */
@@ -390,6 +394,7 @@ static int on_ws(void *arg, int kind, const char *data, size_t len)
         return 0;
     case LG_WS_TEXT:
         if (R.debug) fprintf(stderr, "%s < %.*s\n", c->id, (int)len, data);
+        frame_now = lg_now();
         if (lg_scan_frame(data, len, on_msg, c) < 0) fail("malformed frame", c);
         return 0;
     case LG_WS_PING:
