@@ -79,6 +79,8 @@ struct srv_conn {
     /* joined documents */
     srv_join *joins;
     int njoins;
+    /* relays queued but held back (relay.c): when they must leave, 0 if none */
+    uint64_t relay_due_us;
 };
 
 #define SRV_CLIENT_MAX 64
@@ -91,6 +93,21 @@ int srv_conn_set_str(char **slot, const char *v);
 /* Queue 'm' for 'c' (takes a new reference). When the queue would pass the
  * configured byte bound, the connection is closed with 1008 instead. */
 void srv_conn_send(srv_conn *c, srv_msg *m);
+/* Queue 'm' like srv_conn_send, but let it wait (at most SRV_RELAY_US) for
+ * the connection's next frame: for broadcasts, which then leave together
+ * with the next ack or with each other, one send() for many (relay.c). */
+void srv_conn_relay(srv_conn *c, srv_msg *m);
+/* Queue 'm' (a new reference) without asking to write: 0, or -1 when the
+ * connection is closing or was just closed for its queue bound (ws.c). */
+int srv__conn_enqueue(srv_conn *c, srv_msg *m);
+/* Relays of 'c' whose time has come are asked out; more than that is never
+ * waited for. Run by srv__drain (relay.c). */
+void srv__relays_flush(void);
+/* 'c' is going away: drop it from the held connections. */
+void srv__relay_forget(srv_conn *c);
+/* The thread that wakes the event loop while relays wait; 0 or -1. */
+int srv__relay_ticker_start(struct lws_context *ctx);
+void srv__relay_ticker_stop(void);
 /* Queue an object (stolen) for one connection. */
 void srv_conn_send_json(srv_conn *c, json_t *obj);
 /* Queue {"type":"error",...}; 'doc' may be NULL, 'seq' < 0 for none. */

@@ -191,6 +191,7 @@ void srv__drain(void)
     if (srv__g.writer) srv__sessions_on_commits(store_writer_drain(srv__g.writer));
     drain_pool(srv__g.pool, NULL);
     drain_pool(srv__g.auth_pool, &srv__g.auth_pending);
+    srv__relays_flush();
 }
 
 int srv_task_submit_auth(srv_task *t)
@@ -348,6 +349,8 @@ int srv_run(const srv_config *cfg)
         fprintf(stderr, "chorus: %s: %s\n", srv__g.db_path, err);
         goto out;
     }
+    if (srv__relay_ticker_start(srv__g.ctx) < 0) /* relays then go at once */
+        srv_warn("cannot start the relay ticker: broadcasts are not batched");
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -368,6 +371,7 @@ int srv_run(const srv_config *cfg)
     srv__sessions_shutdown();
     rc = 0;
 out:
+    srv__relay_ticker_stop();
     lws_sul_cancel(&tick_sul);
     store_pool_free(srv__g.auth_pool);
     store_pool_free(srv__g.pool);

@@ -289,7 +289,7 @@ static void broadcast_msg(srv_session *s, srv_msg *out, srv_conn *except)
     if (!out) return;
     for (int i = 0; i < s->nm; i++)
         if (s->m[i].ready && s->m[i].conn != except)
-            srv_conn_send(s->m[i].conn, out);
+            srv_conn_relay(s->m[i].conn, out);
     srv_msg_unref(out);
 }
 

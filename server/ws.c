@@ -128,21 +128,26 @@ static srv_msg *q_pop(srv_conn *c)
     return m;
 }
 
-void srv_conn_send(srv_conn *c, srv_msg *m)
+int srv__conn_enqueue(srv_conn *c, srv_msg *m)
 {
-    if (!m || c->close_code) return;
+    if (!m || c->close_code) return -1;
     if (c->q_bytes + m->len > srv__g.cfg.queue_bytes) {
         srv__g.metrics.conns_closed_slow++;
         srv_info("closing %s (%s): out queue over %zu bytes", c->client,
                  c->ip, srv__g.cfg.queue_bytes);
         srv_conn_close(c, 1008, "too slow: out queue full");
-        return;
+        return -1;
     }
     if (q_push(c, m) < 0) {
         srv_conn_close(c, 1011, "out of memory");
-        return;
+        return -1;
     }
-    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void srv_conn_send(srv_conn *c, srv_msg *m)
+{
+    if (srv__conn_enqueue(c, m) == 0) lws_callback_on_writable(c->wsi);
 }
 
 void srv_conn_send_json(srv_conn *c, json_t *obj)
@@ -340,6 +345,7 @@ static srv_conn *conn_open(struct lws *wsi)
 static void conn_closed(srv_conn *c)
 {
     srv__proto_closed(c);
+    srv__relay_forget(c);
     while (c->q_len) srv_msg_unref(q_pop(c));
     if (c->prev) c->prev->next = c->next;
     else srv__g.conns = c->next;

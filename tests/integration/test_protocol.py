@@ -456,6 +456,38 @@ async def test_ack_then_broadcast_to_others_in_version_order():
         assert text_of(s, "d", 1) == "héllo 👋" and text_of(s, "d", 0) == ""
 
 
+async def test_relays_reach_an_idle_member_soon_and_ride_with_its_ack():
+    """Relays wait at most a couple of milliseconds for the member's next
+    frame (server/relay.c): an idle member still gets each op by itself,
+    and a member's ack leaves with the relays queued before it, in version
+    order."""
+    with Server() as s:
+        a, _ = await joined(s, "d", name="Ann")
+        b, _ = await joined(s, "d", name="Bob")
+        for i in range(1, 6):  # Bob is idle: each relay arrives on its own
+            await a.send({"type": "op", "doc": "d", "version": i - 1, "seq": i,
+                          "op": [i - 1, "a"] if i > 1 else ["a"]})
+            assert (await a.expect("ack"))["version"] == i
+            t0 = time.monotonic()
+            m = await b.expect("op", timeout=2)
+            assert m["version"] == i and time.monotonic() - t0 < 1.0
+        # Ann's ops queued for Bob, then Bob's own op: its ack comes after
+        # them, in version order
+        for i in range(6, 9):
+            await a.send({"type": "op", "doc": "d", "version": i - 1, "seq": i,
+                          "op": [i - 1, "a"]})
+            assert (await a.expect("ack"))["version"] == i
+        await b.send({"type": "op", "doc": "d", "version": 5, "seq": 1, "op": ["B"]})
+        got = []
+        while not got or got[-1]["type"] != "ack":
+            m = await b.recv()
+            if m["type"] != "presence":
+                got.append(m)
+        assert [m["version"] for m in got] == [6, 7, 8, 9], got
+        assert [m["type"] for m in got] == ["op", "op", "op", "ack"]
+        assert text_of(s, "d") == "Baaaaaaaa"
+
+
 async def test_resend_after_dropped_ack_applies_once():
     with Server() as s:
         c = await Client.connect(s, client="resender")
