@@ -22,7 +22,8 @@
 /* The internal number of the document named ?1. */
 #define DOCNUM "(SELECT num FROM documents WHERE id = ?1)"
 
-/* ST_OP_INSERT takes the document's number (from the documents cache). */
+/* ST_OP_INSERT and ST_CLIENT_CLAIM take the document's number (from the
+ * documents cache). */
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN",
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
@@ -49,8 +50,13 @@ static const char *const stmt_sql[ST__COUNT] = {
                      " AND version > ?2 AND version <= ?3 ORDER BY version",
     [ST_FIND_SEQ] = "SELECT version FROM ops WHERE doc = " DOCNUM
                     " AND client = ?2 AND seq = ?3",
-    [ST_CLIENT_LAST] = "SELECT seq, version FROM ops WHERE doc = " DOCNUM
-                       " AND client = ?2 ORDER BY seq DESC LIMIT 1",
+    [ST_CLIENT_LAST] = "SELECT seq, version FROM op_clients WHERE doc = "
+                       DOCNUM " AND client = ?2",
+    [ST_CLIENT_CLAIM] = "INSERT INTO op_clients(doc, client, seq, version)"
+                        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(doc, client)"
+                        " DO UPDATE SET seq = excluded.seq,"
+                        " version = excluded.version"
+                        " WHERE excluded.seq > op_clients.seq",
     [ST_SNAP_PUT] = "INSERT OR REPLACE INTO snapshots(doc, version, text)"
                     " VALUES (" DOCNUM ", ?2, ?3)",
     [ST_SNAP_AT_OR_BELOW] = "SELECT version, text FROM snapshots"

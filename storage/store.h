@@ -27,7 +27,8 @@ enum {
     STORE_ENOTFOUND = -3, /* no such document (or op) */
     STORE_EEXIST = -4,    /* document or file already exists */
     STORE_ECONFLICT = -5, /* that version of the document is already taken */
-    STORE_EDUP = -6,      /* an op with that (doc, client, seq) is stored */
+    STORE_EDUP = -6,      /* a resend: that client's seq on the document is
+                           * not above its newest stored one */
     STORE_ERANGE = -7,    /* version beyond the document / not the next one */
     STORE_ENEWER = -8,    /* database schema newer than this binary */
     STORE_EFULL = -9,     /* disk (or quota) full: nothing was committed */
@@ -138,7 +139,7 @@ typedef struct store_oprec {
     int64_t version;    /* 1-based: the op brought the doc from version-1 */
     const char *op;     /* wire JSON text of the op, stored as given */
     const char *client; /* client id */
-    int64_t seq;        /* the client's sequence number */
+    int64_t seq;        /* the client's sequence number (grows per document) */
     const char *user;   /* user name */
     int64_t time_ms;
 } store_oprec;
@@ -146,7 +147,8 @@ typedef struct store_oprec {
 /* Append 'n' records in one BEGIN IMMEDIATE transaction, all or nothing;
  * each must be its document's next version (documents.version is updated,
  * and updated_ms). Errors: STORE_ENOTFOUND (no such document),
- * STORE_ECONFLICT (version taken), STORE_EDUP ((doc, client, seq) stored),
+ * STORE_ECONFLICT (version taken), STORE_EDUP (the client's seq is not
+ * above its newest on that document: a resend; seqs of a client only grow),
  * STORE_ERANGE (version beyond the next one), STORE_EINVAL, or a disk error
  * (STORE_EFULL, STORE_EIO, STORE_EREADONLY, STORE_EBUSY). With auto_snapshot
  * it also writes the snapshots due. */
@@ -171,7 +173,9 @@ int store_ops_after(store *s, const char *doc, int64_t after_version,
                     int64_t limit, store_oprec **out, size_t *n);
 
 /* The version at which (doc, client, seq) was stored. STORE_ENOTFOUND if
- * it was not. */
+ * it was not. The client's newest op is found at once (op_clients); an
+ * older one is looked for in the document's log, a pass over its rows
+ * (error paths and tools only). */
 int store_find_seq(store *s, const char *doc, const char *client,
                    int64_t seq, int64_t *version);
 

@@ -194,6 +194,36 @@ static int check_docs(check_ctx *c)
     return rc;
 }
 
+/* op_clients must name, for every client of every document, the seq and
+ * version of its newest op in the log, and nothing else: resends are
+ * recognised by it. */
+static int check_op_clients(check_ctx *c)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->s->db,
+        "SELECT d.id, x.client FROM"
+        " (SELECT doc, client, max(seq) AS seq, version FROM ops"
+        "  GROUP BY doc, client) x"
+        " LEFT JOIN op_clients o ON o.doc = x.doc AND o.client = x.client"
+        " JOIN documents d ON d.num = x.doc"
+        " WHERE o.seq IS NOT x.seq OR o.version IS NOT x.version"
+        " UNION ALL"
+        " SELECT d.id, o.client FROM op_clients o"
+        " JOIN documents d ON d.num = o.doc"
+        " WHERE NOT EXISTS (SELECT 1 FROM ops WHERE doc = o.doc AND"
+        "  client = o.client AND seq = o.seq AND version = o.version)",
+        -1, &st, NULL);
+    if (rc) return store__err(rc);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        c->problems++;
+        say(c, "document %s: the newest op of client %s is not recorded as"
+            " such (op_clients)", (const char *)sqlite3_column_text(st, 0),
+            (const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? STORE_OK : store__err(rc);
+}
+
 int store_check(store *s, void (*report)(void *arg, const char *line),
                 void *arg)
 {
@@ -204,6 +234,7 @@ int store_check(store *s, void (*report)(void *arg, const char *line),
     rc = check_pragma(&c, "PRAGMA integrity_check", 1);
     if (!rc) rc = check_pragma(&c, "PRAGMA foreign_key_check", 0);
     if (!rc) rc = check_docs(&c);
+    if (!rc) rc = check_op_clients(&c);
     store__read_end(s, began);
     if (rc) {
         say(&c, "check stopped: %s (%s)", store_strerror(rc),

@@ -30,6 +30,7 @@ enum store__st {
     ST_OPS_RANGE,
     ST_FIND_SEQ,
     ST_CLIENT_LAST,
+    ST_CLIENT_CLAIM,
     ST_SNAP_PUT,
     ST_SNAP_AT_OR_BELOW,
     ST__COUNT

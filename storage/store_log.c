@@ -2,10 +2,11 @@
  *
  * An append checks the version against the document's current one (held in
  * the write transaction's documents cache, written back at commit), then
- * inserts the op row, whose keys refuse a taken version and a resent
- * (client, seq). A refused op leaves the open transaction exactly as it
- * was, which lets the writer refuse one job and still commit the others of
- * its batch. */
+ * claims the op's seq for its client in op_clients (refused unless it is
+ * above the client's newest: a resend) and inserts the op row, whose key
+ * refuses a taken version. A refused op leaves the open transaction exactly
+ * as it was, which lets the writer refuse one job and still commit the
+ * others of its batch. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,21 +18,34 @@ static int valid_rec(const store_oprec *r)
            r->version >= 1;
 }
 
-/* Map a failed op insert to the reason. A taken version of an op that was
- * itself already stored (a resend) is reported as the duplicate. */
-static int insert_failure(store *s, const store_oprec *r, int rc)
+/* Is (client, seq) stored? For the reason an op was refused. */
+static int stored(store *s, const store_oprec *r)
 {
     int64_t v;
-    switch (rc) {
-    case SQLITE_CONSTRAINT_PRIMARYKEY:
-        return store_find_seq(s, r->doc, r->client, r->seq, &v) == 0
-            ? STORE_EDUP : STORE_ECONFLICT;
-    case SQLITE_CONSTRAINT_UNIQUE: return STORE_EDUP;
-    case SQLITE_CONSTRAINT_FOREIGNKEY: return STORE_ENOTFOUND;
-    default: return store__err(rc);
-    }
+    return store_find_seq(s, r->doc, r->client, r->seq, &v) == 0;
 }
 
+/* Make r->seq its client's newest on document 'num': STORE_EDUP (nothing
+ * changed) unless it is above the one stored. */
+static int claim_seq(store *s, const store_oprec *r, int64_t num)
+{
+    sqlite3_stmt *st = store__stmt(s, ST_CLIENT_CLAIM);
+    int rc;
+    if (!st) return store__err(sqlite3_errcode(s->db));
+    sqlite3_bind_int64(st, 1, num);
+    sqlite3_bind_text(st, 2, r->client, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, r->seq);
+    sqlite3_bind_int64(st, 4, r->version);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return STORE_ENOTFOUND;
+    if (rc != SQLITE_DONE) return store__err(rc);
+    return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_EDUP;
+}
+
+/* Insert the op row. Called after next_version and claim_seq agreed, so a
+ * refusal here means the documents row and the log disagree: the
+ * transaction (which claimed the seq) must not commit. */
 static int insert_op(store *s, const store_oprec *r, int64_t num)
 {
     sqlite3_stmt *st = store__stmt(s, ST_OP_INSERT);
@@ -46,7 +60,8 @@ static int insert_op(store *s, const store_oprec *r, int64_t num)
     sqlite3_bind_int64(st, 7, r->time_ms);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? STORE_OK : insert_failure(s, r, rc);
+    if (rc == SQLITE_DONE) return STORE_OK;
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? STORE_ECORRUPT : store__err(rc);
 }
 
 /* With auto_snapshot, write the snapshot due at r->version. A log that does
@@ -72,11 +87,9 @@ static int auto_snapshot(store *s, const store_oprec *r)
 /* Is r->version the next one of its document? The reason if not. */
 static int next_version(store *s, const store_oprec *r, store__dent *e)
 {
-    int64_t v;
     if (r->version == e->version + 1) return STORE_OK;
     if (r->version > e->version) return STORE_ERANGE;
-    return store_find_seq(s, r->doc, r->client, r->seq, &v) == 0
-        ? STORE_EDUP : STORE_ECONFLICT;
+    return stored(s, r) ? STORE_EDUP : STORE_ECONFLICT;
 }
 
 int store__append_tx(store *s, const store_oprec *r)
@@ -86,6 +99,7 @@ int store__append_tx(store *s, const store_oprec *r)
     if (!valid_rec(r)) return STORE_EINVAL;
     if ((rc = store__dc_get(s, r->doc, &e))) return rc;
     if ((rc = next_version(s, r, e))) return rc;
+    if ((rc = claim_seq(s, r, e->num))) return rc;
     if ((rc = insert_op(s, r, e->num))) return rc;
     e->version = r->version;
     if (r->time_ms > e->updated_ms) e->updated_ms = r->time_ms;
@@ -196,8 +210,16 @@ int store_find_seq(store *s, const char *doc, const char *client,
                    int64_t seq, int64_t *version)
 {
     sqlite3_stmt *st;
+    int64_t last, v;
     int rc;
     if (!s || !doc || !client || !version) return STORE_EINVAL;
+    rc = store_client_last(s, doc, client, &last, &v);
+    if (rc || seq > last) return rc ? rc : STORE_ENOTFOUND;
+    if (seq == last) {
+        *version = v;
+        return STORE_OK;
+    }
+    /* an older op of the client: read the document's log for it */
     if (!(st = store__stmt(s, ST_FIND_SEQ)))
         return store__err(sqlite3_errcode(s->db));
     sqlite3_bind_text(st, 1, doc, -1, SQLITE_STATIC);

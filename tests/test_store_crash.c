@@ -109,15 +109,28 @@ static void crash_once(uint64_t seed)
     for (int i = 0; i < DOCS; i++) {
         CHECK_EQ_INT(store_doc_get(s, doc_ids[i], &d), 0);
         CHECK(d.version >= top[i]); /* acked ops survived... */
-        for (int64_t seq = 1; seq <= top[i]; seq++) {
-            char client[16];
-            snprintf(client, sizeof client, "client-%d", i);
-            /* ...each exactly once, at its own version */
-            v = -1;
-            if (store_find_seq(s, doc_ids[i], client, seq, &v) || v != seq) {
-                CHECK_EQ_INT(v, seq);
+        /* ...each exactly once, at its own version (the log has no gap,
+         * so version k holds the op with seq k, sent as the k-th) */
+        char client[16];
+        store_oprec *recs = NULL;
+        size_t n = 0;
+        snprintf(client, sizeof client, "client-%d", i);
+        CHECK_EQ_INT(store_ops_after(s, doc_ids[i], 0, 0, &recs, &n), 0);
+        CHECK((int64_t)n == d.version);
+        for (size_t k = 0; k < n && k < (size_t)top[i]; k++)
+            if (recs[k].version != (int64_t)k + 1 ||
+                recs[k].seq != (int64_t)k + 1 ||
+                strcmp(recs[k].client, client) != 0) {
+                CHECK_EQ_INT(recs[k].seq, (int64_t)k + 1);
                 break;
             }
+        store_oprecs_free(recs);
+        /* and the client's newest op is known for dedup */
+        int64_t last = -1;
+        if (d.version > 0) {
+            CHECK_EQ_INT(store_client_last(s, doc_ids[i], client, &last, &v), 0);
+            CHECK_EQ_INT(last, d.version);
+            CHECK_EQ_INT(v, d.version);
         }
         store_docinfo_clear(&d);
     }

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include "storage/migrations.h"
 #include "storage/store_int.h" /* white box: the connection's pragmas */
 #include "tests/test_store_util.h"
 
@@ -404,6 +405,76 @@ static void test_find_seq_and_client_last_answer_from_the_log(void)
     tmp_cleanup(&t);
 }
 
+static void test_append_of_a_seq_below_the_clients_newest_is_a_duplicate(void)
+{
+    tmp_db t;
+    store_docinfo d;
+    int64_t seq = -1, v = -1;
+    tmp_init(&t);
+    store *s = open_db(&t, 0, 1);
+    REQUIRE(s);
+    REQUIRE(store_doc_create(s, "d", "", "", 5) == 0);
+    store_oprec a = rec("d", 1, "[\"a\"]", "c1", 5);
+    store_oprec older = rec("d", 2, "[\"b\"]", "c1", 3); /* never stored */
+    store_oprec other = rec("d", 2, "[\"b\"]", "c2", 3);
+    REQUIRE(store_append(s, &a, 1) == 0);
+    CHECK_EQ_INT(store_append(s, &older, 1), STORE_EDUP);
+    CHECK_EQ_INT(store_doc_get(s, "d", &d), 0);
+    CHECK_EQ_INT(d.version, 1);
+    store_docinfo_clear(&d);
+    CHECK_EQ_INT(store_client_last(s, "d", "c1", &seq, &v), 0);
+    CHECK(seq == 5 && v == 1);
+    /* another client's seqs are its own */
+    CHECK_EQ_INT(store_append(s, &other, 1), 0);
+    CHECK_EQ_INT(store_check(s, NULL, NULL), 0);
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
+/* A database made by an older binary (schema 2, the (doc, client, seq)
+ * index) is brought to op_clients with each client's newest op. */
+static void test_schema_2_gets_op_clients_from_its_log(void)
+{
+    tmp_db t;
+    sqlite3 *db;
+    int64_t seq = -1, v = -1;
+    tmp_init(&t);
+    REQUIRE(sqlite3_open(t.path, &db) == SQLITE_OK);
+    for (int i = 0; i < store__migrations_count &&
+                    store__migrations[i].number <= 2; i++)
+        REQUIRE(sqlite3_exec(db, store__migrations[i].sql, 0, 0, 0) == 0);
+    REQUIRE(sqlite3_exec(db,
+        "PRAGMA user_version = 2;"
+        "INSERT INTO documents(num, id, created_ms, updated_ms, version)"
+        " VALUES (1, 'd', 1, 1, 4), (2, 'e', 1, 1, 1);"
+        "INSERT INTO ops VALUES (1, 1, '[\"a\"]', 'c1', 1, 'u', 1),"
+        " (1, 2, '[1,\"b\"]', 'c2', 7, 'u', 1),"
+        " (1, 3, '[2,\"c\"]', 'c1', 2, 'u', 1),"
+        " (1, 4, '[3,\"d\"]', 'c2', 8, 'u', 1),"
+        " (2, 1, '[\"x\"]', 'c1', 9, 'u', 1);", 0, 0, 0) == 0);
+    sqlite3_close(db);
+    store *s = open_db(&t, 0, 1);
+    REQUIRE(s);
+    CHECK_EQ_INT(store_schema_version(s), store_schema_latest());
+    CHECK_EQ_INT(store_client_last(s, "d", "c1", &seq, &v), 0);
+    CHECK(seq == 2 && v == 3);
+    CHECK_EQ_INT(store_client_last(s, "d", "c2", &seq, &v), 0);
+    CHECK(seq == 8 && v == 4);
+    CHECK_EQ_INT(store_client_last(s, "e", "c1", &seq, &v), 0);
+    CHECK(seq == 9 && v == 1);
+    CHECK_EQ_INT(store_find_seq(s, "d", "c2", 7, &v), 0);
+    CHECK_EQ_INT(v, 2);
+    /* and dedup holds across the upgrade */
+    store_oprec again = rec("d", 5, "[\"z\"]", "c2", 8);
+    CHECK_EQ_INT(store_append(s, &again, 1), STORE_EDUP);
+    CHECK_EQ_INT(store_check(s, NULL, NULL), 0);
+    /* a record that disagrees with the log is reported */
+    REQUIRE(store__exec(s, "UPDATE op_clients SET seq = 1 WHERE client = 'c2'") == 0);
+    CHECK_EQ_INT(store_check(s, NULL, NULL), STORE_ECORRUPT);
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
 static void test_deleting_a_document_removes_its_log_and_snapshots(void)
 {
     tmp_db t;
@@ -449,6 +520,8 @@ int main(void)
     RUN(test_a_batch_is_all_or_nothing);
     RUN(test_history_pages_cover_the_log_in_order);
     RUN(test_find_seq_and_client_last_answer_from_the_log);
+    RUN(test_append_of_a_seq_below_the_clients_newest_is_a_duplicate);
+    RUN(test_schema_2_gets_op_clients_from_its_log);
     RUN(test_deleting_a_document_removes_its_log_and_snapshots);
     RUN(test_error_codes_have_texts);
     return harness_done();
