@@ -437,7 +437,9 @@ static int import_write(import *im, store *s)
         return fail(im, "document '%s' exists; import never overwrites", im->id);
     if (rc < 0) {
         if (rc == STORE_EDUP)
-            return fail(im, "two ops share one (client, seq): nothing imported");
+            return fail(im, "a client's seqs must grow from op to op (two ops"
+                            " share one, or a later one is lower): nothing"
+                            " imported");
         return fail(im, "writing the ops failed: %s: nothing imported",
                     store_strerror(rc));
     }
