@@ -18,11 +18,13 @@ static int valid_rec(const store_oprec *r)
            r->version >= 1;
 }
 
-/* Is (client, seq) stored? For the reason an op was refused. */
-static int stored(store *s, const store_oprec *r)
+/* Is r a resend, its seq not above its client's newest? For the reason
+ * an op was refused (no pass over the log, unlike store_find_seq). */
+static int resent(store *s, const store_oprec *r)
 {
-    int64_t v;
-    return store_find_seq(s, r->doc, r->client, r->seq, &v) == 0;
+    int64_t last, v;
+    return store_client_last(s, r->doc, r->client, &last, &v) == 0 &&
+           r->seq <= last;
 }
 
 /* Make r->seq its client's newest on document 'num': STORE_EDUP (nothing
@@ -89,7 +91,7 @@ static int next_version(store *s, const store_oprec *r, store__dent *e)
 {
     if (r->version == e->version + 1) return STORE_OK;
     if (r->version > e->version) return STORE_ERANGE;
-    return stored(s, r) ? STORE_EDUP : STORE_ECONFLICT;
+    return resent(s, r) ? STORE_EDUP : STORE_ECONFLICT;
 }
 
 int store__append_tx(store *s, const store_oprec *r)
