@@ -77,6 +77,11 @@ static int flush(wal_file *f)
         __atomic_add_fetch(&writes_out, 1, __ATOMIC_RELAXED);
     }
     f->len = 0;
+    if (f->cap > (1 << 20)) { /* a big transaction's buffer is not kept */
+        free(f->buf);
+        f->buf = NULL;
+        f->cap = 0;
+    }
     return rc;
 }
 
