@@ -18,7 +18,7 @@
  * through the last one). */
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
+#include <time.h> /* nanosleep */
 
 #include "server/core.h"
 
@@ -36,9 +36,7 @@ static struct lws_context *tk_ctx;
 
 static uint64_t now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return (uint64_t)(srv_now_s() * 1e6);
 }
 
 static void arm(void)

@@ -330,6 +330,16 @@ static const sqlite3_io_methods db_methods = {
 
 /* ---- the VFS ------------------------------------------------------------ */
 
+/* A file we cannot watch: close the default VFS's file opened at 'real' and
+ * open 'name' again as its own object in the whole slot 'p'. */
+static int open_plain(sqlite3_file *real, const char *name, sqlite3_file *p,
+                      int flags, int *out_flags)
+{
+    real->pMethods->xClose(real);
+    memset(p, 0, (size_t)vfs.szOsFile);
+    return base_vfs->xOpen(base_vfs, name, p, flags, out_flags);
+}
+
 static int open_db(const char *name, sqlite3_file *p, int flags,
                    int *out_flags)
 {
@@ -342,11 +352,8 @@ static int open_db(const char *name, sqlite3_file *p, int flags,
         f->base.pMethods = NULL;
         return rc;
     }
-    if (f->real->pMethods->iVersion < 3) { /* no shared memory to watch */
-        f->real->pMethods->xClose(f->real);
-        memset(f, 0, sizeof *f);
-        return base_vfs->xOpen(base_vfs, name, p, flags, out_flags);
-    }
+    if (f->real->pMethods->iVersion < 3) /* no shared memory to watch */
+        return open_plain(f->real, name, p, flags, out_flags);
     f->base.pMethods = &db_methods;
     pthread_mutex_lock(&reg_mu);
     f->next = registry;
@@ -376,11 +383,8 @@ static int open_wal(const char *name, sqlite3_file *p, int flags,
             break;
         }
     pthread_mutex_unlock(&reg_mu);
-    if (!f->db) { /* no write lock to watch: buffering would be unsafe */
-        f->real->pMethods->xClose(f->real);
-        memset(f, 0, sizeof *f);
-        return base_vfs->xOpen(base_vfs, name, p, flags, out_flags);
-    }
+    if (!f->db) /* no write lock to watch: buffering would be unsafe */
+        return open_plain(f->real, name, p, flags, out_flags);
     return rc;
 }
 

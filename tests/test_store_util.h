@@ -50,18 +50,24 @@ static void tmp_cleanup(tmp_db *t)
     nftw(t->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Open t->path with options 'o'; NULL (the reason printed) on failure. */
+static inline store *open_db_with(tmp_db *t, const store_options *o)
+{
+    char err[256] = "";
+    store *s = NULL;
+    if (store_open(&s, t->path, o, err, sizeof err))
+        fprintf(stderr, "  store_open: %s\n", err);
+    return s;
+}
+
 /* Open t->path with defaults changed by snapshot_every/auto (0 keeps). */
 static inline store *open_db(tmp_db *t, int snapshot_every, int auto_snapshot)
 {
-    char err[256] = "";
     store_options o;
-    store *s = NULL;
     store_options_init(&o);
     if (snapshot_every) o.snapshot_every = snapshot_every;
     o.auto_snapshot = auto_snapshot;
-    if (store_open(&s, t->path, &o, err, sizeof err))
-        fprintf(stderr, "  store_open: %s\n", err);
-    return s;
+    return open_db_with(t, &o);
 }
 
 static inline store_oprec rec(const char *doc, int64_t version, const char *op,

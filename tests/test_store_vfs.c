@@ -13,15 +13,11 @@
 
 static store *open_sync(tmp_db *t, store_sync sync)
 {
-    char err[256] = "";
     store_options o;
-    store *s = NULL;
     store_options_init(&o);
     o.sync = sync;
     o.auto_snapshot = 0;
-    if (store_open(&s, t->path, &o, err, sizeof err))
-        fprintf(stderr, "  store_open: %s\n", err);
-    return s;
+    return open_db_with(t, &o);
 }
 
 /* 'n' ops of about 'size' bytes each on doc, from version 'from'. */
