@@ -133,6 +133,22 @@ static json_t *session_json(const srv_edit_session *s)
                      (json_int_t)s->added, "removed", (json_int_t)s->removed);
 }
 
+/* The answer of both orders: the page 'list' (taken), or the storage
+ * error 'rc'. */
+static int sessions_answer(hist_task *h, int rc, json_t *list, int64_t cur,
+                           int64_t next)
+{
+    if (rc < 0) {
+        json_decref(list);
+        return storage_error(h, rc);
+    }
+    set_json(h, 200, json_pack("{s:s,s:I,s:I,s:o,s:o}", "doc", h->doc, "version",
+                               (json_int_t)cur, "gap_ms",
+                               (json_int_t)SRV_SESSION_GAP_MS, "sessions", list,
+                               "next", next < 0 ? json_null() : json_integer(next)));
+    return 0;
+}
+
 static int build_sessions_desc(store *st, hist_task *h);
 
 static int build_sessions(store *st, hist_task *h)
@@ -158,15 +174,7 @@ static int build_sessions(store *st, hist_task *h)
     if (rc == 0 && next < 0 && srv_sessions_flush(&g, &done))
         json_array_append_new(list, session_json(&done));
     srv_walk_clear(&w);
-    if (rc < 0) {
-        json_decref(list);
-        return storage_error(h, rc);
-    }
-    set_json(h, 200, json_pack("{s:s,s:I,s:I,s:o,s:o}", "doc", h->doc, "version",
-                               (json_int_t)cur, "gap_ms",
-                               (json_int_t)SRV_SESSION_GAP_MS, "sessions", list,
-                               "next", next < 0 ? json_null() : json_integer(next)));
-    return 0;
+    return sessions_answer(h, rc, list, cur, next);
 }
 
 /* Newest first: the sessions up to version h->version (default: current),
@@ -197,15 +205,7 @@ static int build_sessions_desc(store *st, hist_task *h)
         json_array_append_new(list, session_json(&ring[(n - 1 - i) % cap]));
     int64_t next = n > cap ? ring[(n - cap) % cap].from : -1;
     free(ring);
-    if (rc < 0) {
-        json_decref(list);
-        return storage_error(h, rc);
-    }
-    set_json(h, 200, json_pack("{s:s,s:I,s:I,s:o,s:o}", "doc", h->doc, "version",
-                               (json_int_t)cur, "gap_ms",
-                               (json_int_t)SRV_SESSION_GAP_MS, "sessions", list,
-                               "next", next < 0 ? json_null() : json_integer(next)));
-    return 0;
+    return sessions_answer(h, rc, list, cur, next);
 }
 
 /* ---- export: written to an unlinked temporary file, streamed from it */
