@@ -66,6 +66,8 @@ static const char *serve_help =
     "  --allow-origin O     allowed WebSocket Origin, repeatable; '*' for any\n"
     "                       (default: the server's own origin)\n"
     "  --max-message BYTES  largest client message (default 1048576)\n"
+    "  --max-doc-chars N    largest document in code points; an op that would\n"
+    "                       grow one past it is refused (default 4194304)\n"
     "  --queue-bytes BYTES  per-connection send queue bound (default 8388608)\n"
     "  --ops-per-sec N      ops per second per connection, burst 2N (default 500)\n"
     "  --docs-per-conn N    documents one connection may join (default 32)\n"
@@ -106,6 +108,8 @@ static int serve_flag(srv_config *cfg, int opt, const char *arg)
         return 0;
     case 'm': if (srv_cli_int("--max-message", arg, 1024, 64L << 20, &v)) return -1;
               cfg->max_message = (size_t)v; return 0;
+    case 'x': if (srv_cli_int("--max-doc-chars", arg, 1024, 1L << 30, &v)) return -1;
+              cfg->max_doc_chars = (size_t)v; return 0;
     case 'q': if (srv_cli_int("--queue-bytes", arg, 65536, 1L << 30, &v)) return -1;
               cfg->queue_bytes = (size_t)v; return 0;
     case 'r': if (srv_cli_int("--ops-per-sec", arg, 1, 1000000, &v)) return -1;
@@ -174,6 +178,7 @@ static int cmd_serve(int argc, char **argv)
         {"bind", 1, 0, 'b'}, {"port", 1, 0, 'p'}, {"data", 1, 0, 'd'},
         {"web", 1, 0, 'w'}, {"allow-origin", 1, 0, 'o'},
         {"max-message", 1, 0, 'm'}, {"queue-bytes", 1, 0, 'q'},
+        {"max-doc-chars", 1, 0, 'x'},
         {"ops-per-sec", 1, 0, 'r'}, {"docs-per-conn", 1, 0, 'D'},
         {"conns-per-ip", 1, 0, 'c'}, {"idle-timeout", 1, 0, 'i'},
         {"hello-timeout", 1, 0, 'H'}, {"unload-after", 1, 0, 'u'},

@@ -26,6 +26,8 @@ typedef struct srv_session srv_session;
 /* ---- outgoing messages: one JSON text, shared by every queue it sits in */
 typedef struct srv_msg {
     int refs;
+    int whole;             /* queued by srv_conn_send_whole: not counted
+                              against the queue bound (one queue only) */
     size_t len;            /* JSON bytes, at buf + LWS_PRE */
     unsigned char *buf;    /* LWS_PRE headroom, then the JSON */
 } srv_msg;
@@ -70,6 +72,8 @@ struct srv_conn {
     srv_msg **q;
     size_t q_head, q_len, q_cap;
     size_t q_bytes;
+    size_t q_whole;               /* of q_bytes, in srv_conn_send_whole's */
+    int rx_paused;                /* reading paused while lws holds output */
     /* closing: set, then the WRITEABLE callback closes with this code */
     int close_code;
     const char *close_reason;     /* a string literal */
@@ -110,6 +114,11 @@ int srv__relay_ticker_start(struct lws_context *ctx);
 void srv__relay_ticker_stop(void);
 /* Queue an object (stolen) for one connection. */
 void srv_conn_send_json(srv_conn *c, json_t *obj);
+/* The same for an answer the client cannot do without and that may be
+ * larger than the queue bound (a join's text, up to --max-doc-chars): it
+ * does not count against the bound, so a queue holds at most the bound
+ * plus the texts of the documents being joined. */
+void srv_conn_send_whole(srv_conn *c, json_t *obj);
 /* Queue {"type":"error",...}; 'doc' may be NULL, 'seq' < 0 for none. */
 void srv_conn_error(srv_conn *c, const char *code, const char *message,
                     const char *doc, int64_t seq);

@@ -49,6 +49,7 @@ void srv_config_init(srv_config *cfg)
     cfg->data_dir = "./data";
     cfg->max_message = 1024 * 1024;
     cfg->queue_bytes = 8 * 1024 * 1024;
+    cfg->max_doc_chars = 4 * 1024 * 1024;
     cfg->ops_per_sec = 500;
     cfg->docs_per_conn = 32;
     cfg->conns_per_ip = 4096;

@@ -458,6 +458,35 @@ static void join_done(srv_task *t)
     if (s->dead) session_retire(s);
 }
 
+/* The smallest an op message can be: a catch-up of more ops than the
+ * queue bound holds at this size can never be sent. */
+#define OP_MSG_MIN 64
+
+/* Bytes of the op messages a catch-up from 'from' would queue (roughly:
+ * the ops' wire forms plus their envelope). */
+static size_t catchup_bytes(srv_session *s, store_oprec *recs, size_t n,
+                            int64_t from)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(recs[i].op) + OP_MSG_MIN + 2 * SRV_CLIENT_MAX;
+    for (int64_t v = from + 1; v <= s->committed; v++)
+        bytes += strlen(win_at(s, v)->wire) + OP_MSG_MIN + 2 * SRV_CLIENT_MAX;
+    return bytes;
+}
+
+/* A catch-up that would not fit the member's queue is refused with too_old:
+ * the client joins again without a version and gets the text, which always
+ * fits (srv_conn_send_whole). Otherwise the join would close it for its
+ * queue bound every time. */
+static void refuse_catchup(srv_session *s, sess_member *m)
+{
+    srv_conn_error(m->conn, "too_old",
+                   "catch-up larger than the document: join without a version",
+                   s->id, -1);
+    drop_member(s, (int)(m - s->m));
+}
+
 /* The member can be answered at once, or a task fetches what is missing:
  * the client's newest op here (for resend dedup) and ops older than the
  * window (catch-up). */
@@ -472,6 +501,11 @@ static void start_member(srv_session *s, sess_member *m)
     }
     int need_client = !srv_map_get(&s->clients, c->client);
     int need_ops = m->has_version && m->version < s->base;
+    if (m->has_version && (uint64_t)(s->committed - m->version) >
+                              srv__g.cfg.queue_bytes / OP_MSG_MIN) {
+        refuse_catchup(s, m);
+        return;
+    }
     if (!need_client && !need_ops) {
         finish_member(s, m, NULL, 0);
         return;
@@ -514,10 +548,15 @@ static void finish_member(srv_session *s, sess_member *m, store_oprec *recs,
 {
     srv_conn *c = m->conn;
     if (m->has_version) {
+        int64_t from = m->version > s->base ? m->version : s->base;
+        if (c->q_bytes - c->q_whole + catchup_bytes(s, recs, n, from) >
+            srv__g.cfg.queue_bytes) {
+            refuse_catchup(s, m);
+            return;
+        }
         for (size_t i = 0; i < n; i++)
             send_msg(c, op_msg(s->id, recs[i].version, recs[i].op,
                                recs[i].client, recs[i].seq, recs[i].user));
-        int64_t from = m->version > s->base ? m->version : s->base;
         send_window_ops(s, c, from);
         srv_conn_send_json(c, json_pack("{s:s,s:s,s:I}", "type", "joined", "doc",
                                         s->id, "version",
@@ -532,7 +571,7 @@ static void finish_member(srv_session *s, sess_member *m, store_oprec *recs,
             drop_member(s, (int)(m - s->m));
             return;
         }
-        srv_conn_send_json(c, json_pack("{s:s,s:s,s:I,s:o}", "type", "joined",
+        srv_conn_send_whole(c, json_pack("{s:s,s:s,s:I,s:o}", "type", "joined",
                                         "doc", s->id, "version",
                                         (json_int_t)s->committed, "text", jt));
     }
@@ -732,6 +771,14 @@ void srv_session_op(srv_conn *c, srv_session *s, int64_t version, int64_t seq,
     }
     size_t ins = 0, del = 0;
     ot_op_stats(op, &ins, &del);
+    if (ins > del && s->len - del + ins > srv__g.cfg.max_doc_chars) {
+        char why[160];
+        snprintf(why, sizeof why, "the document would pass its size limit "
+                 "(%zu code points)", srv__g.cfg.max_doc_chars);
+        srv_conn_error(c, "too_large", why, s->id, seq);
+        ot_op_free(op);
+        return;
+    }
     if (queue_op(s, c->client, c->name, seq, op, NULL, NULL) < 0) {
         srv_conn_error(c, "server_error", "cannot queue the op", s->id, seq);
         ot_op_free(op);

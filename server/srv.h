@@ -30,6 +30,7 @@ typedef struct srv_config {
     int norigins;           /* 0: the server's own origin only */
     size_t max_message;     /* bytes, whole client message */
     size_t queue_bytes;     /* per-connection out queue bound */
+    size_t max_doc_chars;   /* code points a document may grow to */
     int ops_per_sec;        /* per connection, burst twice that */
     int docs_per_conn;
     int conns_per_ip;

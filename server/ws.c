@@ -41,6 +41,7 @@ srv_msg *srv_msg_new(const char *json, size_t len)
     m->buf[LWS_PRE + len] = 0;
     m->len = len;
     m->refs = 1;
+    m->whole = 0;
     return m;
 }
 
@@ -87,13 +88,19 @@ int srv_conn_set_str(char **slot, const char *v)
 
 /* ---- sending */
 
+/* A closing connection has this long to take what is queued and its close
+ * frame; then lws drops it without ceremony. */
+#define CLOSE_GRACE_S 5
+
 void srv_conn_close(srv_conn *c, int code, const char *reason)
 {
     if (c->close_code) return;
     c->close_code = code;
     c->close_reason = reason;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_REASON_BASE, CLOSE_GRACE_S);
     lws_callback_on_writable(c->wsi);
 }
+
 
 static int q_push(srv_conn *c, srv_msg *m)
 {
@@ -124,17 +131,32 @@ static srv_msg *q_pop(srv_conn *c)
     c->q_head = (c->q_head + 1) % c->q_cap;
     c->q_len--;
     c->q_bytes -= m->len;
+    if (m->whole) c->q_whole -= m->len;
     srv__g.queued_bytes -= m->len;
     return m;
 }
 
-int srv__conn_enqueue(srv_conn *c, srv_msg *m)
+/* Drop everything queued for 'c' (it is being closed and will never read it). */
+static void q_clear(srv_conn *c)
+{
+    while (c->q_len) srv_msg_unref(q_pop(c));
+    free(c->q);
+    c->q = NULL;
+    c->q_cap = c->q_head = 0;
+}
+
+/* 'whole': the message does not count against the bound (see
+ * srv_conn_send_whole); it is in this queue only. */
+static int enqueue(srv_conn *c, srv_msg *m, int whole)
 {
     if (!m || c->close_code) return -1;
-    if (c->q_bytes + m->len > srv__g.cfg.queue_bytes) {
+    if (!whole && c->q_bytes - c->q_whole + m->len > srv__g.cfg.queue_bytes) {
         srv__g.metrics.conns_closed_slow++;
         srv_info("closing %s (%s): out queue over %zu bytes", c->client,
                  c->ip, srv__g.cfg.queue_bytes);
+        /* It would never read what is queued: free it now, not when the
+         * connection finally goes (srv_conn_close bounds that too). */
+        q_clear(c);
         srv_conn_close(c, 1008, "too slow: out queue full");
         return -1;
     }
@@ -142,12 +164,32 @@ int srv__conn_enqueue(srv_conn *c, srv_msg *m)
         srv_conn_close(c, 1011, "out of memory");
         return -1;
     }
+    if (whole) {
+        m->whole = 1;
+        c->q_whole += m->len;
+    }
     return 0;
+}
+
+int srv__conn_enqueue(srv_conn *c, srv_msg *m)
+{
+    return enqueue(c, m, 0);
 }
 
 void srv_conn_send(srv_conn *c, srv_msg *m)
 {
-    if (srv__conn_enqueue(c, m) == 0) lws_callback_on_writable(c->wsi);
+    if (enqueue(c, m, 0) == 0) lws_callback_on_writable(c->wsi);
+}
+
+void srv_conn_send_whole(srv_conn *c, json_t *obj)
+{
+    srv_msg *m = srv_msg_take(obj);
+    if (!m) {
+        srv_conn_close(c, 1011, "out of memory");
+        return;
+    }
+    if (enqueue(c, m, 1) == 0) lws_callback_on_writable(c->wsi);
+    srv_msg_unref(m);
 }
 
 void srv_conn_send_json(srv_conn *c, json_t *obj)
@@ -208,15 +250,37 @@ static int write_batch(srv_conn *c)
                ? -1 : 0;
 }
 
+/* While lws holds part of a frame the kernel would not take, it must not
+ * read: lws 4.1.6 answers the peer's FIN then by "flushing before close",
+ * which returns without closing, and its service loop retries the same
+ * socket forever (one client hangs the server). So reading pauses whenever
+ * a write leaves the pipe choked, and resumes in the next WRITEABLE, which
+ * lws calls only once its own buffer is empty. A peer that never reads is
+ * then dropped by the idle hang-up or by CLOSE_GRACE_S, never by a read. */
+static void pause_rx_if_choked(srv_conn *c)
+{
+    if (!c->rx_paused && lws_send_pipe_choked(c->wsi)) {
+        lws_rx_flow_control(c->wsi, 0);
+        c->rx_paused = 1;
+    }
+}
+
 static int on_writeable(srv_conn *c)
 {
+    if (c->rx_paused) {
+        lws_rx_flow_control(c->wsi, 1);
+        c->rx_paused = 0;
+    }
     if (c->q_len == 0 && c->close_code) {
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason,
                          strlen(c->close_reason));
         return -1;
     }
-    if (c->q_len == 0) return 0;
+    if (c->q_len == 0) {
+        q_clear(c); /* drained: an idle connection holds no ring */
+        return 0;
+    }
     if (c->q_len == 1) {
         srv_msg *m = q_pop(c);
         int rc = lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
@@ -226,13 +290,11 @@ static int on_writeable(srv_conn *c)
     } else if (write_batch(c) < 0) {
         return -1;
     }
-    if (c->q_len || c->close_code) {
+    pause_rx_if_choked(c);
+    if (c->q_len || c->close_code || c->rx_paused)
         lws_callback_on_writable(c->wsi);
-    } else { /* drained: an idle connection holds no ring */
-        free(c->q);
-        c->q = NULL;
-        c->q_cap = c->q_head = 0;
-    }
+    else
+        q_clear(c);
     return 0;
 }
 
@@ -346,7 +408,7 @@ static void conn_closed(srv_conn *c)
 {
     srv__proto_closed(c);
     srv__relay_forget(c);
-    while (c->q_len) srv_msg_unref(q_pop(c));
+    q_clear(c);
     if (c->prev) c->prev->next = c->next;
     else srv__g.conns = c->next;
     if (c->next) c->next->prev = c->prev;
