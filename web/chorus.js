@@ -1049,6 +1049,9 @@ export class Connection extends Emitter {
             setTimeout(() => { if (d.ot.inflight === inf) d.sendOp(inf, false); }, this.opts.rateLimitDelay);
         } else if (m.code === 'too_old' || m.code === 'version_ahead' || m.code === 'bad_op') {
             this.fail(d, m.code, m.message);
+        } else if (m.code === 'too_large' && inf && m.seq === inf.seq) {
+            /* the document would pass its size limit: the edit is dropped */
+            this.fail(d, m.code, m.message, true);
         } else if (m.code === 'forbidden' && inf && m.seq === inf.seq) {
             d.readOnly = true; /* a viewer: back to the server's text */
             this.fail(d, m.code, m.message, true);

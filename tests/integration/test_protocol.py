@@ -292,7 +292,10 @@ def test_slow_consumer_is_closed_with_1008_others_keep_going():
         big = "y" * 100000
         v = 0
         for i in range(120):  # 12 MB of broadcasts the slow one never reads
-            v = (await commit(w, "d", v, i + 1, [big]))["version"]
+            # (each op replaces the text of the one before: the document
+            # stays under its size limit, --max-doc-chars)
+            op = [big] if i == 0 else ["yz"[i % 2] * 100000, -100000]
+            v = (await commit(w, "d", v, i + 1, op))["version"]
         await asyncio.sleep(0.5)
         st, h, body = http_get(s.url + "/metrics")
         assert b"chorus_connections_closed_slow_total 1" in body, body

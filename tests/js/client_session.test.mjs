@@ -79,6 +79,14 @@ class FakeServer {
                 return;
             }
             if (this.viewers) { this.send(conn, [{ type: 'error', code: 'forbidden', message: 'viewers cannot edit', doc: m.doc, seq: m.seq }]); return; }
+            if (this.maxDocChars !== undefined) {
+                let grown = C.normalize(m.op);
+                for (const e of d.log.slice(m.version)) grown = C.transform(grown, e.op, C.RIGHT);
+                if ([...C.apply(d.text, grown)].length > Math.max(this.maxDocChars, [...d.text].length)) {
+                    this.send(conn, [{ type: 'error', code: 'too_large', message: 'the document would pass its size limit', doc: m.doc, seq: m.seq }]);
+                    return;
+                }
+            }
             const key = conn.client + '/' + m.seq;
             if (d.seen.has(key)) { this.send(conn, [{ type: 'ack', doc: m.doc, seq: m.seq, version: d.seen.get(key) }]); return; }
             let op = C.normalize(m.op);
@@ -342,6 +350,26 @@ test('a viewer whose edit is refused goes back to the server text and is read-on
     assert.ok(errors.includes('forbidden'));
     assert.throws(() => dv.edit(['x']), (e) => e.code === 'forbidden');
     w.close(); v.close();
+});
+
+test('an edit past the document size limit is dropped and the page goes back to the server text', async () => {
+    const r = rng(SEED);
+    const server = new FakeServer(r);
+    server.maxDocChars = 20;
+    const WS = makeSocketClass(server, r);
+    const a = new C.Connection({ url: 'ws://x/ws', WebSocket: WS });
+    const d = a.open('limit');
+    const errors = [];
+    d.on('error', (e) => errors.push(e.code));
+    await until(() => d.ready, 1000, 'join');
+    d.edit(['0123456789']);
+    await until(() => d.saved, 1000, 'ack');
+    d.edit([10, 'x'.repeat(20)]);
+    await until(() => errors.includes('too_large') && !d.resyncing && d.text === '0123456789', 2000, 'revert');
+    d.edit([10, 'abc']);
+    await until(() => d.saved && server.doc('limit').text === '0123456789abc', 1000, 'later edit');
+    assert.ok(!d.readOnly);
+    a.close();
 });
 
 test('a version_ahead on rejoin resyncs from the full text and keeps local edits', async () => {
