@@ -221,25 +221,33 @@ static int check_tls(const srv_config *cfg)
 
 static lws_sorted_usec_list_t tick_sul;
 
-/* After connections come or go, hand the heap's free pages back to the
- * system (a join storm leaves handshake buffers and queues behind): at most
- * once a tick, and only when something changed, so an idle or a steady
- * server never pays for it. */
-static void trim_heap(void)
+/* After connections, documents or commits come or go, hand the heap's free
+ * pages back to the system (a join storm leaves handshake buffers, queues
+ * and texts behind): once on the tick that sees the change, and once more
+ * when the storage threads have had time to give their idle page caches
+ * back (STORE__IDLE_MS). An idle or a steady server never pays for it. */
+#define TRIM_AGAIN_MS 3000
+
+static void trim_heap(uint64_t now_ms)
 {
-    static uint64_t seen_opened;
-    static int seen_open = -1;
-    if (srv__g.metrics.conns_total == seen_opened && srv__g.nconns == seen_open)
-        return;
-    seen_opened = srv__g.metrics.conns_total;
-    seen_open = srv__g.nconns;
-    malloc_trim(0);
+    static uint64_t seen[4], again_ms;
+    uint64_t now[4] = {srv__g.metrics.conns_total, (uint64_t)srv__g.nconns,
+                       srv__sessions_count(), srv__g.metrics.commits};
+    if (memcmp(now, seen, sizeof now) != 0) {
+        memcpy(seen, now, sizeof now);
+        again_ms = now_ms + TRIM_AGAIN_MS;
+        malloc_trim(0);
+    } else if (again_ms && now_ms >= again_ms) {
+        again_ms = 0;
+        malloc_trim(0);
+    }
 }
 
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
-    srv__sessions_tick(srv_now_ms());
-    trim_heap();
+    uint64_t now = srv_now_ms();
+    srv__sessions_tick(now);
+    trim_heap(now);
     lws_sul_schedule(srv__g.ctx, 0, sul, on_tick, LWS_US_PER_SEC);
 }
 

@@ -246,8 +246,14 @@ static int write_batch(srv_conn *c)
     }
     *p++ = ']';
     size_t len = (size_t)(p - (batch + LWS_PRE));
-    return lws_write(c->wsi, batch + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len
-               ? -1 : 0;
+    int rc = lws_write(c->wsi, batch + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len
+                 ? -1 : 0;
+    if (batch_cap > LWS_PRE + BATCH_MAX) { /* grown for one big message */
+        free(batch);
+        batch = NULL;
+        batch_cap = 0;
+    }
+    return rc;
 }
 
 /* While lws holds part of a frame the kernel would not take, it must not

@@ -204,6 +204,28 @@ void store__rollback(store *s)
     if (!sqlite3_get_autocommit(s->db)) step_done(s, ST_ROLLBACK);
 }
 
+void store__idle_wait(store *s, pthread_cond_t *cv, pthread_mutex_t *mu,
+                      int (*empty)(void *arg), void *arg, int *worked)
+{
+    while (empty(arg)) {
+        if (!*worked) {
+            pthread_cond_wait(cv, mu);
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts); /* the clock of a default cond */
+        ts.tv_sec += STORE__IDLE_MS / 1000;
+        ts.tv_nsec += (STORE__IDLE_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        if (pthread_cond_timedwait(cv, mu, &ts) == ETIMEDOUT && empty(arg)) {
+            *worked = 0;
+            pthread_mutex_unlock(mu);
+            sqlite3_db_release_memory(s->db);
+            pthread_mutex_lock(mu);
+        }
+    }
+}
+
 int store_schema_latest(void)
 {
     return store__migrations_count

@@ -9,6 +9,7 @@
 #ifndef CHORUS_STORAGE_STORE_INT_H
 #define CHORUS_STORAGE_STORE_INT_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "storage/store.h"
@@ -81,6 +82,15 @@ int store__fatal(int store_err);
 int store__begin(store *s, int immediate);
 int store__commit(store *s);
 void store__rollback(store *s);
+
+/* A worker thread with nothing to do for STORE__IDLE_MS gives its
+ * connection's page cache back (cache_size is large for busy times):
+ * store__idle_wait waits on 'cv' while *empty(arg) holds, and releases
+ * 's''s cache once when a wait that followed work passes that long. Called
+ * and returns with 'mu' held. */
+#define STORE__IDLE_MS 2000
+void store__idle_wait(store *s, pthread_cond_t *cv, pthread_mutex_t *mu,
+                      int (*empty)(void *arg), void *arg, int *worked);
 
 /* A read transaction for a consistent view, unless one is already open
  * (then *began is 0 and store__read_end leaves it alone). */

@@ -41,14 +41,22 @@ static void task_done(store_pool *p, store_task *t)
     if (p->wake) p->wake(p->arg);
 }
 
+static int pool_idle(void *arg)
+{
+    store_pool *p = arg;
+    return !p->qhead && !p->stopping;
+}
+
 static void *pool_main(void *arg)
 {
     pool_thread *pt = arg;
     store_pool *p = pt->pool;
     store_task *t;
+    int worked = 0;
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        while (!p->qhead && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);
+        store__idle_wait(pt->s, &p->cv, &p->mu, pool_idle, p, &worked);
+        worked = 1;
         if (!(t = p->qhead)) {
             pthread_mutex_unlock(&p->mu);
             return NULL;

@@ -139,6 +139,7 @@ static void *checkpointer_main(void *arg)
             w->stats.checkpoints++;
             pthread_mutex_unlock(&w->mu);
         }
+        sqlite3_db_release_memory(w->ck->db); /* passes are rare */
     }
 }
 
@@ -251,6 +252,12 @@ static void finish_batch(store_writer *w, store_job *batch, uint64_t n,
     if (w->wake) w->wake(w->arg);
 }
 
+static int writer_idle(void *arg)
+{
+    store_writer *w = arg;
+    return !w->qhead && !w->stopping;
+}
+
 static void *writer_main(void *arg)
 {
     store_writer *w = arg;
@@ -260,9 +267,11 @@ static void *writer_main(void *arg)
      * should run before the event loop and the readers, not queue behind
      * them on a busy machine. Best effort (needs CAP_SYS_NICE). */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WRITER_NICE);
+    int worked = 0;
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (!w->qhead && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
+        store__idle_wait(w->s, &w->cv, &w->mu, writer_idle, w, &worked);
+        worked = 1;
         if (!w->qhead) {
             pthread_mutex_unlock(&w->mu);
             return NULL;

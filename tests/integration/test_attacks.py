@@ -18,7 +18,9 @@ import subprocess
 import tempfile
 import time
 
-from chorus_test import Client, Server, http, http_get, run
+from chorus_test import BIN, Client, Server, http_get, run
+
+ASAN = "/asan/" in BIN   # ASan keeps freed memory in quarantine: no RSS checks
 
 SMALL_RCVBUF = 4096
 
@@ -193,7 +195,6 @@ def test_half_close_with_output_pending_in_every_state_keeps_serving():
 
 
 def test_half_close_in_team_mode_by_an_account_with_no_role():
-    from chorus_test import BIN
     data = tempfile.mkdtemp(prefix="chorus-attack-") + "/data"
     os.makedirs(data)
     p = subprocess.run([BIN, "user", "add", "mallory", "--data", data],
@@ -270,7 +271,7 @@ def test_half_close_over_tls_keeps_serving():
 
 class TlsServer:
     def __init__(self, cert, key, ctx):
-        from chorus_test import BIN, free_port
+        from chorus_test import free_port
         self.tmp = tempfile.mkdtemp(prefix="chorus-tls-")
         self.port = free_port()
         self.proc = subprocess.Popen([BIN, "serve", "--port", str(self.port), "--data",
@@ -431,6 +432,48 @@ async def test_a_catch_up_larger_than_the_queue_is_refused_with_too_old():
         # a short catch-up still comes as ops
         await r.join("d", version=v - 2)
         assert (await r.expect("op"))["version"] == v - 1
+
+
+# ---- memory is given back ---------------------------------------------------------
+
+def test_memory_is_given_back_after_abuse_rounds():
+    """Rounds of joins of 1 MB documents by sockets that never read and
+    half-close, then readers of everything: once idle, the server hands the
+    memory back (page caches of idle storage threads, queues, texts)."""
+    async def readers(s):
+        cs = []
+        for i in range(12):
+            c = await Client.connect(s)
+            await c.join("big%d" % (i % 3))
+            await c.expect("joined")
+            cs.append(c)
+        for c in cs:
+            await c.close()
+
+    with Server("--unload-after", "1") as s:
+        start = rss_kb(s.proc.pid)
+        for r in range(3):
+            for d in range(3):
+                fill(s, "big%d" % d, 1000000, ch="abc"[r])
+            socks = []
+            for i in range(20):
+                c = tcp(s.port)
+                upgrade(c, s.port)
+                c.sendall(frame({"type": "hello", "client": "x%d" % i}))
+                c.sendall(frame({"type": "join", "doc": "big%d" % (i % 3)}))
+                socks.append(c)
+            time.sleep(0.5)
+            for c in socks:
+                half_close(c)
+            asyncio.run(readers(s))
+            for c in socks:
+                c.close()
+        wait_for(lambda: metric(s, "chorus_connections") == 0 and
+                 metric(s, "chorus_open_documents") == 0, 20, "all closed and unloaded")
+        if not ASAN:
+            wait_for(lambda: rss_kb(s.proc.pid) < start + 24 * 1024, 15,
+                     "RSS back near its start (%d KB at start)" % start)
+        still_serving(s)
 
 
 if __name__ == "__main__":
