@@ -27,6 +27,7 @@ typedef struct srv_identity {
     int64_t user_id;        /* 0: nobody logged in */
     char name[65];
     int admin;
+    int64_t expires_ms;     /* when the login's token expires; 0 never */
 } srv_identity;
 
 /* Load the server's secret key from the database, creating it on first
@@ -57,6 +58,9 @@ int srv_auth_check_password(const char *password, const char *pwhash,
 /* The identity behind a token, read from 's' (a pool thread). 0, or
  * STORE_ENOTFOUND (unknown, expired, revoked), or another STORE_E*. */
 int srv_auth_resolve(store *s, const char *token, srv_identity *out);
+/* The same from the token's keyed hash (what a connection keeps). */
+int srv_auth_resolve_hash(store *s, const unsigned char hash[SRV_TOKEN_HASH],
+                          srv_identity *out);
 
 /* A share link token for (doc, role, expiry, epoch), into 'out'. */
 int srv_share_make(const char *doc, int role, int64_t expires_ms,

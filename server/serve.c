@@ -238,6 +238,7 @@ static void trim_heap(void)
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     srv__sessions_tick(srv_now_ms());
+    srv__rights_tick(srv_now_ms());
     trim_heap();
     lws_sul_schedule(srv__g.ctx, 0, sul, on_tick, LWS_US_PER_SEC);
 }
