@@ -124,6 +124,19 @@ int srv_auth_resolve_hash(store *s, const unsigned char hash[SRV_TOKEN_HASH],
     return 0;
 }
 
+void srv_guest_name(char *out, size_t outlen, const char *name)
+{
+    char cut[65];
+    size_t keep = 64 - strlen(SRV_GUEST_MARK), n = strlen(name);
+    if (n > keep) {
+        n = keep;
+        while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80) n--;
+    }
+    memcpy(cut, name, n);
+    cut[n] = 0;
+    snprintf(out, outlen, "%s" SRV_GUEST_MARK, cut);
+}
+
 /* ---- share links: base64url(payload) "." base64url(tag) */
 
 int srv_share_make(const char *doc, int role, int64_t expires_ms,

@@ -153,6 +153,15 @@ static void hello_done(srv_task *t)
     free(h);
 }
 
+/* Team mode: a guest's name says so, and so never passes for an account's
+ * (SRV_GUEST_MARK). -1 on ENOMEM. */
+static int mark_guest(srv_conn *c)
+{
+    char marked[SRV_NAME_MAX + 1];
+    srv_guest_name(marked, sizeof marked, c->name);
+    return srv_conn_set_str(&c->name, marked);
+}
+
 static void on_hello(srv_conn *c, json_t *m)
 {
     json_t *cl = json_object_get(m, "client"), *nm = json_object_get(m, "name");
@@ -194,6 +203,10 @@ static void on_hello(srv_conn *c, json_t *m)
     if (!srv_auth_team() || !c->token[0]) {
         /* open mode, or an anonymous guest who can only use share links */
         srv_conn_set_str(&c->token, NULL);
+        if (srv_auth_team() && mark_guest(c) < 0) {
+            srv_conn_error(c, "server_error", "out of memory", NULL, -1);
+            return;
+        }
         welcome(c);
         return;
     }

@@ -4,7 +4,8 @@ in team mode: an open WebSocket that had joined loses what a logout, a
 or lowered (over HTTP, or by another process writing the database), a
 revoked share link or an expired login took away: within about a second it
 is closed (4401) or told (access_revoked, forbidden), its next op is not
-acked and changes nothing, and a new join is refused."""
+acked and changes nothing, and a new join is refused. Also: a guest's name
+never passes for an account's (the Low item of the same review)."""
 import asyncio
 import json
 import os
@@ -271,6 +272,45 @@ async def test_an_expired_login_closes_its_socket():
         assert await op_not_acked(c, "d", v, 2) == "closed"
         assert text_of(s, "d", root) == "n"
         await hello_refused(s, tok)
+
+
+async def test_guest_names_never_pass_for_accounts():
+    with team_server() as s:
+        olga = token_of(s, "olga")
+        assert call(s, "POST", "/api/docs", olga, {"id": "d"}) == 201
+        st, h, b = http("POST", s.url + "/api/docs/d/share", {"role": "editor"},
+                        headers={"Authorization": "Bearer " + olga})
+        share = json.loads(b)["token"]
+        o = await ws_with(s, olga, "olga-1")
+        await join(o, "d")
+        g = await Client.connect(s, hello=False)
+        await g.send({"type": "hello", "client": "g1", "name": "olga"})
+        w = await g.expect("welcome")
+        assert w["user"]["name"] == "olga (guest)", w
+        v = (await join(g, "d", share))["version"]
+        await edit(g, "d", v, 1, "x")
+        m = await o.expect("op")
+        assert m["user"]["name"] == "olga (guest)", m
+        # a long name is cut so the mark always fits in 64 bytes
+        g2 = await Client.connect(s, hello=False)
+        await g2.send({"type": "hello", "client": "g2", "name": "é" * 32})
+        name = (await g2.expect("welcome"))["user"]["name"]
+        assert name.endswith(" (guest)") and len(name.encode()) <= 64, name
+        g3 = await Client.connect(s, hello=False)
+        await g3.send({"type": "hello", "client": "g3xyz"})
+        assert (await g3.expect("welcome"))["user"]["name"] == "guest-g3xy (guest)"
+        # a restore by the link's guest is recorded as a guest's too
+        st, h, b = http("POST", s.url + "/api/docs/d/restore?share=" + share,
+                        {"version": 0, "user": "olga"})
+        assert st == 200, b
+        st, h, b = http_get(s.url + "/api/docs/d/history",
+                            headers={"Authorization": "Bearer " + olga})
+        users = [op["user"] for op in json.loads(b)["ops"]]
+        assert users == ["olga (guest)", "olga (guest)"], users
+        # and no account may be named like a guest
+        p = subprocess.run([BIN, "user", "add", "mallory (guest)", "--data", s.data],
+                           input="mallory-password\n", capture_output=True, text=True)
+        assert p.returncode == 2 and "guest" in p.stderr, p
 
 
 async def test_open_mode_has_nothing_to_revoke_and_names_stay_as_given():
