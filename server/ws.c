@@ -359,6 +359,7 @@ static void conn_closed(srv_conn *c)
     free_str(&c->client);
     free_str(&c->name);
     free_str(&c->token);
+    sodium_memzero(c->login_hash, sizeof c->login_hash);
     free(c->joins);
     free(c);
 }
