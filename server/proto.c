@@ -306,8 +306,9 @@ static void access_done(srv_task *t)
 {
     access_task *a = (access_task *)t;
     srv_conn *c = srv_conn_by_id(a->conn);
+    if (c) a->who.admin = c->admin; /* as a re-check left it */
     if (c && read_again(t, &a->rights_seq)) return;
-    if (!c) {
+    if (!c || c->close_code) {
     } else if (t->base.result < 0) {
         srv_conn_error(c, "server_error", store_strerror(t->base.result), a->doc, -1);
     } else if (a->role == STORE_ROLE_NONE) {
