@@ -42,7 +42,7 @@ static srv_conn *conn_new(int slot)
 static const char *codes[] = {
     "bad_json", "bad_message", "hello_required", "bad_doc_id", "not_joined",
     "bad_op", "version_ahead", "too_old", "rate_limited", "too_large",
-    "forbidden", "unauthorized", "server_error",
+    "forbidden", "access_revoked", "unauthorized", "server_error",
 };
 
 static void check_msg(json_t *m)

@@ -364,6 +364,9 @@ static void task_done(srv_task *t)
                  SRV_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
                  srv__g.tls ? "; Secure" : "");
     }
+    if (a->status == 200 && (a->build == build_logout || a->build == build_revoke ||
+                             (a->build == build_roles && a->name[0])))
+        srv_rights_changed(); /* open sockets lose what was taken (rights.c) */
     if (!a->body && a->status != 204) {
         srv_http_respond(a->r, 500, "text/plain; charset=utf-8",
                          strdup("out of memory\n"), 14);

@@ -98,22 +98,43 @@ int srv_auth_check_password(const char *password, const char *pwhash,
 int srv_auth_resolve(store *s, const char *token, srv_identity *out)
 {
     unsigned char hash[SRV_TOKEN_HASH];
-    int64_t uid = 0;
-    store_user u;
     memset(out, 0, sizeof *out);
     if (!token || strlen(token) != SRV_TOKEN_CHARS) return STORE_ENOTFOUND;
     srv_auth_token_hash(token, hash);
+    return srv_auth_resolve_hash(s, hash, out);
+}
+
+int srv_auth_resolve_hash(store *s, const unsigned char hash[SRV_TOKEN_HASH],
+                          srv_identity *out)
+{
+    int64_t uid = 0, expires = 0;
+    store_user u;
+    memset(out, 0, sizeof *out);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    int rc = store_token_user(s, hash, sizeof hash, now, &uid);
+    int rc = store_token_lookup(s, hash, SRV_TOKEN_HASH, now, &uid, &expires);
     if (rc == 0) rc = store_user_get_id(s, uid, &u);
     if (rc < 0) return rc;
     out->user_id = u.id;
     out->admin = u.admin;
+    out->expires_ms = expires;
     snprintf(out->name, sizeof out->name, "%s", u.name);
     store_user_clear(&u);
     return 0;
+}
+
+void srv_guest_name(char *out, size_t outlen, const char *name)
+{
+    char cut[65];
+    size_t keep = 64 - strlen(SRV_GUEST_MARK), n = strlen(name);
+    if (n > keep) {
+        n = keep;
+        while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80) n--;
+    }
+    memcpy(cut, name, n);
+    cut[n] = 0;
+    snprintf(out, outlen, "%s" SRV_GUEST_MARK, cut);
 }
 
 /* ---- share links: base64url(payload) "." base64url(tag) */

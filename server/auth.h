@@ -27,7 +27,12 @@ typedef struct srv_identity {
     int64_t user_id;        /* 0: nobody logged in */
     char name[65];
     int admin;
+    int64_t expires_ms;     /* when the login's token expires; 0 never */
 } srv_identity;
+
+/* In team mode, a guest's name (no account) ends with this, so that no
+ * guest can pass for an account; account names may not end with it. */
+#define SRV_GUEST_MARK " (guest)"
 
 /* Load the server's secret key from the database, creating it on first
  * use. Returns 0, or -1 with one line on stderr. Call once at start-up,
@@ -57,6 +62,14 @@ int srv_auth_check_password(const char *password, const char *pwhash,
 /* The identity behind a token, read from 's' (a pool thread). 0, or
  * STORE_ENOTFOUND (unknown, expired, revoked), or another STORE_E*. */
 int srv_auth_resolve(store *s, const char *token, srv_identity *out);
+/* The same from the token's keyed hash (what a connection keeps). */
+int srv_auth_resolve_hash(store *s, const unsigned char hash[SRV_TOKEN_HASH],
+                          srv_identity *out);
+
+/* 'name' as a guest's name into 'out' (at least 65 bytes): cut at a
+ * character boundary so that with SRV_GUEST_MARK appended it fits 64
+ * bytes. 'name' may be 'out'. */
+void srv_guest_name(char *out, size_t outlen, const char *name);
 
 /* A share link token for (doc, role, expiry, epoch), into 'out'. */
 int srv_share_make(const char *doc, int role, int64_t expires_ms,

@@ -148,6 +148,12 @@ static int user_add(store *s, user_args *ua)
         fprintf(stderr, "chorus: a user name is 1-64 characters, no < > \" or control characters\n");
         return 2;
     }
+    size_t m = strlen(SRV_GUEST_MARK);
+    if (n >= m && strcmp(name + n - m, SRV_GUEST_MARK) == 0) {
+        fprintf(stderr, "chorus: a user name may not end with \"%s\" (guests' names do)\n",
+                SRV_GUEST_MARK);
+        return 2;
+    }
     if (new_password(hash, sizeof hash) < 0) return 1;
     int rc = store_user_add(s, name, hash, ua->admin, now_ms(), NULL);
     if (rc == STORE_EEXIST) {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "ot/ot.h"
+#include "server/auth.h"
 #include "server/map.h"
 #include "server/srv.h"
 #include "storage/store.h"
@@ -43,6 +44,9 @@ void srv_msg_unref(srv_msg *m);
 typedef struct srv_join {         /* one document a connection has joined */
     srv_session *sess;
     int role;                     /* STORE_ROLE_*: what it may do there */
+    char *share;                  /* team mode: the share link it joined
+                                     with (heap), NULL if none; the rights
+                                     re-check asks it again (rights.c) */
 } srv_join;
 
 struct srv_conn {
@@ -58,6 +62,10 @@ struct srv_conn {
     char *token;                  /* from the upgrade's cookie, until hello */
     int64_t user_id;              /* team mode: the account, 0 if anonymous */
     int admin;
+    /* team mode, with an account: the keyed hash of the login's token (not
+     * the token) and when it expires (0 never), for the re-check (rights.c) */
+    unsigned char login_hash[SRV_TOKEN_HASH];
+    int64_t login_expires_ms;
     int hello_pending;            /* hello is being checked */
     int hello;
     char *client;                 /* at most SRV_CLIENT_MAX bytes */
@@ -125,6 +133,10 @@ void srv_conn_error(srv_conn *c, const char *code, const char *message,
 /* Close with 'code' once what is queued before has been written. */
 void srv_conn_close(srv_conn *c, int code, const char *reason);
 srv_join *srv_conn_find_join(srv_conn *c, const char *doc);
+/* Keep the share link 'share' (may be NULL or "") the join of 'doc' was
+ * granted with. -1 on ENOMEM (then it keeps none, and a re-check takes away
+ * what only the link gave: failing closed). */
+int srv_conn_join_share(srv_conn *c, const char *doc, const char *share);
 srv_conn *srv_conn_by_id(uint64_t id);   /* NULL once closed */
 void srv_conn_drop_join(srv_conn *c, srv_session *s);
 
@@ -191,6 +203,35 @@ int srv_task_submit_auth(srv_task *t);
 void srv__drain(void);
 int srv_valid_doc_id(const char *s);
 
+/* ---- rights end when they are taken away (rights.c)
+ * Team mode only: in open mode every call here returns at once. A re-check
+ * resolves again, on the reader pool, every connection with an identity
+ * (login, account, share links) and then, on the lws thread, closes those
+ * whose login ended (close code SRV_CLOSE_SESSION_ENDED), takes a document
+ * away from a join whose role is gone (error access_revoked) and sets the
+ * role of the others to what it is now (an editor made viewer may no
+ * longer edit). */
+#define SRV_CLOSE_SESSION_ENDED 4401
+typedef struct srv_rights {
+    uint64_t seq;                 /* re-checks started: a task that read
+                                     rights before the latest one began
+                                     must read them again (srv_rights_stale) */
+    int64_t gen;                  /* auth generation the last re-check saw */
+    int have_gen;
+    int busy;                     /* a poll or re-check task is out */
+    int again;                    /* a change came while one was out */
+} srv_rights;
+/* Something in this process took a right away (logout, a role, share
+ * links): re-check now (or right after the re-check under way). */
+void srv_rights_changed(void);
+/* Once a second (timer): close connections whose login expired, and ask
+ * the database (off this thread) whether the auth generation moved, which
+ * any process's change does; if so, re-check. */
+void srv__rights_tick(uint64_t now_ms);
+/* Did a re-check start since 'seq' (a value of srv__g.rights.seq)? Then a
+ * hello or join whose rights were read before must read them again. */
+int srv_rights_stale(uint64_t seq);
+
 /* ---- HTTP (http.c, static.c, api.c) */
 typedef struct srv_http srv_http;  /* per-request state, in lws user memory */
 int srv__static_resolve(const char *web_root, const char *path, char *out,
@@ -227,6 +268,7 @@ struct srv {
     srv_map ip_counts;            /* ip -> open connections (intptr_t) */
     size_t queued_bytes;          /* over every connection */
     srv_metrics metrics;
+    srv_rights rights;
     volatile sig_atomic_t stopping;
 };
 

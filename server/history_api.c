@@ -381,6 +381,8 @@ static int run_task(store *st, store_task *t)
         return set_error(h, 401, "unauthorized", "log in to fork a document", -1);
     if (h->who.user_id) /* the op's author is who is logged in */
         snprintf(h->user, sizeof h->user, "%s", h->who.name);
+    else if (srv_auth_team()) /* a share link's guest: marked as one */
+        srv_guest_name(h->user, sizeof h->user, h->user);
     return h->build(st, h);
 }
 

@@ -101,26 +101,42 @@ static void welcome(srv_conn *c)
 typedef struct hello_task {
     srv_task t;
     uint64_t conn;
+    uint64_t rights_seq;          /* srv__g.rights.seq when submitted */
     char token[64];
+    unsigned char hash[SRV_TOKEN_HASH];
     srv_identity who;
 } hello_task;
 
 static int run_hello(store *st, store_task *base)
 {
     hello_task *h = (hello_task *)base;
-    return srv_auth_resolve(st, h->token, &h->who);
+    if (strlen(h->token) != SRV_TOKEN_CHARS) return STORE_ENOTFOUND;
+    srv_auth_token_hash(h->token, h->hash);
+    return srv_auth_resolve_hash(st, h->hash, &h->who);
+}
+
+/* A rights re-check started while 't' ran: read again what it read (the
+ * re-check did not see this connection's new rights). 1 when resubmitted. */
+static int read_again(srv_task *t, uint64_t *rights_seq)
+{
+    if (!srv_rights_stale(*rights_seq)) return 0;
+    *rights_seq = srv__g.rights.seq;
+    return srv_task_submit(t) == 0;
 }
 
 static void hello_done(srv_task *t)
 {
     hello_task *h = (hello_task *)t;
     srv_conn *c = srv_conn_by_id(h->conn);
+    if (c && read_again(t, &h->rights_seq)) return;
     if (c) {
         c->hello_pending = 0;
         srv_conn_set_str(&c->token, NULL);
         if (t->base.result == 0) {
             c->user_id = h->who.user_id;
             c->admin = h->who.admin;
+            memcpy(c->login_hash, h->hash, sizeof c->login_hash);
+            c->login_expires_ms = h->who.expires_ms;
             if (srv_conn_set_str(&c->name, h->who.name) < 0)
                 srv_conn_error(c, "server_error", "out of memory", NULL, -1);
             else
@@ -133,7 +149,17 @@ static void hello_done(srv_task *t)
         }
     }
     sodium_memzero(h->token, sizeof h->token);
+    sodium_memzero(h->hash, sizeof h->hash);
     free(h);
+}
+
+/* Team mode: a guest's name says so, and so never passes for an account's
+ * (SRV_GUEST_MARK). -1 on ENOMEM. */
+static int mark_guest(srv_conn *c)
+{
+    char marked[SRV_NAME_MAX + 1];
+    srv_guest_name(marked, sizeof marked, c->name);
+    return srv_conn_set_str(&c->name, marked);
 }
 
 static void on_hello(srv_conn *c, json_t *m)
@@ -177,6 +203,10 @@ static void on_hello(srv_conn *c, json_t *m)
     if (!srv_auth_team() || !c->token[0]) {
         /* open mode, or an anonymous guest who can only use share links */
         srv_conn_set_str(&c->token, NULL);
+        if (srv_auth_team() && mark_guest(c) < 0) {
+            srv_conn_error(c, "server_error", "out of memory", NULL, -1);
+            return;
+        }
         welcome(c);
         return;
     }
@@ -186,6 +216,7 @@ static void on_hello(srv_conn *c, json_t *m)
         return;
     }
     h->conn = c->id;
+    h->rights_seq = srv__g.rights.seq;
     snprintf(h->token, sizeof h->token, "%s", c->token);
     h->t.base.run = run_hello;
     h->t.done = hello_done;
@@ -215,6 +246,7 @@ static const char *doc_of(srv_conn *c, json_t *m)
 typedef struct access_task {
     srv_task t;
     uint64_t conn;
+    uint64_t rights_seq;          /* srv__g.rights.seq when submitted */
     char doc[65];
     char share[256];
     srv_identity who;
@@ -246,8 +278,10 @@ static int run_access(store *st, store_task *base)
     return 0;
 }
 
+/* Join 'doc' with 'role', granted (team mode) with share link 'share'
+ * (NULL or "" if none), which the join keeps for the rights re-check. */
 static void do_join(srv_conn *c, const char *doc, int has, int64_t version,
-                    int role)
+                    int role, const char *share)
 {
     srv_join *j = srv_conn_find_join(c, doc);
     if (j && has && version > srv_session_version(j->sess)) {
@@ -263,13 +297,18 @@ static void do_join(srv_conn *c, const char *doc, int has, int64_t version,
         return;
     }
     srv_session_join(c, doc, has, version, role);
+    if (srv_conn_join_share(c, doc, share) < 0)
+        srv_warn("%s: out of memory: the join of %s keeps only its own role",
+                 c->client, doc);
 }
 
 static void access_done(srv_task *t)
 {
     access_task *a = (access_task *)t;
     srv_conn *c = srv_conn_by_id(a->conn);
-    if (!c) {
+    if (c) a->who.admin = c->admin; /* as a re-check left it */
+    if (c && read_again(t, &a->rights_seq)) return;
+    if (!c || c->close_code) {
     } else if (t->base.result < 0) {
         srv_conn_error(c, "server_error", store_strerror(t->base.result), a->doc, -1);
     } else if (a->role == STORE_ROLE_NONE) {
@@ -278,7 +317,7 @@ static void access_done(srv_task *t)
         else
             srv_conn_error(c, "unauthorized", "log in, or use a share link", a->doc, -1);
     } else {
-        do_join(c, a->doc, a->has_version, a->version, a->role);
+        do_join(c, a->doc, a->has_version, a->version, a->role, a->share);
     }
     free(a);
 }
@@ -298,7 +337,7 @@ static void on_join(srv_conn *c, json_t *m)
         return;
     }
     if (!srv_auth_team()) {
-        do_join(c, doc, has, version, STORE_ROLE_OWNER);
+        do_join(c, doc, has, version, STORE_ROLE_OWNER, NULL);
         return;
     }
     access_task *a = calloc(1, sizeof *a);
@@ -307,6 +346,7 @@ static void on_join(srv_conn *c, json_t *m)
         return;
     }
     a->conn = c->id;
+    a->rights_seq = srv__g.rights.seq;
     snprintf(a->doc, sizeof a->doc, "%s", doc);
     if (json_is_string(share)) snprintf(a->share, sizeof a->share, "%s", json_string_value(share));
     a->who.user_id = c->user_id;

@@ -247,6 +247,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 {
     uint64_t now = srv_now_ms();
     srv__sessions_tick(now);
+    srv__rights_tick(now);
     trim_heap(now);
     lws_sul_schedule(srv__g.ctx, 0, sul, on_tick, LWS_US_PER_SEC);
 }

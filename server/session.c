@@ -600,6 +600,7 @@ void srv_session_join(srv_conn *c, const char *doc, int has_version,
     }
     c->joins = nj;
     c->joins[c->njoins].sess = s;
+    c->joins[c->njoins].share = NULL;
     c->joins[c->njoins++].role = role;
     sess_member *m = &s->m[s->nm++];
     memset(m, 0, sizeof *m);

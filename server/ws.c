@@ -427,6 +427,7 @@ static void conn_closed(srv_conn *c)
     free_str(&c->client);
     free_str(&c->name);
     free_str(&c->token);
+    sodium_memzero(c->login_hash, sizeof c->login_hash);
     free(c->joins);
     free(c);
 }
@@ -472,10 +473,20 @@ srv_join *srv_conn_find_join(srv_conn *c, const char *doc)
     return NULL;
 }
 
+int srv_conn_join_share(srv_conn *c, const char *doc, const char *share)
+{
+    srv_join *j = srv_conn_find_join(c, doc);
+    if (!j || !share || !share[0]) return 0;
+    free(j->share);
+    j->share = strdup(share);
+    return j->share ? 0 : -1;
+}
+
 void srv_conn_drop_join(srv_conn *c, srv_session *s)
 {
     for (int i = 0; i < c->njoins; i++)
         if (c->joins[i].sess == s) {
+            free(c->joins[i].share);
             c->joins[i] = c->joins[--c->njoins];
             return;
         }

@@ -381,6 +381,10 @@ int store_token_put(store *s, const unsigned char *hash, size_t len,
 /* The user of a live token: STORE_ENOTFOUND when unknown or expired. */
 int store_token_user(store *s, const unsigned char *hash, size_t len,
                      int64_t now_ms, int64_t *user_id);
+/* The same, and when the token expires (*expires_ms, if not NULL: 0 for
+ * never), so a holder of it can be told when its login ends. */
+int store_token_lookup(store *s, const unsigned char *hash, size_t len,
+                       int64_t now_ms, int64_t *user_id, int64_t *expires_ms);
 int store_token_delete(store *s, const unsigned char *hash, size_t len);
 /* Delete expired tokens; *n (if not NULL) gets how many. */
 int store_tokens_purge(store *s, int64_t now_ms, int64_t *n);
@@ -397,6 +401,14 @@ int store_role_list(store *s, const char *doc, store_user **users, int **roles,
 /* The share-link epoch of a document / bump it (revoking older links). */
 int store_share_epoch(store *s, const char *doc, int64_t *epoch);
 int store_share_rotate(store *s, const char *doc, int64_t *epoch);
+
+/* The auth generation: a counter that grows in the same transaction as
+ * every change that takes a right away (a token deleted, a user removed or
+ * no longer admin, a role taken or changed, share links revoked), whichever
+ * process made it (triggers of migration 0004). A server that saw it move
+ * re-checks what its connections may still do. STORE_ENOTFOUND only on a
+ * database from before that migration (store_open applies it). */
+int store_auth_generation(store *s, int64_t *gen);
 
 /* Small server settings. get: *value malloc'd (free it), STORE_ENOTFOUND.
  * put_new: STORE_EEXIST when the key is already set (so two processes agree

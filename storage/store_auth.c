@@ -3,7 +3,9 @@
  * Plain one-statement reads and writes, each prepared per call: these run a
  * few times per login or request, never per keystroke. Each write is one
  * autocommit statement (atomic on its own); removing a user cascades to
- * their tokens and roles through the foreign keys. */
+ * their tokens and roles through the foreign keys. Every statement that
+ * takes a right away also bumps the auth generation, through the triggers
+ * of migration 0004, in its own transaction. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,14 +198,21 @@ int store_token_put(store *s, const unsigned char *hash, size_t len,
 int store_token_user(store *s, const unsigned char *hash, size_t len,
                      int64_t now_ms, int64_t *user_id)
 {
+    return store_token_lookup(s, hash, len, now_ms, user_id, NULL);
+}
+
+int store_token_lookup(store *s, const unsigned char *hash, size_t len,
+                       int64_t now_ms, int64_t *user_id, int64_t *expires_ms)
+{
     int rc = 0;
     sqlite3_stmt *st = prep(s, &rc,
-                            "SELECT user_id FROM tokens WHERE hash = ?1 AND"
-                            " (expires_ms = 0 OR expires_ms > ?2)",
+                            "SELECT user_id, expires_ms FROM tokens WHERE"
+                            " hash = ?1 AND (expires_ms = 0 OR expires_ms > ?2)",
                             "bi", hash, len, now_ms);
     if (!st) return rc;
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) *user_id = sqlite3_column_int64(st, 0);
+    if (r == SQLITE_ROW && expires_ms) *expires_ms = sqlite3_column_int64(st, 1);
     sqlite3_finalize(st);
     return r == SQLITE_ROW ? STORE_OK
          : r == SQLITE_DONE ? STORE_ENOTFOUND : store__err(r);
@@ -251,8 +260,12 @@ int store_role_set(store *s, const char *doc, int64_t user_id, int role)
         role == STORE_ROLE_NONE
             ? prep(s, &rc, "DELETE FROM roles WHERE doc = " DOCNUM
                            " AND user_id = ?2", "si", doc, user_id)
-            : prep(s, &rc, "INSERT OR REPLACE INTO roles(doc, user_id, role)"
-                           " VALUES (" DOCNUM ", ?2, ?3)",
+            /* an upsert, not INSERT OR REPLACE: a changed role is an
+             * UPDATE, which the auth generation's trigger sees */
+            : prep(s, &rc, "INSERT INTO roles(doc, user_id, role)"
+                           " VALUES (" DOCNUM ", ?2, ?3)"
+                           " ON CONFLICT(doc, user_id) DO UPDATE"
+                           " SET role = excluded.role",
                    "sii", doc, user_id, (int64_t)role);
     return st ? exec_done(s, st, 0) : rc;
 }
@@ -350,4 +363,17 @@ int store_meta_put_new(store *s, const char *key, const unsigned char *value,
     sqlite3_stmt *st = prep(s, &rc, "INSERT INTO meta(key, value) VALUES (?1, ?2)",
                             "sb", key, value, len);
     return st ? exec_done(s, st, 0) : rc;
+}
+
+int store_auth_generation(store *s, int64_t *gen)
+{
+    int rc = 0;
+    sqlite3_stmt *st = prep(s, &rc, "SELECT value FROM meta WHERE key ="
+                                    " 'auth_generation'", "");
+    if (!st) return rc;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) *gen = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW ? STORE_OK
+         : r == SQLITE_DONE ? STORE_ENOTFOUND : store__err(r);
 }

@@ -108,6 +108,58 @@ static void test_meta_keeps_the_first_value(void)
     tmp_cleanup(&t);
 }
 
+/* The generation now, or -1 when it cannot be read. */
+static int64_t gen_of(store *s)
+{
+    int64_t g = -1;
+    return store_auth_generation(s, &g) == 0 ? g : -1;
+}
+
+static void test_the_auth_generation_moves_with_every_right_taken_away(void)
+{
+    tmp_db t;
+    tmp_init(&t);
+    store *s = open_db(&t, 0, 1);
+    REQUIRE(s);
+    int64_t ann = 0, bob = 0, uid = 0, exp = -1, epoch = 0;
+    CHECK_EQ_INT(gen_of(s), 0);
+    /* granting moves nothing */
+    REQUIRE(store_user_add(s, "ann", "h", 1, 1, &ann) == 0);
+    REQUIRE(store_user_add(s, "bob", "h", 0, 1, &bob) == 0);
+    REQUIRE(store_doc_create(s, "d", "", "", 1) == 0);
+    CHECK_EQ_INT(store_role_set(s, "d", bob, STORE_ROLE_EDITOR), 0);
+    CHECK_EQ_INT(store_token_put(s, H1, 32, bob, "session", 1, 500), 0);
+    CHECK_EQ_INT(store_token_put(s, H2, 32, ann, "api", 1, 0), 0);
+    CHECK_EQ_INT(gen_of(s), 0);
+    CHECK_EQ_INT(store_token_lookup(s, H1, 32, 100, &uid, &exp), 0);
+    CHECK(uid == bob && exp == 500);
+    CHECK_EQ_INT(store_token_lookup(s, H2, 32, 100, &uid, &exp), 0);
+    CHECK(uid == ann && exp == 0);
+    /* each way a right ends moves it */
+    int64_t g = gen_of(s);
+    CHECK_EQ_INT(store_role_set(s, "d", bob, STORE_ROLE_VIEWER), 0);
+    CHECK(gen_of(s) > g);
+    g = gen_of(s);
+    CHECK_EQ_INT(store_role_set(s, "d", bob, STORE_ROLE_NONE), 0);
+    CHECK(gen_of(s) > g);
+    g = gen_of(s);
+    CHECK_EQ_INT(store_share_rotate(s, "d", &epoch), 0);
+    CHECK(gen_of(s) > g);
+    g = gen_of(s);
+    CHECK_EQ_INT(store_user_logout_all(s, "bob"), 0);
+    CHECK(gen_of(s) > g);
+    g = gen_of(s);
+    CHECK_EQ_INT(store_user_remove(s, "ann"), 0); /* and her api token */
+    CHECK(gen_of(s) > g);
+    CHECK_EQ_INT(store_token_user(s, H2, 32, 100, &uid), STORE_ENOTFOUND);
+    /* a password set again, alone, takes nothing away */
+    g = gen_of(s);
+    CHECK_EQ_INT(store_user_set_password(s, "bob", "h2"), 0);
+    CHECK_EQ_INT(gen_of(s), g);
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
 static void test_create_with_ops_is_all_or_nothing(void)
 {
     tmp_db t;
@@ -144,6 +196,7 @@ int main(void)
     RUN(test_tokens_expire_and_go_with_their_user);
     RUN(test_roles_and_share_epochs_belong_to_a_document);
     RUN(test_meta_keeps_the_first_value);
+    RUN(test_the_auth_generation_moves_with_every_right_taken_away);
     RUN(test_create_with_ops_is_all_or_nothing);
     return harness_done();
 }

@@ -637,7 +637,8 @@ export class Doc extends Emitter {
         this.discard = false;    /* ... and then drop the unacknowledged edits */
         this.readOnly = false;   /* the server refused our edits (a viewer) */
         this.share = null;       /* share link token for joins */
-        this.denied = null;      /* 'forbidden' | 'unauthorized' when a join was refused */
+        this.denied = null;      /* 'forbidden' | 'unauthorized' when a join was refused,
+                                    'access_revoked' when the server took it away */
         this.errorAttempts = 0;  /* server_errors since the last ack (backoff) */
         this.rejoinTimer = null;
         this.rejoining = false;  /* rejoined after server_error, catch-up under way */
@@ -1059,6 +1060,9 @@ export class Connection extends Emitter {
             d.readOnly = true; /* a viewer's presence was refused */
         } else if ((m.code === 'forbidden' || m.code === 'unauthorized') && !d.joined) {
             d.denied = m.code; /* the join was refused: no role, or not logged in */
+        } else if (m.code === 'access_revoked') {
+            d.joined = false;  /* the server took the document away */
+            d.denied = m.code;
         } else if (m.code === 'server_error') {
             d.scheduleRejoin();
         }

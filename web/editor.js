@@ -113,6 +113,7 @@ async function start() {
     doc.on('error', (e) => {
         if (doc.readOnly) { ta.readOnly = true; notice('View only: you cannot edit this document.'); }
         else if (e.code === 'forbidden' || e.code === 'unauthorized') accessProblem(e.code);
+        else if (e.code === 'access_revoked') { ta.readOnly = true; notice('Your access to this document was taken away.'); }
         else if (e.code === 'too_large') notice('That edit is too large for the server.');
         else if (e.code === 'server_error') notice('The server could not save: retrying…', 'retry');
     });
