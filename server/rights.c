@@ -219,6 +219,7 @@ static void start_check(int poll)
         return;
     }
     k->poll = poll;
+    k->t.base.light = poll; /* once a second: not work that keeps caches */
     k->t.base.run = run_check;
     k->t.done = check_done;
     if (srv_task_submit(&k->t) < 0) {

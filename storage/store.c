@@ -204,21 +204,30 @@ void store__rollback(store *s)
     if (!sqlite3_get_autocommit(s->db)) step_done(s, ST_ROLLBACK);
 }
 
+static uint64_t realtime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* the clock of a default cond */
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t store__release_after(void)
+{
+    return realtime_ms() + STORE__IDLE_MS;
+}
+
 void store__idle_wait(store *s, pthread_cond_t *cv, pthread_mutex_t *mu,
-                      int (*empty)(void *arg), void *arg, int *worked)
+                      int (*empty)(void *arg), void *arg, uint64_t *release_ms)
 {
     while (empty(arg)) {
-        if (!*worked) {
+        if (!*release_ms) {
             pthread_cond_wait(cv, mu);
             continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts); /* the clock of a default cond */
-        ts.tv_sec += STORE__IDLE_MS / 1000;
-        ts.tv_nsec += (STORE__IDLE_MS % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        struct timespec ts = {(time_t)(*release_ms / 1000),
+                              (long)(*release_ms % 1000) * 1000000L};
         if (pthread_cond_timedwait(cv, mu, &ts) == ETIMEDOUT && empty(arg)) {
-            *worked = 0;
+            *release_ms = 0;
             pthread_mutex_unlock(mu);
             sqlite3_db_release_memory(s->db);
             pthread_mutex_lock(mu);

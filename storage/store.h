@@ -313,6 +313,8 @@ typedef struct store_task {
     int (*run)(store *s, struct store_task *t); /* runs on a pool thread */
     int result;                                /* run's return value */
     void *ctx;                                 /* the caller's */
+    int light;    /* 1: a small periodic task (a poll): it does not keep the
+                     thread's idle page cache from being given back */
 } store_task;
 
 typedef struct store_pool store_pool;

@@ -83,14 +83,16 @@ int store__begin(store *s, int immediate);
 int store__commit(store *s);
 void store__rollback(store *s);
 
-/* A worker thread with nothing to do for STORE__IDLE_MS gives its
- * connection's page cache back (cache_size is large for busy times):
- * store__idle_wait waits on 'cv' while *empty(arg) holds, and releases
- * 's''s cache once when a wait that followed work passes that long. Called
- * and returns with 'mu' held. */
+/* A worker thread gives its connection's page cache back (cache_size is
+ * large for busy times) once it has had no work for STORE__IDLE_MS:
+ * store__idle_wait waits on 'cv' while empty(arg) holds; when *release_ms
+ * (CLOCK_REALTIME ms, 0: nothing to give back) passes first, it releases
+ * 's''s cache and sets it to 0. After work, the caller sets *release_ms to
+ * store__release_after(). Called and returns with 'mu' held. */
 #define STORE__IDLE_MS 2000
 void store__idle_wait(store *s, pthread_cond_t *cv, pthread_mutex_t *mu,
-                      int (*empty)(void *arg), void *arg, int *worked);
+                      int (*empty)(void *arg), void *arg, uint64_t *release_ms);
+uint64_t store__release_after(void);
 
 /* A read transaction for a consistent view, unless one is already open
  * (then *began is 0 and store__read_end leaves it alone). */

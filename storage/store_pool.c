@@ -52,11 +52,10 @@ static void *pool_main(void *arg)
     pool_thread *pt = arg;
     store_pool *p = pt->pool;
     store_task *t;
-    int worked = 0;
+    uint64_t release_ms = 0;
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        store__idle_wait(pt->s, &p->cv, &p->mu, pool_idle, p, &worked);
-        worked = 1;
+        store__idle_wait(pt->s, &p->cv, &p->mu, pool_idle, p, &release_ms);
         if (!(t = p->qhead)) {
             pthread_mutex_unlock(&p->mu);
             return NULL;
@@ -66,6 +65,7 @@ static void *pool_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         t->result = t->run(pt->s, t);
         store__rollback(pt->s);
+        if (!t->light) release_ms = store__release_after();
         task_done(p, t);
     }
 }

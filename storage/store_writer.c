@@ -267,11 +267,10 @@ static void *writer_main(void *arg)
      * should run before the event loop and the readers, not queue behind
      * them on a busy machine. Best effort (needs CAP_SYS_NICE). */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WRITER_NICE);
-    int worked = 0;
+    uint64_t release_ms = 0;
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        store__idle_wait(w->s, &w->cv, &w->mu, writer_idle, w, &worked);
-        worked = 1;
+        store__idle_wait(w->s, &w->cv, &w->mu, writer_idle, w, &release_ms);
         if (!w->qhead) {
             pthread_mutex_unlock(&w->mu);
             return NULL;
@@ -286,6 +285,7 @@ static void *writer_main(void *arg)
                      (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
                                 (t1.tv_nsec - t0.tv_nsec) / 1000));
         after_commit(w);
+        release_ms = store__release_after();
     }
 }
 
