@@ -43,6 +43,7 @@ struct api_task {
     int target_role;
     int64_t expires_in;
     int login_ok;
+    uint64_t login_begun;         /* when its slot was taken (auth.h) */
     /* the response, built on the pool thread */
     int status;
     const char *ctype;
@@ -118,7 +119,10 @@ static int build_create(store *st, api_task *a)
                               a->who.user_id ? a->who.name : a->creator,
                               (int64_t)srv_now_ms());
     if (rc == STORE_EEXIST) {
-        set_error(a, 409, "exists", "a document with that id exists");
+        if (srv_auth_may_know(st, &a->who, a->doc))
+            set_error(a, 409, "exists", "a document with that id exists");
+        else /* taken, and no more said: see docs/http.md */
+            set_error(a, 409, "id_unavailable", SRV_ID_UNAVAILABLE);
         return rc;
     }
     if (rc < 0) return storage_error(a, rc);
@@ -351,13 +355,13 @@ static void task_done(srv_task *t)
     api_task *a = (api_task *)t;
     if (a->build == build_login) {
         if (a->login_ok) {
-            srv_login_succeeded(a->name);
+            srv_login_succeeded(a->name, a->r->ip, a->login_begun);
             snprintf(a->r->set_cookie, sizeof a->r->set_cookie,
                      SRV_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s",
                      a->token, (long long)(SRV_SESSION_MS / 1000),
                      srv__g.tls ? "; Secure" : "");
-        } else if (a->status == 401) {
-            srv_login_failed(a->name, a->r->ip, srv_now_ms());
+        } else if (a->status != 401) { /* a wrong password keeps its slot */
+            srv_login_release(a->name, a->r->ip, a->login_begun);
         }
     } else if (a->build == build_logout && a->status == 200) {
         snprintf(a->r->set_cookie, sizeof a->r->set_cookie,
@@ -399,24 +403,54 @@ static void random_id(char *out)
     out[12] = 0;
 }
 
+/* A control character in the (valid UTF-8) s[0..n): U+0000-U+001F,
+ * U+007F-U+009F (C1, encoded C2 80 to C2 9F)? */
+static int has_control(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f ||
+            (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x9f))
+            return 1;
+    }
+    return 0;
+}
+
+const char *srv_title_problem(const json_t *v)
+{
+    size_t cps = 0;
+    if (!json_is_string(v) ||
+        ot_utf8_validate(json_string_value(v), json_string_length(v), &cps) ||
+        cps > 200)
+        return "title must be a string of at most 200 characters";
+    if (has_control(json_string_value(v), json_string_length(v)))
+        return "title must not contain control characters "
+               "(U+0000-U+001F, U+007F-U+009F: no line breaks or tabs)";
+    return NULL;
+}
+
+int srv_json_doc_id(const json_t *v)
+{
+    return json_is_string(v) &&
+           strlen(json_string_value(v)) == json_string_length(v) &&
+           srv_valid_doc_id(json_string_value(v));
+}
+
 static void post_docs(srv_http_req *r, api_task *a)
 {
     json_error_t jerr;
+    /* U+0000 parses, so that a title holding it is refused for what it is */
     json_t *b = r->body_len ? json_loadb(r->body, r->body_len,
-                                         JSON_REJECT_DUPLICATES, &jerr)
+                                         JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                                         &jerr)
                             : json_object();
     json_t *id = json_object_get(b, "id"), *title = json_object_get(b, "title");
     const char *err = NULL;
-    size_t cps = 0;
     if (!json_is_object(b)) err = "body must be a JSON object";
-    else if (id && !(json_is_string(id) && srv_valid_doc_id(json_string_value(id))))
+    else if (id && !srv_json_doc_id(id))
         err = "bad id: 1-64 of A-Za-z0-9_.- not starting with '.'";
-    else if (title && !(json_is_string(title) &&
-                        ot_utf8_validate(json_string_value(title),
-                                         json_string_length(title), &cps) == 0 &&
-                        cps <= 200 && !memchr(json_string_value(title), 0,
-                                              json_string_length(title))))
-        err = "title must be a string of at most 200 characters";
+    else if (title)
+        err = srv_title_problem(title);
     if (err) {
         json_decref(b);
         api_task_free(a);
@@ -486,7 +520,8 @@ static void post_login(srv_http_req *r, api_task *a)
         srv_http_error(r, 400, "open_mode", "this server has no accounts (open mode)");
         return;
     }
-    if (!srv_login_allowed(a->name, r->ip, srv_now_ms())) {
+    a->login_begun = srv_now_ms();
+    if (!srv_login_begin(a->name, r->ip, a->login_begun)) {
         api_task_free(a);
         srv_http_error(r, 429, "too_many_attempts",
                        "too many failed logins: wait 15 minutes");
@@ -499,6 +534,7 @@ static void post_login(srv_http_req *r, api_task *a)
     a->t.done = task_done;
     srv_http_hold(r);
     if (!a->password || srv_task_submit_auth(&a->t) < 0) {
+        srv_login_release(a->name, r->ip, a->login_begun);
         srv_http_release(r);
         api_task_free(a);
         srv_http_error(r, 503, "busy", "too many logins at once: try again");
@@ -536,10 +572,38 @@ static int parse_role_body(srv_http_req *r, api_task *a, int share)
     return err ? -1 : 0;
 }
 
-/* The routes under /api/docs/D. 0 when 'rest' is none of them. */
+/* The methods of each route (405 and its Allow header for the others). */
+static const struct api_route {
+    const char *path;       /* under /api/, or under /api/docs/D */
+    const char *allow;
+} top_routes[] = {
+    {"/api/docs", "GET, HEAD, POST"}, {"/api/login", "POST"},
+    {"/api/logout", "POST"}, {"/api/me", "GET, HEAD"},
+    {"/api/users", "GET, HEAD"}, {"/metrics", "GET, HEAD"},
+}, doc_routes[] = {
+    {"", "GET, HEAD"}, {"/text", "GET, HEAD"}, {"/roles", "GET, HEAD, PUT"},
+    {"/share", "POST"}, {"/share/revoke", "POST"},
+};
+
+/* 'path' in 'routes': 1 when r's method is allowed there, 0 after
+ * answering 405; -1 when the path is not in the table. */
+static int allowed(srv_http_req *r, const struct api_route *routes, size_t n,
+                   const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(path, routes[i].path) == 0)
+            return srv_http_method_ok(r, routes[i].allow);
+    return -1;
+}
+
+/* The routes under /api/docs/D: 0 with a->build set, or 'rest' none of
+ * them (a->build NULL); -1 after answering. */
 static int doc_route(srv_http_req *r, api_task *a, const char *rest, int get)
 {
     int post = r->method == SRV_POST;
+    int ok = allowed(r, doc_routes, sizeof doc_routes / sizeof doc_routes[0],
+                     rest);
+    if (ok == 0) return -1;
     if (rest[0] == 0 && get) {
         a->need = SRV_NEED_VIEWER, a->build = build_get;
     } else if (strcmp(rest, "/text") == 0 && get) {
@@ -563,10 +627,6 @@ static int doc_route(srv_http_req *r, api_task *a, const char *rest, int get)
         a->need = SRV_NEED_OWNER, a->build = build_share;
     } else if (strcmp(rest, "/share/revoke") == 0 && post) {
         a->need = SRV_NEED_OWNER, a->build = build_revoke;
-    } else if (!rest[0] || !strcmp(rest, "/text") || !strcmp(rest, "/roles") ||
-               !strcmp(rest, "/share") || !strcmp(rest, "/share/revoke")) {
-        srv_http_error(r, 405, "method_not_allowed", "method not allowed here");
-        return -1;
     }
     return 0;
 }
@@ -576,9 +636,11 @@ int srv__api_dispatch(srv_http_req *r)
     const char *rest = "";
     int get = r->method == SRV_GET || r->method == SRV_HEAD;
     int post = r->method == SRV_POST;
+    int ok = allowed(r, top_routes, sizeof top_routes / sizeof top_routes[0],
+                     r->path);
+    if (ok == 0) return 1;
     if (strcmp(r->path, "/metrics") == 0) {
-        if (get) metrics(r);
-        else srv_http_error(r, 405, "method_not_allowed", "use GET");
+        metrics(r);
         return 1;
     }
     if (strncmp(r->path, "/api/", 5) != 0) return 0;

@@ -240,21 +240,29 @@ int srv_auth_http(store *st, const char *token, const char *share,
     }
     if ((rc = srv_auth_doc_role(st, who, doc, share, &exists)) < 0) goto server_error;
     *role = rc;
-    if (!exists) {
-        *status = 404, *code = "not_found";
-        return -1;
-    }
     static const int want[] = {[SRV_NEED_VIEWER] = STORE_ROLE_VIEWER,
                                [SRV_NEED_EDITOR] = STORE_ROLE_EDITOR,
                                [SRV_NEED_OWNER] = STORE_ROLE_OWNER};
+    /* who may not read a document may not learn whether it exists: the
+     * same answer for both. A guest whose share link grants nothing is
+     * not authenticated at all. */
+    if (*role == STORE_ROLE_NONE || !exists) {
+        if (who->user_id) *status = 404, *code = "not_found";
+        else *status = 401, *code = "unauthorized";
+        return -1;
+    }
     if (*role >= want[need]) return 0;
-    /* a guest whose share link grants nothing is not authenticated at all */
-    if (who->user_id) *status = 403, *code = "forbidden";
-    else *status = 401, *code = "unauthorized";
+    *status = 403, *code = "forbidden"; /* a reader: it knows D exists */
     return -1;
 server_error:
     *status = 500, *code = "server_error";
     return -1;
+}
+
+int srv_auth_may_know(store *s, const srv_identity *who, const char *doc)
+{
+    int exists = 0;
+    return srv_auth_doc_role(s, who, doc, NULL, &exists) > STORE_ROLE_NONE;
 }
 
 /* ---- cookies */
@@ -281,15 +289,16 @@ int srv_cookie_value(const char *header, const char *name, char *out,
     return -1;
 }
 
-/* ---- login limits: a fixed window per key */
+/* ---- login limits: a fixed window per key, counted when an attempt
+ * starts, so that checks still running (Argon2 is slow) count as well */
 
 #define WINDOW_MS (15 * 60 * 1000)
 #define MAX_PER_ACCOUNT 5
 #define MAX_PER_IP 20
 
 typedef struct attempts {
-    uint64_t since;
-    int failures;
+    uint64_t since;    /* the window's start */
+    int used;          /* attempts begun in it, less those given back */
 } attempts;
 
 static srv_map per_account, per_ip;
@@ -299,7 +308,7 @@ static attempts *slot(srv_map *m, const char *k, uint64_t now, int create)
     attempts *a = srv_map_get(m, k);
     if (a && now - a->since > WINDOW_MS) {
         a->since = now;
-        a->failures = 0;
+        a->used = 0;
     }
     if (!a && create && (a = calloc(1, sizeof *a))) {
         a->since = now;
@@ -311,23 +320,36 @@ static attempts *slot(srv_map *m, const char *k, uint64_t now, int create)
     return a;
 }
 
-int srv_login_allowed(const char *name, const char *ip, uint64_t now_ms)
+int srv_login_begin(const char *name, const char *ip, uint64_t now_ms)
 {
     attempts *a = slot(&per_account, name, now_ms, 0);
     attempts *b = slot(&per_ip, ip, now_ms, 0);
-    return !(a && a->failures >= MAX_PER_ACCOUNT) &&
-           !(b && b->failures >= MAX_PER_IP);
+    if ((a && a->used >= MAX_PER_ACCOUNT) || (b && b->used >= MAX_PER_IP))
+        return 0;
+    a = slot(&per_account, name, now_ms, 1);
+    b = slot(&per_ip, ip, now_ms, 1);
+    if (!a || !b) return 0; /* out of memory: no check we cannot count */
+    a->used++;
+    b->used++;
+    return 1;
 }
 
-void srv_login_failed(const char *name, const char *ip, uint64_t now_ms)
+/* Give back the slot of an attempt begun at 'begun_ms', unless its window
+ * has started again since. */
+static void give_back(srv_map *m, const char *k, uint64_t begun_ms)
 {
-    attempts *a = slot(&per_account, name, now_ms, 1);
-    attempts *b = slot(&per_ip, ip, now_ms, 1);
-    if (a) a->failures++;
-    if (b) b->failures++;
+    attempts *a = srv_map_get(m, k);
+    if (a && a->since <= begun_ms && a->used > 0) a->used--;
 }
 
-void srv_login_succeeded(const char *name)
+void srv_login_release(const char *name, const char *ip, uint64_t begun_ms)
+{
+    give_back(&per_account, name, begun_ms);
+    give_back(&per_ip, ip, begun_ms);
+}
+
+void srv_login_succeeded(const char *name, const char *ip, uint64_t begun_ms)
 {
     free(srv_map_del(&per_account, name));
+    give_back(&per_ip, ip, begun_ms);
 }

@@ -86,6 +86,14 @@ int srv_share_role(store *s, const char *token, const char *doc,
 int srv_auth_doc_role(store *s, const srv_identity *who, const char *doc,
                       const char *share, int *exists);
 
+/* May 'who' learn that 'doc' exists, i.e. read it (a role on it, admin,
+ * or open mode)? 1 or 0 (also on a storage error). */
+int srv_auth_may_know(store *s, const srv_identity *who, const char *doc);
+
+/* The message of 409 id_unavailable: a new document's id is taken by one
+ * the caller may not read. */
+#define SRV_ID_UNAVAILABLE "that id cannot be used: choose another, or leave it out"
+
 /* What an HTTP route needs. */
 enum { SRV_NEED_PUBLIC, SRV_NEED_LOGIN, SRV_NEED_VIEWER, SRV_NEED_EDITOR,
        SRV_NEED_OWNER, SRV_NEED_ADMIN };
@@ -95,7 +103,10 @@ enum { SRV_NEED_PUBLIC, SRV_NEED_LOGIN, SRV_NEED_VIEWER, SRV_NEED_EDITOR,
  * where a share link token 'share' (may be NULL) can also grant a role.
  * Returns 0 (allowed; *who and *role filled: in open mode an anonymous
  * owner), or -1 with *status and *code set for the error answer (401
- * unauthorized, 403 forbidden, 404 not_found, 500 server_error). */
+ * unauthorized, 403 forbidden, 404 not_found, 500 server_error). A caller
+ * that may not read 'doc' gets the same answer whether or not it exists:
+ * 404 when logged in, 401 as a guest; 403 goes only to those who can read
+ * 'doc' but need more. */
 int srv_auth_http(store *st, const char *token, const char *share,
                   const char *doc, int need, srv_identity *who, int *role,
                   int *status, const char **code);
@@ -106,11 +117,20 @@ int srv_auth_http(store *st, const char *token, const char *share,
 int srv_cookie_value(const char *header, const char *name, char *out,
                      size_t outlen);
 
-/* Brute-force limits on login, per account name and per client address
- * (lws thread only). srv_login_allowed: 1 may try, 0 limited now.
- * srv_login_failed / _succeeded record the outcome. */
-int srv_login_allowed(const char *name, const char *ip, uint64_t now_ms);
-void srv_login_failed(const char *name, const char *ip, uint64_t now_ms);
-void srv_login_succeeded(const char *name);
+/* Brute-force limits on login, per account name and per client address,
+ * 5 and 20 attempts in a fixed window of 15 minutes (lws thread only). An
+ * attempt counts from its start, so that parallel requests cannot run more
+ * password checks than the limit:
+ * srv_login_begin: 1 may try (a slot is now taken for it on both counts),
+ *   0 limited now (nothing taken).
+ * srv_login_succeeded: the password was right: the account's count starts
+ *   again from nothing, the address gets its slot back.
+ * srv_login_release: the attempt ended without a verdict (busy, server
+ *   error): both slots are given back.
+ * A wrong password keeps its slots. 'begun_ms' is the 'now_ms' given to
+ * srv_login_begin (a slot of an earlier window is not given back). */
+int srv_login_begin(const char *name, const char *ip, uint64_t now_ms);
+void srv_login_succeeded(const char *name, const char *ip, uint64_t begun_ms);
+void srv_login_release(const char *name, const char *ip, uint64_t begun_ms);
 
 #endif

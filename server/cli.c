@@ -63,8 +63,13 @@ static const char *serve_help =
     "  --port N             port (default 8080)\n"
     "  --data DIR           data directory, holds chorus.db (default ./data)\n"
     "  --web DIR            web files (default: found beside the binary)\n"
-    "  --allow-origin O     allowed WebSocket Origin, repeatable; '*' for any\n"
-    "                       (default: the server's own origin)\n"
+    "  --allow-origin O     allowed browser Origin, for the WebSocket and for\n"
+    "                       requests that change anything; repeatable, '*' for\n"
+    "                       any (default: the server's own origin)\n"
+    "  --allow-host NAME    a Host name to answer, repeatable; '*' for any\n"
+    "                       (always: the bind address, localhost, 127.0.0.1,\n"
+    "                       ::1, the hosts of --allow-origin, and any IP when\n"
+    "                       bound to 0.0.0.0 or ::); others get 421\n"
     "  --max-message BYTES  largest client message (default 1048576)\n"
     "  --max-doc-chars N    largest document in code points; an op that would\n"
     "                       grow one past it is refused (default 4194304)\n"
@@ -105,6 +110,17 @@ static int serve_flag(srv_config *cfg, int opt, const char *arg)
             return -1;
         }
         cfg->origins[cfg->norigins++] = arg;
+        return 0;
+    case 'a':
+        if (cfg->nhosts == SRV_MAX_HOSTS) {
+            fprintf(stderr, "chorus: at most %d --allow-host\n", SRV_MAX_HOSTS);
+            return -1;
+        }
+        if (!arg[0]) {
+            fprintf(stderr, "chorus: --allow-host: give a host name, or '*'\n");
+            return -1;
+        }
+        cfg->hosts[cfg->nhosts++] = arg;
         return 0;
     case 'm': if (srv_cli_int("--max-message", arg, 1024, 64L << 20, &v)) return -1;
               cfg->max_message = (size_t)v; return 0;
@@ -177,6 +193,7 @@ static int cmd_serve(int argc, char **argv)
     static const struct option opts[] = {
         {"bind", 1, 0, 'b'}, {"port", 1, 0, 'p'}, {"data", 1, 0, 'd'},
         {"web", 1, 0, 'w'}, {"allow-origin", 1, 0, 'o'},
+        {"allow-host", 1, 0, 'a'},
         {"max-message", 1, 0, 'm'}, {"queue-bytes", 1, 0, 'q'},
         {"max-doc-chars", 1, 0, 'x'},
         {"ops-per-sec", 1, 0, 'r'}, {"docs-per-conn", 1, 0, 'D'},

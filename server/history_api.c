@@ -348,6 +348,8 @@ static int build_fork(store *st, hist_task *h)
     if (rc == 0)
         rc = fork_create(st, h, h->title ? h->title : title, text, bytes, now);
     free(text);
+    if (rc == STORE_EEXIST && !srv_auth_may_know(st, &h->who, h->new_id))
+        return set_error(h, 409, "id_unavailable", SRV_ID_UNAVAILABLE, rc);
     if (rc == STORE_EEXIST)
         return set_error(h, 409, "exists", "a document with that id exists", rc);
     if (rc == 0) rc = store_doc_get(st, h->new_id, &e);
@@ -526,7 +528,8 @@ static int post_args(srv_http_req *r, hist_task *h, int fork)
 {
     json_error_t jerr;
     json_t *b = r->body_len ? json_loadb(r->body, r->body_len,
-                                         JSON_REJECT_DUPLICATES, &jerr)
+                                         JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                                         &jerr)
                             : json_object();
     json_t *v = json_object_get(b, "version"), *id = json_object_get(b, "id");
     json_t *title = json_object_get(b, "title"), *user = json_object_get(b, "user");
@@ -537,11 +540,10 @@ static int post_args(srv_http_req *r, hist_task *h, int fork)
     else if (user && !(text_ok(user, 64) && json_string_length(user) <= 64 &&
                        json_string_length(user) > 0))
         err = "user must be a string of 1-64 bytes";
-    else if (fork && id && !(json_is_string(id) &&
-                             srv_valid_doc_id(json_string_value(id))))
+    else if (fork && id && !srv_json_doc_id(id))
         err = "bad id: 1-64 of A-Za-z0-9_.- not starting with '.'", code = "bad_doc_id";
-    else if (fork && title && !text_ok(title, 200))
-        err = "title must be a string of at most 200 characters";
+    else if (fork && title)
+        err = srv_title_problem(title);
     if (err) {
         json_decref(b);
         srv_http_error(r, 400, code, err);
@@ -576,12 +578,7 @@ int srv__history_dispatch(srv_http_req *r, const char *doc, const char *rest)
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(rest, routes[i].path) == 0) rt = &routes[i];
     if (!rt) return 0;
-    int get = r->method == SRV_GET || r->method == SRV_HEAD;
-    if (rt->post ? r->method != SRV_POST : !get) {
-        srv_http_error(r, 405, "method_not_allowed",
-                       rt->post ? "use POST" : "use GET");
-        return 1;
-    }
+    if (!srv_http_method_ok(r, rt->post ? "POST" : "GET, HEAD")) return 1;
     hist_task *h = calloc(1, sizeof *h);
     if (!h) {
         srv_http_error(r, 500, "server_error", "out of memory");

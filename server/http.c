@@ -5,7 +5,11 @@
  * written from LWS_CALLBACK_HTTP_WRITEABLE: headers in one callback, then
  * the body in chunks, one lws_write per callback. The upgrade gate
  * (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) is the only place a WebSocket can be
- * refused with a status: path, subprotocol, Origin and per-IP limit. */
+ * refused with a status: Host, path, subprotocol, Origin and per-IP limit.
+ * Before any route, a request's headers alone may refuse it (screen): an
+ * unknown Host (421), a foreign Origin on a method that changes state
+ * (403), a body without a length (411); then a body that is not JSON on an
+ * API route (415). See gate.c for the Host and Origin rules. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -106,6 +110,27 @@ void srv_http_error(srv_http_req *r, int status, const char *code,
                   json_pack("{s:s,s:s}", "error", code, "message", message));
 }
 
+static const char *method_name(int m)
+{
+    static const char *names[] = {"", "GET", "HEAD", "POST", "PUT", "DELETE",
+                                  "PATCH", "OPTIONS"};
+    return m > 0 && m <= SRV_OPTIONS ? names[m] : "";
+}
+
+int srv_http_method_ok(srv_http_req *r, const char *allow)
+{
+    const char *name = method_name(r->method);
+    size_t n = strlen(name);
+    for (const char *p = allow; n && (p = strstr(p, name)); p += n)
+        if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == 0))
+            return 1;
+    char msg[96];
+    snprintf(msg, sizeof msg, "method not allowed here: use %s", allow);
+    r->allow = allow;
+    srv_http_error(r, 405, "method_not_allowed", msg);
+    return 0;
+}
+
 static char *read_file(const char *path, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -161,6 +186,7 @@ static void route(srv_http_req *r)
         return;
     }
     if (r->method != SRV_GET && r->method != SRV_HEAD) {
+        r->allow = "GET, HEAD";
         srv_http_respond(r, 405, "text/plain; charset=utf-8",
                          strdup("method not allowed\n"), 19);
         return;
@@ -209,6 +235,21 @@ static void copy_token(struct lws *wsi, char *out, size_t outlen)
     srv__http_token(wsi, out, outlen);
 }
 
+/* Content-Type application/json, with parameters or none? */
+static int is_json(struct lws *wsi)
+{
+    char ct[256];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+    if (n <= 0 || (size_t)n >= sizeof ct ||
+        lws_hdr_copy(wsi, ct, sizeof ct, WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
+        return 0;
+    const char *p = ct + strspn(ct, " \t");
+    if (strncasecmp(p, "application/json", 16) != 0) return 0;
+    p += 16;
+    p += strspn(p, " \t");
+    return *p == 0 || *p == ';';
+}
+
 static srv_http_req *start_request(struct lws *wsi)
 {
     int tok = 0;
@@ -224,6 +265,7 @@ static srv_http_req *start_request(struct lws *wsi)
     char *q = strchr(r->path, '?');
     if (q) *q = 0;
     copy_token(wsi, r->token, sizeof r->token);
+    r->json_body = is_json(wsi);
     lws_get_peer_simple(wsi, r->ip, sizeof r->ip);
     while (r->nargs < SRV_HTTP_MAX_ARGS &&
            lws_hdr_copy_fragment(wsi, r->args[r->nargs],
@@ -235,7 +277,7 @@ static srv_http_req *start_request(struct lws *wsi)
 
 static int on_body(srv_http_req *r, const void *in, size_t len)
 {
-    if (len == 0 || !in) return 0;
+    if (len == 0 || !in || r->refused) return 0;
     if (r->body_too_large || r->body_len + len > SRV_HTTP_MAX_BODY) {
         r->body_too_large = 1;
         return 0;
@@ -267,6 +309,15 @@ static int write_headers(struct lws *wsi, srv_http_req *r)
         lws_add_http_header_by_name(wsi, (const unsigned char *)"set-cookie:",
                                     (const unsigned char *)r->set_cookie,
                                     (int)strlen(r->set_cookie), &p, end))
+        return -1;
+    if (r->allow &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+                                    (const unsigned char *)r->allow,
+                                    (int)strlen(r->allow), &p, end))
+        return -1;
+    if (r->close_after &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                    (const unsigned char *)"close", 5, &p, end))
         return -1;
     if (r->disposition[0] &&
         lws_add_http_header_by_name(wsi,
@@ -312,7 +363,86 @@ static int on_writeable(struct lws *wsi, srv_http_req *r)
             return 0;
         }
     }
+    if (r->close_after) return -1; /* the rest of the input is not a request */
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- what a request's headers alone refuse */
+
+static int refuse(srv_http_req *r, int status, const char *code,
+                  const char *msg)
+{
+    r->refused = status;
+    r->refused_code = code;
+    r->refused_msg = msg;
+    return status;
+}
+
+static int changes_state(const srv_http_req *r)
+{
+    return r->method == SRV_POST || r->method == SRV_PUT ||
+           r->method == SRV_PATCH || r->method == SRV_DELETE;
+}
+
+/* Sets r->refused (and its code and message) when the headers refuse the
+ * request; r->close_after when its body, if any, cannot be delimited
+ * (chunked, or no Content-Length on HTTP/1.x). Returns r->refused. */
+static int screen(struct lws *wsi, srv_http_req *r)
+{
+    int h2 = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COLON_PATH) > 0;
+    int te = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    int cl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+    int body = r->method == SRV_POST || r->method == SRV_PUT ||
+               r->method == SRV_PATCH;
+    r->close_after = !h2 && (te || (body && !cl));
+    if (strcmp(r->path, "/healthz") != 0 && !srv__gate_host(wsi))
+        return refuse(r, 421, "misdirected",
+                      "this server does not answer to that Host name "
+                      "(see chorus serve --allow-host)");
+    if (changes_state(r) && !srv__gate_csrf(wsi))
+        return refuse(r, 403, "forbidden_origin",
+                      "a request that changes anything must come from this "
+                      "server's own pages (or an --allow-origin)");
+    if (r->close_after)
+        return refuse(r, 411, "length_required",
+                      "send the body with a Content-Length "
+                      "(chunked request bodies are not taken)");
+    return 0;
+}
+
+/* A whole request: answer its refusal, or a body that is not JSON on an
+ * API route (415), or route it. */
+static void dispatch(srv_http_req *r)
+{
+    if (r->dispatched++) return;
+    if (r->refused)
+        srv_http_error(r, r->refused, r->refused_code, r->refused_msg);
+    else if (r->body_too_large)
+        srv_http_error(r, 413, "too_large", "request body too large");
+    else if (r->body_len && !r->json_body && strncmp(r->path, "/api/", 5) == 0)
+        srv_http_error(r, 415, "unsupported_media_type",
+                       "send the body as Content-Type: application/json");
+    else
+        route(r);
+}
+
+/* Content-Length: 0? (lws never completes such a PUT or PATCH) */
+static int empty_body(struct lws *wsi)
+{
+    char cl[32];
+    return lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+           strspn(cl, "0") == strlen(cl);
+}
+
+/* A request's headers are in: answer now, or once its body is. */
+static int on_request(struct lws *wsi, srv_http_req *r)
+{
+    screen(wsi, r);
+    if ((r->method == SRV_POST || r->method == SRV_PUT ||
+         r->method == SRV_PATCH) && !r->close_after && !empty_body(wsi))
+        return 0; /* dispatch when the body is complete */
+    dispatch(r);
+    return 0;
 }
 
 static int confirm_upgrade(struct lws *wsi, const char *proto);
@@ -334,19 +464,12 @@ int srv__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
             srv_http_release(pss->req);
         }
         if (!(pss->req = start_request(wsi))) return -1;
-        if (pss->req->method == SRV_POST || pss->req->method == SRV_PUT ||
-            pss->req->method == SRV_PATCH)
-            return 0; /* route when the body is complete */
-        route(pss->req);
-        return 0;
+        return on_request(wsi, pss->req);
     case LWS_CALLBACK_HTTP_BODY:
         return pss && pss->req ? on_body(pss->req, in, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!pss || !pss->req) return -1;
-        if (pss->req->body_too_large)
-            srv_http_error(pss->req, 413, "too_large", "request body too large");
-        else
-            route(pss->req);
+        dispatch(pss->req);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return pss ? on_writeable(wsi, pss->req) : -1;
@@ -373,6 +496,7 @@ static int reject(struct lws *wsi, unsigned code, const char *why)
 {
     unsigned char buf[LWS_PRE + 512];
     const char *text = code == 403 ? "Forbidden" : code == 404 ? "Not Found"
+                     : code == 421 ? "Misdirected Request"
                      : code == 429 ? "Too Many Requests" : "Bad Request";
     srv_debug("upgrade refused (%u): %s", code, why);
     int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
@@ -383,25 +507,6 @@ static int reject(struct lws *wsi, unsigned code, const char *why)
     if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS) != n)
         return -1;
     return 1;
-}
-
-static int origin_allowed(struct lws *wsi)
-{
-    char origin[256], host[256], own[300];
-    int n = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
-    if (n <= 0) return 1; /* not a browser: no Origin to check */
-    const srv_config *cfg = &srv__g.cfg;
-    for (int i = 0; i < cfg->norigins; i++)
-        if (strcmp(cfg->origins[i], "*") == 0 ||
-            strcasecmp(cfg->origins[i], origin) == 0)
-            return 1;
-    if (cfg->norigins) return 0;
-    /* default: the server's own origin, as the browser reached it */
-    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0) return 0;
-    snprintf(own, sizeof own, "http://%s", host);
-    if (strcasecmp(own, origin) == 0) return 1;
-    snprintf(own, sizeof own, "https://%s", host);
-    return strcasecmp(own, origin) == 0;
 }
 
 static int has_subprotocol(struct lws *wsi)
@@ -418,6 +523,8 @@ static int has_subprotocol(struct lws *wsi)
 static int confirm_upgrade(struct lws *wsi, const char *proto)
 {
     char uri[256];
+    if (!srv__gate_host(wsi))
+        return reject(wsi, 421, "this server does not answer to that Host name");
     if (!proto || strcmp(proto, "websocket") != 0)
         return reject(wsi, 400, "only websocket upgrades");
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
@@ -425,7 +532,8 @@ static int confirm_upgrade(struct lws *wsi, const char *proto)
         return reject(wsi, 404, "no websocket here: use /ws");
     if (!has_subprotocol(wsi))
         return reject(wsi, 400, "subprotocol chorus.v1 required");
-    if (!origin_allowed(wsi)) return reject(wsi, 403, "origin not allowed");
+    if (srv__gate_origin(wsi) == SRV_GATE_FOREIGN)
+        return reject(wsi, 403, "origin not allowed");
     char ip[64];
     lws_get_peer_simple(wsi, ip, sizeof ip);
     intptr_t open = (intptr_t)srv_map_get(&srv__g.ip_counts, ip);

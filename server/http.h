@@ -29,6 +29,13 @@ typedef struct srv_http_req {
     char *body;               /* request body (POST/PUT), NUL-terminated */
     size_t body_len;
     int body_too_large;
+    int json_body;            /* Content-Type is application/json */
+    int close_after;          /* the body cannot be delimited: close after
+                                 the answer */
+    /* refused by its headers alone (http.c): the answer, once the body is in */
+    int refused;
+    int dispatched;           /* answered or routed: only once */
+    const char *refused_code, *refused_msg;   /* string literals */
     /* response */
     int status;
     const char *ctype;
@@ -37,6 +44,7 @@ typedef struct srv_http_req {
     size_t resp_len, resp_sent;
     char disposition[256];    /* Content-Disposition, or empty */
     char set_cookie[256];     /* Set-Cookie, or empty */
+    const char *allow;        /* Allow (a string literal), or NULL */
     int responded, headers_sent;
     int refs;                 /* the connection, and a pending task */
 } srv_http_req;
@@ -57,6 +65,10 @@ void srv_http_json(srv_http_req *r, int status, json_t *v);
 /* Answer {"error":code,"message":message} with 'status'. */
 void srv_http_error(srv_http_req *r, int status, const char *code,
                     const char *message);
+/* 1 when r's method is one of 'allow' (a string literal such as
+ * "GET, HEAD, POST"); otherwise answers 405 method_not_allowed with that
+ * Allow header and returns 0. */
+int srv_http_method_ok(srv_http_req *r, const char *allow);
 /* For an async handler: the request is waiting for a task. The task keeps
  * 'r' and checks r->wsi (NULL: gone) before answering; the last of the
  * connection and the task frees it with srv_http_release(). */

@@ -20,6 +20,7 @@
 #define SRV_VERSION_STRING "chorus " CHORUS_VERSION
 #define SRV_SUBPROTOCOL "chorus.v1"
 #define SRV_MAX_ORIGINS 16
+#define SRV_MAX_HOSTS 16
 
 typedef struct srv_config {
     const char *bind;       /* address to listen on */
@@ -28,6 +29,9 @@ typedef struct srv_config {
     const char *web_dir;    /* static files; NULL: found beside the binary */
     const char *origins[SRV_MAX_ORIGINS]; /* allowed Origin values */
     int norigins;           /* 0: the server's own origin only */
+    const char *hosts[SRV_MAX_HOSTS]; /* more Host names to answer ('*': any) */
+    int nhosts;             /* besides the bind address, loopback names and
+                               the hosts of 'origins' (gate.c) */
     size_t max_message;     /* bytes, whole client message */
     size_t queue_bytes;     /* per-connection out queue bound */
     size_t max_doc_chars;   /* code points a document may grow to */

@@ -140,9 +140,14 @@ class Server:
 
 
 def http(method, url, body=None, headers=None, timeout=10):
-    """(status, headers, body bytes); never raises on HTTP error statuses."""
+    """(status, headers, body bytes); never raises on HTTP error statuses.
+    A body (an object, sent as JSON, or bytes) goes as application/json
+    unless 'headers' name another Content-Type: the server takes no other."""
     data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    headers = dict(headers or {})
+    if data is not None and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, dict(r.headers), r.read()
