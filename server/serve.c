@@ -299,6 +299,11 @@ static int create_context(void)
     info.fd_limit_per_thread = 0;
     info.pt_serv_buf_size = 64 * 1024;
     info.vhost_name = "chorus";
+    /* HTTP/1.1 only, also over TLS: lws 4.1.6 ignores rx flow control on
+     * HTTP/2 streams (which ws.c relies on against a stalled peer) and
+     * leaves an HTTP/2 body without a length unanswered. Every response
+     * here is small or one file, so multiplexing gains little. */
+    info.alpn = "http/1.1";
     if (srv__g.cfg.tls_cert) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = srv__g.cfg.tls_cert;

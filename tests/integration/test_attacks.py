@@ -261,6 +261,13 @@ def test_half_close_over_tls_keeps_serving():
             t = time.time()
             body = https_get(s, ctx, "/healthz")
             assert body == b"ok\n" and time.time() - t < 2.5
+            # HTTP/1.1 only, even when the client offers h2 (lws ignores rx
+            # flow control on HTTP/2 streams)
+            h2 = ssl.create_default_context(cafile=cert)
+            h2.set_alpn_protocols(["h2", "http/1.1"])
+            c = tcp(s.port, h2)
+            assert c.selected_alpn_protocol() in (None, "http/1.1"), c.selected_alpn_protocol()
+            c.close()
             rc = s.stop()
             assert rc == 0, rc
             for c in socks:
