@@ -150,6 +150,7 @@ FUZZ_OBJ   := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(OT_SRC) $(STORE_SRC) $(SRV_SR
               $(FUZZ_DIR)/obj/gen/migrations.o
 FUZZ_BIN   := $(patsubst fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_WRAP  := -Wl,--wrap=lws_callback_on_writable,--wrap=lws_set_timer_usecs \
+              -Wl,--wrap=lws_set_timeout \
               -Wl,--wrap=store_writer_submit,--wrap=store_writer_drain \
               -Wl,--wrap=store_pool_submit,--wrap=store_pool_drain
 
