@@ -239,6 +239,8 @@ int srv_rights_stale(uint64_t seq);
 
 /* ---- HTTP (http.c, static.c, api.c) */
 typedef struct srv_http srv_http;  /* per-request state, in lws user memory */
+/* Free the requests still alive (after lws_context_destroy). */
+void srv__http_free_all(void);
 int srv__static_resolve(const char *web_root, const char *path, char *out,
                         size_t outlen);
 const char *srv__mime_type(const char *path);

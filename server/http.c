@@ -44,14 +44,33 @@ void srv_http_hold(srv_http_req *r)
     r->refs++;
 }
 
-void srv_http_release(srv_http_req *r)
+/* Every request not yet freed: lws 4.1.6 does not report the close of a
+ * connection it was flushing (a peer that half-closed during a response)
+ * when it kills it at the end, so what is left is freed at shutdown. */
+static srv_http_req *live;
+
+static void free_req(srv_http_req *r)
 {
-    if (!r || --r->refs > 0) return;
+    if (r->live_prev) r->live_prev->live_next = r->live_next;
+    else live = r->live_next;
+    if (r->live_next) r->live_next->live_prev = r->live_prev;
     if (r->resp_fd >= 0) close(r->resp_fd);
     free(r->body);
     free(r->resp);
     free(r);
 }
+
+void srv__http_free_all(void)
+{
+    while (live) free_req(live);
+}
+
+void srv_http_release(srv_http_req *r)
+{
+    if (!r || --r->refs > 0) return;
+    free_req(r);
+}
+
 
 void srv_http_respond(srv_http_req *r, int status, const char *ctype,
                       char *body, size_t len)
@@ -255,6 +274,9 @@ static srv_http_req *start_request(struct lws *wsi)
     int tok = 0;
     srv_http_req *r = calloc(1, sizeof *r);
     if (!r) return NULL;
+    r->live_next = live;
+    if (live) live->live_prev = r;
+    live = r;
     r->wsi = wsi;
     r->refs = 1;
     r->resp_fd = -1;

@@ -20,6 +20,7 @@ enum { SRV_GET = 1, SRV_HEAD, SRV_POST, SRV_PUT, SRV_DELETE, SRV_PATCH,
 
 typedef struct srv_http_req {
     struct lws *wsi;          /* NULL once the connection closed */
+    struct srv_http_req *live_prev, *live_next; /* every request alive */
     int method;
     char path[1024];
     char args[SRV_HTTP_MAX_ARGS][256];  /* "name=value", decoded */

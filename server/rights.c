@@ -131,7 +131,7 @@ static int snapshot(chk_task *k)
         if (!c->hello || !(c->user_id || c->njoins)) continue;
         if (copy_conn(&k->conns[k->n++], c) < 0) return -1;
     }
-    qsort(k->conns, k->n, sizeof *k->conns, by_id);
+    if (k->n) qsort(k->conns, k->n, sizeof *k->conns, by_id);
     return 0;
 }
 

@@ -392,6 +392,7 @@ out:
     store_pool_free(srv__g.pool);
     store_writer_free(srv__g.writer);
     if (srv__g.ctx) lws_context_destroy(srv__g.ctx);
+    srv__http_free_all();
     srv_map_clear(&srv__g.ip_counts);
     if (rc == 0) srv_info("stopped cleanly");
     return rc;
