@@ -40,7 +40,7 @@ LIBS_SRV   := -lwebsockets -lsodium $(LIBS_STORE)
 
 OT_SRC    := $(wildcard ot/*.c)
 STORE_SRC := $(wildcard storage/*.c)
-SRV_SRC   := $(filter-out server/main.c,$(wildcard server/*.c))
+SRV_SRC   := $(filter-out server/main.c,$(wildcard server/*.c server/*/*.c))
 OT_OBJ    := $(OT_SRC:%.c=$(BUILD)/%.o)
 STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
 SRV_OBJ   := $(SRV_SRC:%.c=$(BUILD)/%.o)

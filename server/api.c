@@ -117,7 +117,7 @@ static int build_create(store *st, api_task *a)
 {
     int rc = store_doc_create(st, a->doc, a->title,
                               a->who.user_id ? a->who.name : a->creator,
-                              (int64_t)srv_now_ms());
+                              (int64_t)srv_wall_ms());
     if (rc == STORE_EEXIST) {
         if (srv_auth_may_know(st, &a->who, a->doc))
             set_error(a, 409, "exists", "a document with that id exists");
@@ -201,7 +201,7 @@ static int build_login(store *st, api_task *a)
         set_error(a, 401, "bad_login", "wrong name or password");
         return -1;
     }
-    int64_t now = (int64_t)srv_now_ms();
+    int64_t now = (int64_t)srv_wall_ms();
     srv_auth_new_token(a->token, th);
     rc = store_token_put(st, th, sizeof th, u.id, "session", now, now + SRV_SESSION_MS);
     if (rc == 0 && rehash) {
@@ -301,7 +301,7 @@ static int build_share(store *st, api_task *a)
     char token[400], url[600];
     int rc = store_share_epoch(st, a->doc, &epoch);
     if (rc < 0) return storage_error(a, rc);
-    int64_t expires = (int64_t)srv_now_ms() + a->expires_in * 1000;
+    int64_t expires = (int64_t)srv_wall_ms() + a->expires_in * 1000;
     if (srv_share_make(a->doc, a->target_role, expires, epoch, token, sizeof token) < 0) {
         set_error(a, 500, "server_error", "cannot make the link");
         return -1;
@@ -520,7 +520,7 @@ static void post_login(srv_http_req *r, api_task *a)
         srv_http_error(r, 400, "open_mode", "this server has no accounts (open mode)");
         return;
     }
-    a->login_begun = srv_now_ms();
+    a->login_begun = srv_mono_ms();
     if (!srv_login_begin(a->name, r->ip, a->login_begun)) {
         api_task_free(a);
         srv_http_error(r, 429, "too_many_attempts",

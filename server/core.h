@@ -302,7 +302,12 @@ struct srv {
 
 extern srv srv__g;                /* the one server of this process */
 
-uint64_t srv_now_ms(void);
+/* Wall-clock milliseconds since 1970: for what is stored or compared with
+ * stored times (stamps, expiries). */
+uint64_t srv_wall_ms(void);
+/* Monotonic milliseconds: for every interval (rate limits, timers, idle
+ * sessions), which a wall-clock step must not stretch or cut short. */
+uint64_t srv_mono_ms(void);
 double srv_now_s(void);           /* monotonic, for latencies */
 void srv__ack_latency(double seconds);
 

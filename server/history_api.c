@@ -332,7 +332,7 @@ static int build_fork(store *st, hist_task *h)
     store_docinfo d, e;
     char *text = NULL, title[512];
     size_t bytes = 0;
-    int64_t now = (int64_t)srv_now_ms();
+    int64_t now = (int64_t)srv_wall_ms();
     memset(&d, 0, sizeof d);
     memset(&e, 0, sizeof e);
     int rc = store_doc_get(st, h->doc, &d);

@@ -1,6 +1,12 @@
 /* map.c -- string-keyed open-addressing hash map (see map.h).
  * Invariant: cap is 0 or a power of two, and used < cap * 3/4, so a probe
- * always reaches an empty slot. */
+ * always reaches an empty slot.
+ *
+ * Keys come from clients (document ids, client ids, names): the hash is
+ * SipHash (libsodium's crypto_shorthash) under a key drawn at random once
+ * per process, so nobody can choose keys that all land in one probe run. */
+#include <pthread.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +16,22 @@
 static char tomb_key;
 #define MAP_TOMB (&tomb_key)
 
+static unsigned char hash_key[crypto_shorthash_KEYBYTES];
+static pthread_once_t hash_key_once = PTHREAD_ONCE_INIT;
+
+static void hash_key_init(void)
+{
+    /* randombytes_buf works before sodium_init (it opens the source on
+     * first use), and aborts rather than return weak bytes. */
+    randombytes_buf(hash_key, sizeof hash_key);
+}
+
 static uint64_t hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    unsigned char out[crypto_shorthash_BYTES];
+    uint64_t h;
+    crypto_shorthash(out, (const unsigned char *)s, strlen(s), hash_key);
+    memcpy(&h, out, sizeof h);
     return h;
 }
 
@@ -48,8 +66,11 @@ void *srv_map_get(const srv_map *m, const char *key)
     return s ? s->val : NULL;
 }
 
+/* Every map hashes only after its first grow (cap 0 finds nothing), so
+ * the key is drawn here, once per process, whichever map comes first. */
 static int grow(srv_map *m)
 {
+    pthread_once(&hash_key_once, hash_key_init);
     size_t ncap = m->cap ? m->cap * 2 : 16;
     while (m->len * 2 >= ncap) ncap *= 2;
     srv_map_slot *ns = calloc(ncap, sizeof *ns);
@@ -112,4 +133,15 @@ int srv_map_next(const srv_map *m, size_t *i, const char **key, void **val)
         }
     }
     return 0;
+}
+
+size_t srv_map_longest_run(const srv_map *m)
+{
+    size_t best = 0, run = 0;
+    /* twice round, so a run that wraps past the end is counted whole */
+    for (size_t i = 0; i < 2 * m->cap; i++) {
+        run = m->slots[i & (m->cap - 1)].key ? run + 1 : 0;
+        if (run > best) best = run;
+    }
+    return best < m->cap ? best : m->cap;
 }

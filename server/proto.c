@@ -364,7 +364,7 @@ static void on_join(srv_conn *c, json_t *m)
 
 static int take_token(srv_conn *c, double cost)
 {
-    uint64_t now = srv_now_ms();
+    uint64_t now = srv_mono_ms();
     double rate = srv__g.cfg.ops_per_sec;
     c->tokens += (double)(now - c->tokens_ms) * rate / 1000.0;
     if (c->tokens > rate * 2) c->tokens = rate * 2;

@@ -27,10 +27,17 @@
 
 srv srv__g;
 
-uint64_t srv_now_ms(void)
+uint64_t srv_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t srv_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -245,9 +252,9 @@ static void trim_heap(uint64_t now_ms)
 
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
-    uint64_t now = srv_now_ms();
+    uint64_t now = srv_mono_ms();
     srv__sessions_tick(now);
-    srv__rights_tick(now);
+    srv__rights_tick(srv_wall_ms());
     trim_heap(now);
     lws_sul_schedule(srv__g.ctx, 0, sul, on_tick, LWS_US_PER_SEC);
 }

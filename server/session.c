@@ -304,7 +304,7 @@ static void drop_member(srv_session *s, int i)
     if (c) srv_conn_drop_join(c, s);
     srv_msg_unref(s->m[i].pres);
     s->m[i] = s->m[--s->nm];
-    if (s->nm == 0) s->empty_since = srv_now_ms();
+    if (s->nm == 0) s->empty_since = srv_mono_ms();
 }
 
 /* Tell every member the document is gone from under them, and let go. */
@@ -338,7 +338,7 @@ static int run_load(store *st, store_task *base)
     const char *doc = lt->sess->id;
     int rc = store_load(st, doc, &lt->text, &lt->bytes, &lt->version);
     if (rc == STORE_ENOTFOUND) {
-        rc = store_doc_create(st, doc, "", lt->creator, (int64_t)srv_now_ms());
+        rc = store_doc_create(st, doc, "", lt->creator, (int64_t)srv_wall_ms());
         if (rc == 0 || rc == STORE_EEXIST)
             rc = store_load(st, doc, &lt->text, &lt->bytes, &lt->version);
     }
@@ -706,7 +706,7 @@ static int queue_op(srv_session *s, const char *client, const char *user,
     snprintf(o.client, sizeof o.client, "%s", client);
     snprintf(o.user, sizeof o.user, "%s", user);
     o.seq = seq;
-    o.time_ms = (int64_t)srv_now_ms();
+    o.time_ms = (int64_t)srv_wall_ms();
     o.t_recv = srv_now_s();
     if (win_push(s, &o) < 0) goto fail;
     j->sess = s;
@@ -1030,6 +1030,6 @@ int srv_session_submit(const char *doc, int64_t version, ot_op *op,
     sub->next = s->submits;
     s->submits = sub;
     if (s->state == SESS_READY) run_submits(s);
-    if (s->nm == 0 && s->empty_since == 0) s->empty_since = srv_now_ms();
+    if (s->nm == 0 && s->empty_since == 0) s->empty_since = srv_mono_ms();
     return 0;
 }

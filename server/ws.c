@@ -395,7 +395,7 @@ static srv_conn *conn_open(struct lws *wsi)
     c->client = c->name = c->token = srv__no_str;
     c->id = next_conn_id++;
     take_upgrade_token(c);
-    c->opened_ms = srv_now_ms();
+    c->opened_ms = srv_mono_ms();
     lws_get_peer_simple(wsi, c->ip, sizeof c->ip);
     c->tokens = srv__g.cfg.ops_per_sec * 2.0;
     c->tokens_ms = c->opened_ms;
