@@ -209,7 +209,7 @@ static void fenv_reset(void)
 {
     fenv_pump();
     for (int i = 0; i < 8 && srv__sessions_count() > 0; i++) {
-        srv__sessions_tick(srv_now_ms() + 3600 * 1000);
+        srv__sessions_tick(srv_mono_ms() + 3600 * 1000);
         fenv_pump();
     }
     if (srv__sessions_count() > 0) {

@@ -31,7 +31,7 @@ static srv_conn *conn_new(int slot)
     c->client = c->name = c->token = srv__no_str;
     snprintf(c->ip, sizeof c->ip, "127.0.0.1");
     c->tokens = srv__g.cfg.ops_per_sec * 2.0;
-    c->tokens_ms = srv_now_ms();
+    c->tokens_ms = srv_mono_ms();
     c->next = srv__g.conns;
     if (c->next) c->next->prev = c;
     srv__g.conns = c;
