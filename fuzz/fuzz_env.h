@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/auth.h"
+#include "server/auth/auth.h"
 #include "server/core.h"
-#include "server/log.h"
+#include "server/base/base.h"
 
 /* ---- link-time replacements (-Wl,--wrap=NAME) */
 

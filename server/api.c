@@ -16,11 +16,11 @@
 
 #include <sodium.h>
 
-#include "server/auth.h"
+#include "server/auth/auth.h"
 #include "server/core.h"
 #include "server/http.h"
 #include "server/history.h"
-#include "server/log.h"
+#include "server/base/base.h"
 
 typedef struct api_task api_task;
 struct api_task {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "server/cli.h"
-#include "server/log.h"
+#include "server/base/base.h"
 #include "server/srv.h"
 #include "server/export.h"
 #include "storage/store.h"

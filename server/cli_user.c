@@ -13,7 +13,7 @@
 
 #include <sodium.h>
 
-#include "server/auth.h"
+#include "server/auth/auth.h"
 #include "server/cli.h"
 
 static const char *user_help =

@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 #include "ot/ot.h"
-#include "server/auth.h"
-#include "server/map.h"
+#include "server/auth/auth.h"
+#include "server/base/base.h"
 #include "server/srv.h"
 #include "storage/store.h"
 
@@ -302,13 +302,6 @@ struct srv {
 
 extern srv srv__g;                /* the one server of this process */
 
-/* Wall-clock milliseconds since 1970: for what is stored or compared with
- * stored times (stamps, expiries). */
-uint64_t srv_wall_ms(void);
-/* Monotonic milliseconds: for every interval (rate limits, timers, idle
- * sessions), which a wall-clock step must not stretch or cut short. */
-uint64_t srv_mono_ms(void);
-double srv_now_s(void);           /* monotonic, for latencies */
 void srv__ack_latency(double seconds);
 
 #endif

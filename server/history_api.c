@@ -24,12 +24,12 @@
 
 #include <sodium.h>
 
-#include "server/auth.h"
+#include "server/auth/auth.h"
 #include "server/core.h"
 #include "server/export.h"
 #include "server/history.h"
 #include "server/http.h"
-#include "server/log.h"
+#include "server/base/base.h"
 
 #define LIMIT_DEFAULT 100
 #define LIMIT_MAX 1000

@@ -18,10 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/auth.h"
+#include "server/auth/auth.h"
 #include "server/core.h"
 #include "server/http.h"
-#include "server/log.h"
+#include "server/base/base.h"
 
 #define CHUNK (64 * 1024)
 #define MAX_STATIC (32 * 1024 * 1024)

@@ -10,9 +10,9 @@
 
 #include <sodium.h>
 
-#include "server/auth.h"
+#include "server/auth/auth.h"
 #include "server/core.h"
-#include "server/log.h"
+#include "server/base/base.h"
 
 #define MAX_NAME_CP 64
 

@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/auth.h"
+#include "server/auth/auth.h"
 #include "server/core.h"
-#include "server/log.h"
+#include "server/base/base.h"
 
 typedef struct chk_join {
     char doc[65];

@@ -20,33 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/auth.h"
+#include "server/auth/auth.h"
 #include "server/cli.h"
 #include "server/core.h"
-#include "server/log.h"
+#include "server/base/base.h"
 
 srv srv__g;
-
-uint64_t srv_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t srv_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-double srv_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void srv_config_init(srv_config *cfg)
 {

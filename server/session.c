@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "server/core.h"
-#include "server/log.h"
+#include "server/base/base.h"
 
 enum { SESS_LOADING, SESS_READY, SESS_FAILED };
 

@@ -16,7 +16,7 @@
 #include <sodium.h>
 
 #include "server/core.h"
-#include "server/log.h"
+#include "server/base/base.h"
 
 #define BATCH_MAX (256 * 1024)   /* bytes gathered into one array frame */
 #define SNDBUF (64 * 1024)       /* kernel send buffer of a connection */

@@ -6,7 +6,7 @@
  * run. */
 #include <stdint.h>
 
-#include "server/map.h"
+#include "server/base/base.h"
 #include "tests/harness.h"
 
 static uint64_t fnv1a(const char *s)

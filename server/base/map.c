@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/map.h"
+#include "server/base/base.h"
 
 static char tomb_key;
 #define MAP_TOMB (&tomb_key)

@@ -7,8 +7,8 @@
 
 #include <sodium.h>
 
-#include "server/auth.h"
-#include "server/map.h"
+#include "server/auth/auth.h"
+#include "server/base/base.h"
 
 static unsigned char key[32];       /* the server's secret key */
 static int team;

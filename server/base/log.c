@@ -5,7 +5,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "server/log.h"
+#include "server/base/base.h"
 
 static int threshold = SRV_LOG_INFO;
 static const char *names[] = {"error", "warn", "info", "debug"};
