@@ -21,5 +21,6 @@ export {
 } from './lib/ops.js';
 export { OTClient } from './lib/otclient.js';
 export { claimClientId, colorFor, randomId } from './lib/ids.js';
-export { Doc } from './lib/doc.js';
+export { UndoStack, caretAfter } from './lib/undo.js';
+export { Doc, DocState } from './lib/doc.js';
 export { Connection } from './lib/connection.js';

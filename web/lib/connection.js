@@ -10,6 +10,24 @@ import { ChorusError } from './error.js';
 import { Emitter } from './emitter.js';
 import { randomId } from './ids.js';
 
+/** @typedef {import('./ids.js').KeyValueStorage} KeyValueStorage */
+
+/** The part of a WebSocket the connection uses.
+ * @typedef {{readyState: number, send(data: string): void, close(code?: number): void,
+ *     onopen: ((ev?: any) => void) | null, onmessage: ((ev: {data: any}) => void) | null,
+ *     onclose: ((ev?: {code?: number}) => void) | null, onerror: ((ev?: any) => void) | null}} SocketLike */
+
+/** A WebSocket constructor (the global one, or a test's fake).
+ * @typedef {new (url: string, protocol: string) => SocketLike} SocketClass */
+
+/** Connection options: see the class comment.
+ * @typedef {{url: string, clientId?: string, name?: string, token?: string,
+ *     WebSocket?: SocketClass, storage?: KeyValueStorage | null, random?: () => number,
+ *     backoffMin?: number, backoffMax?: number, offlineAfter?: number,
+ *     presenceDelay?: number, rateLimitDelay?: number}} ConnectionOptions */
+
+/** @typedef {'connecting' | 'connected' | 'reconnecting' | 'offline' | 'closed'} Status */
+
 const DEFAULTS = {
     backoffMin: 250,      /* ms before the first reconnect attempt */
     backoffMax: 10000,    /* ms cap of the exponential backoff */
@@ -26,22 +44,31 @@ const DEFAULTS = {
  * DEFAULTS above. Events: 'status' (connecting | connected | reconnecting
  * | offline | closed), 'welcome' (msg), 'error' (ChorusError, doc or null). */
 export class Connection extends Emitter {
+    /** Connects at once (the constructor starts the first attempt).
+     * @param {ConnectionOptions} opts */
     constructor(opts) {
         super();
         this.opts = { ...DEFAULTS, ...opts };
         this.url = opts.url;
         this.clientId = opts.clientId || randomId();
         this.name = opts.name || '';
-        this.WS = opts.WebSocket || globalThis.WebSocket;
+        /** @type {SocketClass} */
+        this.WS = opts.WebSocket || /** @type {any} */ (globalThis).WebSocket;
         this.storage = opts.storage || null;
         this.random = opts.random || Math.random;
+        /** @type {Map<string, Doc>} open documents by id */
         this.docs = new Map();
+        /** @type {SocketLike | null} */
         this.ws = null;
+        /** @type {Status} */
         this.status = 'connecting';
+        /** @type {any} the user from welcome */
         this.user = null;
+        /** @type {any} the limits from welcome */
         this.limits = null;
         this.attempts = 0;
-        this.timer = null;
+        /** @type {ReturnType<typeof setTimeout> | undefined} */
+        this.timer = undefined;
         this.closed = false;
         const stored = this.storage ? Number(this.storage.getItem('chorus.seq.' + this.clientId)) : 0;
         this.seq = Number.isSafeInteger(stored) && stored > 0 ? stored : 0;
@@ -49,7 +76,10 @@ export class Connection extends Emitter {
     }
 
     /** Open (join) document 'id'; returns its Doc (the same one if open).
-     * opts.share: a share link's token, sent with every join (team mode). */
+     * opts.share: a share link's token, sent with every join (team mode).
+     * @param {string} id
+     * @param {{share?: string}} [opts]
+     * @returns {Doc} owned by the connection until its leave() */
     open(id, opts = {}) {
         let d = this.docs.get(id);
         if (d) return d;
@@ -61,7 +91,8 @@ export class Connection extends Emitter {
     }
 
     /** Change the name others see. The protocol carries it in hello, so the
-     * connection is renewed (edits in flight are resent as on any drop). */
+     * connection is renewed (edits in flight are resent as on any drop).
+     * @param {string} name */
     setName(name) {
         this.name = name;
         if (this.ws && this.status === 'connected') this.restart();
@@ -71,7 +102,7 @@ export class Connection extends Emitter {
     close() {
         this.closed = true;
         clearTimeout(this.timer);
-        for (const d of this.docs.values()) clearTimeout(d.rejoinTimer);
+        for (const d of this.docs.values()) if (d.rejoinTimer) clearTimeout(d.rejoinTimer);
         if (this.ws) this.ws.close(1000);
         this.setStatus('closed');
     }
@@ -84,26 +115,32 @@ export class Connection extends Emitter {
     }
 
     /** The largest wire op to put in one message: the server's max_message
-     * (from welcome) less room for the envelope, or Infinity. */
+     * (from welcome) less room for the envelope, or Infinity.
+     * @returns {number} */
     maxOpBytes() {
         const m = this.limits && Number(this.limits.max_message);
         return m > 0 ? Math.max(256, Math.floor(m * 0.9) - 512) : Infinity;
     }
 
     /** The next op seq: increasing, and kept in 'storage' so a reload that
-     * reuses the client id never reuses a seq the server may have seen. */
+     * reuses the client id never reuses a seq the server may have seen.
+     * @returns {number} */
     nextSeq() {
         this.seq++;
         if (this.storage) this.storage.setItem('chorus.seq.' + this.clientId, String(this.seq));
         return this.seq;
     }
 
+    /** Send 'msg' as JSON now; false (nothing sent) when not open.
+     * @param {object} msg
+     * @returns {boolean} */
     send(msg) {
         if (!this.ws || this.ws.readyState !== 1) return false;
         this.ws.send(JSON.stringify(msg));
         return true;
     }
 
+    /** @param {Status} s */
     setStatus(s) {
         if (this.status === s) return;
         this.status = s;
@@ -118,6 +155,7 @@ export class Connection extends Emitter {
         this.ws = ws;
         ws.onopen = () => {
             if (ws !== this.ws) return;
+            /** @type {{type: string, client: string, name?: string, token?: string}} */
             const hello = { type: 'hello', client: this.clientId };
             if (this.name) hello.name = this.name;
             if (this.opts.token) hello.token = this.opts.token;
@@ -138,6 +176,7 @@ export class Connection extends Emitter {
         this.connect();
     }
 
+    /** @param {SocketLike | null} ws @param {number} [code] */
     dropped(ws, code) {
         if (ws && ws !== this.ws) return;
         this.ws = null;
@@ -154,7 +193,8 @@ export class Connection extends Emitter {
         this.timer = setTimeout(() => this.connect(), delay);
     }
 
-    /* A frame holds one message or an array of them, handled in order. */
+    /** A frame holds one message or an array of them, handled in order.
+     * @param {string} data */
     onFrame(data) {
         let msgs;
         try { msgs = JSON.parse(data); } catch { this.emit('error', new ChorusError('bad_json', 'server sent bad JSON'), null); return; }
@@ -162,6 +202,7 @@ export class Connection extends Emitter {
         for (const m of msgs) if (m && typeof m === 'object') this.onMessage(m);
     }
 
+    /** @param {any} m one server message */
     onMessage(m) {
         const d = typeof m.doc === 'string' ? this.docs.get(m.doc) : null;
         switch (m.type) {
@@ -183,13 +224,14 @@ export class Connection extends Emitter {
         }
     }
 
+    /** @param {any} m an 'error' message @param {Doc | null | undefined} d */
     onError(m, d) {
         const err = new ChorusError(m.code || 'server_error', m.message || m.code);
         const inf = d && d.ot && d.ot.inflight;
         if (!d) { this.emit('error', err, null); return; }
         /* Act first, so that 'error' listeners see the resulting state. */
         if (m.code === 'rate_limited' && inf && m.seq === inf.seq) {
-            setTimeout(() => { if (d.ot.inflight === inf) d.sendOp(inf, false); }, this.opts.rateLimitDelay);
+            setTimeout(() => { if (d.ot && d.ot.inflight === inf) d.sendOp(inf, false); }, this.opts.rateLimitDelay);
         } else if (m.code === 'too_old' || m.code === 'version_ahead' || m.code === 'bad_op') {
             this.fail(d, m.code, m.message);
         } else if (m.code === 'too_large' && inf && m.seq === inf.seq) {
@@ -203,7 +245,7 @@ export class Connection extends Emitter {
         } else if ((m.code === 'forbidden' || m.code === 'unauthorized') && !d.joined) {
             d.denied = m.code; /* the join was refused: no role, or not logged in */
         } else if (m.code === 'access_revoked') {
-            d.joined = false;  /* the server took the document away */
+            d.onRevoked();     /* the server took the document away */
             d.denied = m.code;
         } else if (m.code === 'server_error') {
             d.scheduleRejoin();
@@ -212,16 +254,18 @@ export class Connection extends Emitter {
         d.emit('error', err);
     }
 
-    /* Our state for 'd' cannot continue from where it is: rejoin from the
+    /** Our state for 'd' cannot continue from where it is: rejoin from the
      * server's full text and move the unacknowledged edits onto it (see
      * Doc.rebase). Nothing typed is dropped, unless 'discard' (the server
-     * refused our edits: we are a viewer). */
+     * refused our edits: we are a viewer).
+     * @param {Doc} d
+     * @param {string} code
+     * @param {string} [message]
+     * @param {boolean} [discard] */
     fail(d, code, message, discard = false) {
-        if (d.resyncing) { d.discard = d.discard || discard; return; }
+        if (d.resyncing) { d.startResync(discard); return; }
         this.emit('error', new ChorusError(code, message), d);
-        d.resyncing = true;
-        d.discard = discard;
-        d.joined = false;
+        d.startResync(discard);
         this.send({ type: 'leave', doc: d.id });
         this.send(d.joinMessage()); /* no version while resyncing */
     }

@@ -34,8 +34,8 @@ export const MAX_LEN = 2 ** 31;
  * @returns {Op} 'op' */
 export function pushRetain(op, n) {
     if (n <= 0) return op;
-    const l = op.length;
-    if (l && typeof op[l - 1] === 'number' && op[l - 1] > 0) op[l - 1] += n;
+    const l = op.length, last = op[l - 1];
+    if (typeof last === 'number' && last > 0) op[l - 1] = last + n;
     else op.push(n);
     return op;
 }
@@ -47,10 +47,10 @@ export function pushRetain(op, n) {
  * @returns {Op} 'op' */
 export function pushInsert(op, s) {
     if (!s) return op;
-    const l = op.length;
-    if (l && typeof op[l - 1] === 'string') op[l - 1] += s;
-    else if (l && typeof op[l - 1] === 'number' && op[l - 1] < 0) {
-        if (l >= 2 && typeof op[l - 2] === 'string') op[l - 2] += s;
+    const l = op.length, last = op[l - 1], prev = op[l - 2];
+    if (typeof last === 'string') op[l - 1] = last + s;
+    else if (typeof last === 'number' && last < 0) {
+        if (typeof prev === 'string') op[l - 2] = prev + s;
         else op.splice(l - 1, 0, s);
     } else op.push(s);
     return op;
@@ -62,8 +62,8 @@ export function pushInsert(op, s) {
  * @returns {Op} 'op' */
 export function pushDelete(op, n) {
     if (n <= 0) return op;
-    const l = op.length;
-    if (l && typeof op[l - 1] === 'number' && op[l - 1] < 0) op[l - 1] -= n;
+    const l = op.length, last = op[l - 1];
+    if (typeof last === 'number' && last < 0) op[l - 1] = last - n;
     else op.push(-n);
     return op;
 }
@@ -72,7 +72,8 @@ export function pushDelete(op, n) {
  * @param {Op} op
  * @returns {Op} 'op' */
 function trim(op) {
-    if (op.length && typeof op[op.length - 1] === 'number' && op[op.length - 1] > 0) op.pop();
+    const last = op[op.length - 1];
+    if (typeof last === 'number' && last > 0) op.pop();
     return op;
 }
 
@@ -111,6 +112,7 @@ function append(op, c) {
  * @returns {Op} */
 export function normalize(wire) {
     if (!Array.isArray(wire)) throw new ChorusError('OT_EJSON', 'an op is a JSON array');
+    /** @type {Op} */
     const op = [];
     let base = 0, target = 0, bytes = 0;
     for (const c of wire) {
@@ -174,6 +176,7 @@ export function parseOpBytes(bytes) {
  * @param {string} [ins]
  * @returns {Op} */
 export function splice(pos, del, ins) {
+    /** @type {Op} */
     const op = [];
     pushRetain(op, pos);
     pushInsert(op, ins || '');
@@ -222,6 +225,7 @@ export function opEqual(a, b) {
  * @param {Op} op
  * @returns {string} */
 export function apply(text, op) {
+    /** @type {Op} */
     const out = [];
     let i = 0;
     for (const c of op) {
@@ -276,11 +280,12 @@ class Iter {
  * @param {Side} side
  * @returns {Op} */
 export function transform(a, b, side) {
+    /** @type {Op} */
     const out = [];
     const ia = new Iter(a);
     for (const cb of b) {
         if (typeof cb === 'string') {
-            if (side === LEFT) while (typeof ia.peek() === 'string') pushInsert(out, ia.take(0, 'string'));
+            if (side === LEFT) while (typeof ia.peek() === 'string') pushInsert(out, /** @type {string} */ (ia.take(0, 'string')));
             pushRetain(out, cpLength(cb));
             continue;
         }
@@ -303,6 +308,7 @@ export function transform(a, b, side) {
  * @param {Op} b
  * @returns {Op} */
 export function compose(a, b) {
+    /** @type {Op} */
     const out = [];
     const ia = new Iter(a);
     for (const cb of b) {
@@ -328,6 +334,7 @@ export function compose(a, b) {
  * @param {string} pre
  * @returns {Op} */
 export function invert(op, pre) {
+    /** @type {Op} */
     const out = [];
     let i = 0;
     for (const c of op) {
@@ -404,6 +411,7 @@ export function diff(before, after, caret) {
     const maxp = max - s;
     while (p < maxp && before.charCodeAt(p) === after.charCodeAt(p)) p++;
     if (p > 0 && isHigh(before.charCodeAt(p - 1))) p--;
+    /** @type {Op} */
     const op = [];
     pushRetain(op, cpLength(before.slice(0, p)));
     pushInsert(op, after.slice(p, after.length - s));
@@ -437,6 +445,7 @@ export function splitOp(op, maxBytes) {
                 room -= cost; j += step; k++;
             }
             if (k > 0) pushInsert(first, c.slice(0, j));
+            /** @type {Op} */
             const rest = [];
             pushRetain(rest, targetLen(first));
             pushInsert(rest, c.slice(j));
@@ -445,6 +454,7 @@ export function splitOp(op, maxBytes) {
             return [trim(first), trim(rest)];
         }
         if (first.length === 0) return [op, []];
+        /** @type {Op} */
         const rest = [];
         pushRetain(rest, targetLen(first));
         for (const x of op.slice(i)) append(rest, x);
