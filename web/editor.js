@@ -8,8 +8,9 @@
  * (composed into 'held') so the IME is never disturbed; at compositionend
  * the composed text is transformed over them and both sides catch up.
  * Undo/redo is the library's UndoStack (inverse ops of the user's own
- * edits, transformed through remote ops, typing grouped over UNDO_GROUP_MS). Remote carets and selections are drawn in an overlay under
- * the (transparent) textarea with the same font and wrapping. The history
+ * edits, moved over remote ops, typing grouped over UNDO_GROUP_MS).
+ * Remote carets and selections are drawn in an overlay under the
+ * (transparent) textarea with the same font and wrapping. The history
  * panel lives in history.js, the sharing dialog in share.js. Everything a
  * user supplied is written with textContent, never as HTML. */
 import * as C from '/chorus.js';

@@ -1,14 +1,11 @@
 /* doc.js -- one document joined over chorus.v1: text, OT state, presence.
  *
- * A Doc is made by Connection.open() and driven by it: the connection hands
- * it the server's messages about the document (onJoined, onOp, onAck,
- * onPresence) and tells it when the socket drops. Where the document
- * stands with the server is one explicit state (DocState, with its allowed
- * transitions in TRANSITIONS); what is orthogonal to that lifecycle stays
- * apart: readOnly (the server refused our edits, in any state), denied (why
- * a join was refused) and presenceStale (the cursor last sent was mapped
- * back over pending edits). Invariant: this.base is the server's text at
- * this.ot.version and applying this.ot.pending() to it gives this.text. */
+ * Made by Connection.open() and driven by it (onJoined, onOp, onAck,
+ * onPresence, onDisconnect). Where the document stands with the server is
+ * one explicit state (DocState; allowed moves in TRANSITIONS); readOnly,
+ * denied and presenceStale are not lifecycle and stay apart. Invariant:
+ * this.base is the server's text at this.ot.version, and applying
+ * this.ot.pending() to it gives this.text. */
 import { ChorusError } from './error.js';
 import { Emitter } from './emitter.js';
 import { colorFor } from './ids.js';
