@@ -7,9 +7,10 @@
  * doc.text. During a composition nothing is sent and remote ops are held
  * (composed into 'held') so the IME is never disturbed; at compositionend
  * the composed text is transformed over them and both sides catch up.
- * Undo/redo keep inverse ops of the user's own edits, transformed through
- * remote ops. Remote carets and selections are drawn in an overlay under
- * the (transparent) textarea with the same font and wrapping. The history
+ * Undo/redo is the library's UndoStack (inverse ops of the user's own
+ * edits, moved over remote ops, typing grouped over UNDO_GROUP_MS).
+ * Remote carets and selections are drawn in an overlay under the
+ * (transparent) textarea with the same font and wrapping. The history
  * panel lives in history.js, the sharing dialog in share.js. Everything a
  * user supplied is written with textContent, never as HTML. */
 import * as C from '/chorus.js';
@@ -28,10 +29,7 @@ let doc = null;
 let shown = '';          /* what the textarea shows, in the model's terms */
 let composing = false;
 let held = null;         /* remote ops held during a composition (on 'shown') */
-let undoStack = [];      /* inverse ops; the top applies to doc.text */
-let redoStack = [];
-let lastUndoAt = 0;
-let undoing = false;
+const undo = new C.UndoStack({ groupMs: UNDO_GROUP_MS, limit: 500 });
 
 /* ---- Page setup ------------------------------------------------------ */
 
@@ -109,7 +107,7 @@ async function start() {
         history.follow();
         if (saved && $('notice').dataset.kind === 'retry') notice('');
     });
-    doc.on('reset', () => { undoStack = []; redoStack = []; });
+    doc.on('reset', () => undo.clear());
     doc.on('error', (e) => {
         if (doc.readOnly) { ta.readOnly = true; notice('View only: you cannot edit this document.'); }
         else if (e.code === 'forbidden' || e.code === 'unauthorized') accessProblem(e.code);
@@ -202,7 +200,7 @@ function localEdit(op) {
         notice(e.message);
         return;
     }
-    recordUndo(op, pre);
+    undo.record(op, pre);
     sendCursor();
     if (doc.peers.size) scheduleOverlay();
 }
@@ -221,31 +219,18 @@ function notice(msg, kind = '') {
     el.hidden = !msg;
 }
 
-function recordUndo(op, pre) {
-    if (undoing) return;
-    const inv = C.invert(op, pre);
-    const now = performance.now();
-    if (undoStack.length && now - lastUndoAt < UNDO_GROUP_MS) {
-        undoStack[undoStack.length - 1] = C.compose(inv, undoStack[undoStack.length - 1]);
-    } else undoStack.push(inv);
-    if (undoStack.length > 500) undoStack.shift();
-    lastUndoAt = now;
-    redoStack = [];
-}
-
-function undoRedo(from, to) {
-    if (composing || !from.length || !doc.ready) return;
+/* Undo (or redo, when 'back' is false) the user's last step: the textarea
+ * changes first, the caret goes to the end of the change, then the model. */
+function undoRedo(back) {
+    if (composing || !(back ? undo.canUndo : undo.canRedo) || !doc.ready) return;
     if (doc.readOnly) return;
-    const op = from.pop();
-    const pre = doc.text;
-    undoing = true;
-    try {
+    const apply = (op) => {
         applyToTextarea(op, true);
         shown = ta.value;
         doc.edit(op);
-    } finally { undoing = false; }
-    to.push(C.invert(op, pre));
-    lastUndoAt = 0;
+    };
+    if (back) undo.undo(doc.text, apply);
+    else undo.redo(doc.text, apply);
     sendCursor();
 }
 
@@ -254,22 +239,11 @@ function undoRedo(from, to) {
 function onChange(op, info) {
     history.follow();
     if (!info.remote) return;
-    transformStack(undoStack, op);
-    transformStack(redoStack, op);
+    undo.remote(op);
     if (composing) { held = held ? C.compose(held, op) : op; return; }
     applyToTextarea(op);
     shown = ta.value;
     window.dispatchEvent(new CustomEvent('chorus:remote', { detail: { t: performance.timeOrigin + performance.now() } }));
-}
-
-/* Transform a stack of inverse ops (top applies first) over 'op'. */
-function transformStack(stack, op) {
-    for (let i = stack.length - 1; i >= 0; i--) {
-        const e = stack[i];
-        stack[i] = C.transform(e, op, C.RIGHT);
-        op = C.transform(op, e, C.LEFT);
-    }
-    for (let i = stack.length - 1; i >= 0; i--) if (stack[i].length === 0) stack.splice(i, 1);
 }
 
 /* Apply 'op' (code points, on the textarea's value) in place with
@@ -280,22 +254,20 @@ function applyToTextarea(op, own) {
     const dir = ta.selectionDirection;
     let a = C.utf16ToCp(v, ta.selectionStart), b = C.utf16ToCp(v, ta.selectionEnd);
     const scroll = ta.scrollTop;
-    let i = 0, cp = 0, end = 0;
+    let i = 0;
     for (const c of op) {
         const cur = ta.value;
         if (typeof c === 'string') {
             ta.setRangeText(c, i, i, 'preserve');
-            i += c.length; cp += C.cpLength(c); end = cp;
+            i += c.length;
         } else if (c > 0) {
-            const j = C.cpToUtf16(cur.slice(i), c) + i;
-            i = j; cp += c;
+            i = C.cpToUtf16(cur.slice(i), c) + i;
         } else {
             const j = C.cpToUtf16(cur.slice(i), -c) + i;
             ta.setRangeText('', i, j, 'preserve');
-            end = cp;
         }
     }
-    if (own) { a = b = end; } else {
+    if (own) { a = b = C.caretAfter(op); } else {
         a = C.transformPos(a, op, C.LEFT);
         b = C.transformPos(b, op, C.LEFT);
     }
@@ -432,14 +404,14 @@ ta.addEventListener('compositionend', () => {
     sendCursor();
 });
 ta.addEventListener('beforeinput', (e) => {
-    if (e.inputType === 'historyUndo') { e.preventDefault(); undoRedo(undoStack, redoStack); }
-    else if (e.inputType === 'historyRedo') { e.preventDefault(); undoRedo(redoStack, undoStack); }
+    if (e.inputType === 'historyUndo') { e.preventDefault(); undoRedo(true); }
+    else if (e.inputType === 'historyRedo') { e.preventDefault(); undoRedo(false); }
 });
 ta.addEventListener('keydown', (e) => {
     if (e.isComposing || !(e.ctrlKey || e.metaKey) || e.altKey) return;
     const k = e.key.toLowerCase();
-    if (k === 'z' && !e.shiftKey) { e.preventDefault(); undoRedo(undoStack, redoStack); }
-    else if ((k === 'z' && e.shiftKey) || k === 'y') { e.preventDefault(); undoRedo(redoStack, undoStack); }
+    if (k === 'z' && !e.shiftKey) { e.preventDefault(); undoRedo(true); }
+    else if ((k === 'z' && e.shiftKey) || k === 'y') { e.preventDefault(); undoRedo(false); }
 });
 for (const ev of ['select', 'keyup', 'mouseup', 'focus', 'selectionchange']) ta.addEventListener(ev, sendCursor);
 document.addEventListener('selectionchange', sendCursor);
