@@ -14,7 +14,8 @@
  * never rewritten. In team mode reading needs the viewer role on D, restore
  * the editor role, fork the viewer role on D and a login (the forker owns
  * the fork); the op's user is then the logged-in name. JSON shapes:
- * docs/history.md. */
+ * docs/history.md. The routes are rows of the API's table (routes.c);
+ * each job embeds the shared srv_api_task (task.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "server/net/http.h"
+#include "server/srv.h"
 
 #define GATE_MAX 1024      /* longest Host or Origin read */
 

@@ -3,9 +3,10 @@
  * headers pass is offered to the env's 'route' hook (the API's route
  * table, handed in by serve.c), then /ws (426), then a file of web/.
  *
- * Every response is built whole in memory (files of web/, JSON, text) and
- * written from LWS_CALLBACK_HTTP_WRITEABLE: headers in one callback, then
- * the body in chunks, one lws_write per callback. The upgrade gate
+ * A response is whole in memory (files of web/, JSON, text) or, for an
+ * export, in a file read as it goes; it is written from
+ * LWS_CALLBACK_HTTP_WRITEABLE: headers in one callback, then the body in
+ * chunks, one lws_write per callback. The upgrade gate
  * (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) is the only place a WebSocket can be
  * refused with a status: Host, path, subprotocol, Origin and per-IP limit.
  * Before any route, a request's headers alone may refuse it (screen): an

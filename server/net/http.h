@@ -1,13 +1,12 @@
-/* http.h -- server/net's HTTP side: one request and its answer (http.c),
- * files of web/ (static.c), and the gate on Host and Origin (gate.c).
+/* http.h -- server/net's HTTP side: the lws callback that reads requests
+ * and writes their answers (http.c), files of web/ (static.c), and the
+ * gate on Host and Origin (gate.c). A request and its answer are data of
+ * server/base/http_req.h, which server/api answers too.
  *
- * net knows no route of the API: the composition root (serve.c) hands it
- * an srv_http_env at start-up, whose 'route' hook (the API's route table,
- * server/api/) is asked about every request before /ws and web/ files.
- * A handler either answers at once (srv_http_respond...) or holds the
- * request for a pool task and answers from its done() callback; if the
- * client has gone by then, the request was detached (r->wsi NULL) and the
- * answer is dropped. Everything here runs on the lws thread. */
+ * net knows no route of the API: the composition root (cli/serve.c) hands
+ * it an srv_http_env at start-up, whose 'route' hook (the API's route
+ * table) is asked about every request that passes the gate, before /ws and
+ * web/ files. Everything here runs on the lws thread. */
 #ifndef CHORUS_SERVER_NET_HTTP_H
 #define CHORUS_SERVER_NET_HTTP_H
 
@@ -16,12 +15,13 @@
 #include <stddef.h>
 
 #include "server/base/http_req.h"
-#include "server/srv.h"
+
+struct srv_config;         /* server/srv.h: the flags of chorus serve */
 
 /* What net is handed at start-up (serve.c) and keeps for its life; the
  * protocol's user pointer (struct lws_protocols .user) points to it. */
 typedef struct srv_http_env {
-    const srv_config *cfg;    /* the gate's lists, --conns-per-ip */
+    const struct srv_config *cfg; /* the gate's lists, --conns-per-ip */
     const char *web_root;     /* real path of web/ */
     /* The API: 1 when it answered (or started answering) 'r', 0 when the
      * path is none of its routes (then /ws and web/ files are tried). */
@@ -58,19 +58,19 @@ const char *srv__mime_type(const char *path);
  * brackets removed) must be an --allow-host entry (or '*'), the bind
  * address, localhost, 127.0.0.1, ::1 or the host of an --allow-origin;
  * when bound to every address, any IP literal too. 1 yes, 0 no. */
-int srv_gate_host_ok(const srv_config *cfg, const char *host);
+int srv_gate_host_ok(const struct srv_config *cfg, const char *host);
 /* May a browser page of 'origin' talk to us? It must be an --allow-origin
  * entry (or '*'), or, without any, the server's own origin: http:// or
  * https:// followed by 'host' (the request's Host; NULL: none). 1 or 0. */
-int srv_gate_origin_ok(const srv_config *cfg, const char *origin,
+int srv_gate_origin_ok(const struct srv_config *cfg, const char *origin,
                        const char *host);
 /* The same on a request's headers; a header too long to read whole
  * (over 1 KiB) is refused. srv__gate_host: 1 may be answered, 0 not. */
-int srv__gate_host(const srv_config *cfg, struct lws *wsi);
+int srv__gate_host(const struct srv_config *cfg, struct lws *wsi);
 enum { SRV_GATE_NO_ORIGIN, SRV_GATE_ALLOWED, SRV_GATE_FOREIGN };
-int srv__gate_origin(const srv_config *cfg, struct lws *wsi); /* SRV_GATE_* */
+int srv__gate_origin(const struct srv_config *cfg, struct lws *wsi); /* SRV_GATE_* */
 /* May a request that changes state go on? 1 when its Origin is allowed,
  * or it has none and no Sec-Fetch-Site other than same-origin or none. */
-int srv__gate_csrf(const srv_config *cfg, struct lws *wsi);
+int srv__gate_csrf(const struct srv_config *cfg, struct lws *wsi);
 
 #endif
