@@ -5,6 +5,7 @@
  * Invariant: a started job holds its request (srv_http_hold) until
  * srv__api_answer, which answers exactly once (dropped by http_req.c when
  * the client has gone) and frees the job. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
