@@ -1,8 +1,8 @@
 /* fuzz_http.c -- the HTTP side without a network: static path resolution
  * (srv__static_resolve, srv__mime_type), query arguments (srv_http_arg) and
- * the whole API router (srv__api_dispatch: /api/docs..., /history,
+ * the API's whole route table (srv__api_dispatch: /api/docs..., /history,
  * /sessions, /export, /restore, /fork, /metrics) on a real store
- * (fuzz_env.h).
+ * (fuzz_env.h), under an srv_api_env made of fuzz_env's server.
  *
  * An input is a request: first byte the method (and bit 0x80: team mode),
  * then the path up to '\n', then "name=value" argument lines up to an
@@ -20,7 +20,8 @@
 #include <sys/stat.h>
 
 #include "fuzz/fuzz_env.h"
-#include "server/http.h"
+#include "server/api/api.h"
+#include "server/net/http.h"
 
 #define CHECK(x) do { if (!(x)) { fprintf(stderr, "fuzz_http: %s (line %d)\n", #x, __LINE__); abort(); } } while (0)
 
@@ -62,6 +63,14 @@ static void make_web_root(void)
 }
 
 static store *seed_store;
+static srv_api_env api_env;
+
+static void gauges(srv_api_gauges *g)
+{
+    g->conns = srv__g.nconns;
+    g->open_docs = srv__sessions_count();
+    g->queued_bytes = srv__g.queued_bytes;
+}
 
 /* Each input starts with one document, "notes", three ops long, so the
  * routes on a document have something to read, restore and fork. */
@@ -83,6 +92,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fenv_init();
     CHECK(srv_auth_init(srv__g.db_path) == 0);
     make_web_root();
+    api_env.cfg = &srv__g.cfg;
+    api_env.pool = srv__g.pool;
+    api_env.submit_auth = srv_task_submit_auth;
+    api_env.writer = srv__g.writer;
+    api_env.metrics = &srv__g.metrics;
+    api_env.gauges = gauges;
+    api_env.rights_changed = srv_rights_changed;
     CHECK(store_open(&seed_store, srv__g.db_path, NULL, NULL, 0) == 0);
     return 0;
 }
@@ -167,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!(team && strstr(r->path, "/api/login"))) {
         srv_auth_set_team(team != 0);
-        if (srv__api_dispatch(r)) {
+        if (srv__api_dispatch(&api_env, r)) {
             fenv_pump();
             check_answer(r);
         }

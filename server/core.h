@@ -142,13 +142,11 @@ void srv_conn_drop_join(srv_conn *c, srv_session *s);
 
 /* Keep the token of an upgrade request for its connection (ws.c). */
 void srv__ws_upgrade_token(struct lws *wsi, const char *token);
-int srv__http_token(struct lws *wsi, char *out, size_t outlen);
 
-/* The lws protocol callbacks (ws.c, http.c). */
+/* The lws protocol callback of chorus.v1 (ws.c); HTTP's is in
+ * server/net/http.h. */
 int srv__ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                      void *user, void *in, size_t len);
-int srv__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
-                       void *user, void *in, size_t len);
 
 /* ---- chorus.v1 messages (proto.c): one whole client message */
 void srv__proto_handle(srv_conn *c, const char *data, size_t len);
@@ -202,11 +200,6 @@ int srv_task_submit_auth(srv_task *t);
 /* Drain the writer and the pool (on EVENT_WAIT_CANCELLED). */
 void srv__drain(void);
 int srv_valid_doc_id(const char *s);
-/* A JSON string that is a valid doc id (and holds no U+0000)? 1 or 0. */
-int srv_json_doc_id(const json_t *v);
-/* Why 'v' cannot be a document's title (a string message), or NULL when
- * it can: a string of at most 200 characters, no control characters. */
-const char *srv_title_problem(const json_t *v);
 
 /* ---- rights end when they are taken away (rights.c)
  * Team mode only: in open mode every call here returns at once. A re-check
@@ -237,41 +230,15 @@ void srv__rights_tick(uint64_t now_ms);
  * hello or join whose rights were read before must read them again. */
 int srv_rights_stale(uint64_t seq);
 
-/* ---- HTTP (http.c, static.c, api.c) */
-typedef struct srv_http srv_http;  /* per-request state, in lws user memory */
-/* Free the requests still alive (after lws_context_destroy). */
-void srv__http_free_all(void);
-int srv__static_resolve(const char *web_root, const char *path, char *out,
-                        size_t outlen);
-const char *srv__mime_type(const char *path);
-
-/* ---- the gate: Host and Origin checks (gate.c) */
-/* May a request whose Host header is 'host' (NULL: none, not a browser)
- * be answered under 'cfg'? Its name (port stripped, case folded, IPv6
- * brackets removed) must be an --allow-host entry (or '*'), the bind
- * address, localhost, 127.0.0.1, ::1 or the host of an --allow-origin;
- * when bound to every address, any IP literal too. 1 yes, 0 no. */
-int srv_gate_host_ok(const srv_config *cfg, const char *host);
-/* May a browser page of 'origin' talk to us? It must be an --allow-origin
- * entry (or '*'), or, without any, the server's own origin: http:// or
- * https:// followed by 'host' (the request's Host; NULL: none). 1 or 0. */
-int srv_gate_origin_ok(const srv_config *cfg, const char *origin,
-                       const char *host);
-/* The same on a request's headers; a header too long to read whole
- * (over 1 KiB) is refused. srv__gate_host: 1 may be answered, 0 not. */
-int srv__gate_host(struct lws *wsi);
-enum { SRV_GATE_NO_ORIGIN, SRV_GATE_ALLOWED, SRV_GATE_FOREIGN };
-int srv__gate_origin(struct lws *wsi);    /* SRV_GATE_* */
-/* May a request that changes state go on? 1 when its Origin is allowed,
- * or it has none and no Sec-Fetch-Site other than same-origin or none. */
-int srv__gate_csrf(struct lws *wsi);
+/* ---- HTTP: server/net/http.h (transport, web/ files, the gate) and
+ * server/api/api.h (the routes, /metrics) */
 
 /* ---- the server (serve.c) */
 typedef struct srv_metrics {
     uint64_t ops_committed;
     uint64_t commits;
     uint64_t acks;
-    uint64_t ack_lat_buckets[16]; /* ack latency histogram (see api.c) */
+    uint64_t ack_lat_buckets[16]; /* ack latency histogram (api/metrics.c) */
     uint64_t ack_lat_count;
     double ack_lat_sum_s;
     uint64_t conns_total;
@@ -302,6 +269,8 @@ struct srv {
 
 extern srv srv__g;                /* the one server of this process */
 
+/* Count one ack's latency in srv__g.metrics (api/metrics.c, which knows
+ * the histogram's bounds). */
 void srv__ack_latency(double seconds);
 
 #endif

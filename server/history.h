@@ -74,11 +74,4 @@ int srv_sessions_feed(srv_sessions *g, const store_oprec *rec,
 /* Close the session in progress into *done: 1, or 0 when there is none. */
 int srv_sessions_flush(srv_sessions *g, srv_edit_session *done);
 
-/* Route /api/docs/D/{history,sessions,export,restore,fork} (history_api.c).
- * 'rest' is the path after D ("/history"...). Returns 1 when it answered
- * (or started answering), 0 when the path is not one of these. */
-struct srv_http_req;
-int srv__history_dispatch(struct srv_http_req *r, const char *doc,
-                          const char *rest);
-
 #endif

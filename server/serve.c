@@ -20,10 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/api/api.h"
 #include "server/auth/auth.h"
 #include "server/cli.h"
 #include "server/core.h"
 #include "server/base/base.h"
+#include "server/net/http.h"
 
 srv srv__g;
 
@@ -259,6 +261,36 @@ static const struct lws_http_mount mount = {
 
 static lws_retry_bo_t retry;
 
+/* HTTP: net's environment (the "http" protocol's user pointer) and the
+ * API's, which net reaches only through http_env.route. */
+static srv_api_env api_env;
+static srv_http_env http_env;
+
+static void api_gauges(srv_api_gauges *g)
+{
+    g->conns = srv__g.nconns;
+    g->open_docs = srv__sessions_count();
+    g->queued_bytes = srv__g.queued_bytes;
+}
+
+/* Once the context and the pools exist, before the loop serves anything. */
+static void wire_http(void)
+{
+    api_env.cfg = &srv__g.cfg;
+    api_env.tls = srv__g.tls;
+    api_env.pool = srv__g.pool;
+    api_env.submit_auth = srv_task_submit_auth;
+    api_env.writer = srv__g.writer;
+    api_env.metrics = &srv__g.metrics;
+    api_env.gauges = api_gauges;
+    api_env.rights_changed = srv_rights_changed;
+    http_env.cfg = &srv__g.cfg;
+    http_env.web_root = srv__g.web_root;
+    http_env.route = srv_api_route;
+    http_env.route_arg = &api_env;
+    http_env.wake = srv__drain;
+}
+
 static void lws_logger(int level, const char *line)
 {
     size_t n = strlen(line);
@@ -275,6 +307,7 @@ static int create_context(void)
     retry.secs_since_valid_hangup = (uint16_t)(srv__g.cfg.idle_timeout * 2 + 5);
     info.port = srv__g.cfg.port;
     info.iface = srv__g.cfg.bind;
+    protocols[0].user = &http_env;
     info.protocols = protocols;
     info.mounts = &mount;
     info.retry_and_idle_policy = &retry;
@@ -350,6 +383,7 @@ int srv_run(const srv_config *cfg)
         fprintf(stderr, "chorus: %s: %s\n", srv__g.db_path, err);
         goto out;
     }
+    wire_http();
     if (srv__relay_ticker_start(srv__g.ctx) < 0) /* relays then go at once */
         srv_warn("cannot start the relay ticker: broadcasts are not batched");
     signal(SIGPIPE, SIG_IGN);
@@ -378,7 +412,7 @@ out:
     store_pool_free(srv__g.pool);
     store_writer_free(srv__g.writer);
     if (srv__g.ctx) lws_context_destroy(srv__g.ctx);
-    srv__http_free_all();
+    srv__http_free_all(&http_env);
     srv_map_clear(&srv__g.ip_counts);
     if (rc == 0) srv_info("stopped cleanly");
     return rc;

@@ -1,4 +1,4 @@
-/* history_api.c -- the history routes of the HTTP API:
+/* history_routes.c -- the history routes of the HTTP API:
  *
  *   GET  /api/docs/D/history?after=V&limit=N   ops after V (limit 100, max 1000)
  *   GET  /api/docs/D/sessions?after=V&limit=N  edit sessions (limit 100, max 1000)
@@ -14,7 +14,8 @@
  * never rewritten. In team mode reading needs the viewer role on D, restore
  * the editor role, fork the viewer role on D and a login (the forker owns
  * the fork); the op's user is then the logged-in name. JSON shapes:
- * docs/history.md. */
+ * docs/history.md. The routes are rows of the API's table (routes.c);
+ * each job embeds the shared srv_api_task (task.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,68 +23,42 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
-#include "server/auth/auth.h"
-#include "server/core.h"
+#include "server/api/api.h"
 #include "server/export.h"
 #include "server/history.h"
-#include "server/http.h"
-#include "server/base/base.h"
 
 #define LIMIT_DEFAULT 100
 #define LIMIT_MAX 1000
 
 typedef struct hist_task hist_task;
 struct hist_task {
-    srv_task t;
-    srv_http_req *r;
-    int (*build)(store *st, hist_task *h);
-    int need;                      /* SRV_NEED_* on 'doc' */
-    srv_identity who;              /* who asks (team mode), from run_task */
-    char doc[65];
+    srv_api_task t;                /* first */
     int64_t after, limit, version; /* version < 0: the current one */
     int desc;                      /* sessions: newest first, before 'version' */
     int fmt;
     char new_id[65];
     char *title;
     char user[65];
-    /* the answer, built on the pool thread */
-    int status;
-    const char *ctype;
-    char *body;
-    size_t len;
-    int fd;                        /* an export: the body is this file */
-    char disposition[160];
     /* restore: the op to submit on the lws thread, made on 'base' */
     ot_op *op;
     int64_t base;
     int tries;
 };
 
-static void set_json(hist_task *h, int status, json_t *v)
+static int set_json(hist_task *h, int status, json_t *v)
 {
-    h->status = status;
-    h->ctype = "application/json";
-    h->body = v ? json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    h->len = h->body ? strlen(h->body) : 0;
-    json_decref(v);
+    return srv__api_json(&h->t, status, v, 0);
 }
 
 static int set_error(hist_task *h, int status, const char *code,
                      const char *message, int rc)
 {
-    set_json(h, status, json_pack("{s:s,s:s}", "error", code, "message", message));
-    return rc;
+    return srv__api_error(&h->t, status, code, message, rc);
 }
 
 static int storage_error(hist_task *h, int rc)
 {
-    if (rc == STORE_ENOTFOUND)
-        return set_error(h, 404, "not_found", "no such document", rc);
-    if (rc == STORE_ERANGE)
-        return set_error(h, 404, "no_version", "the document has no such version", rc);
-    return set_error(h, 500, "server_error", store_strerror(rc), rc);
+    return srv__api_storage_error(&h->t, rc);
 }
 
 /* ---- history: the ops themselves */
@@ -99,11 +74,12 @@ static json_t *op_json(const store_oprec *r, const ot_op *op)
                      (json_int_t)ins, "removed", (json_int_t)del);
 }
 
-static int build_history(store *st, hist_task *h)
+static int build_history(store *st, srv_api_task *t)
 {
+    hist_task *h = (hist_task *)t;
     srv_walk w;
     const store_oprec *r;
-    int rc = srv_walk_init(&w, st, h->doc, h->after, -1, 0);
+    int rc = srv_walk_init(&w, st, h->t.doc, h->after, -1, 0);
     if (rc < 0) return storage_error(h, rc);
     int64_t cur = w.end;
     if (w.end - w.after > h->limit) w.end = w.after + h->limit;
@@ -117,7 +93,7 @@ static int build_history(store *st, hist_task *h)
         json_decref(next);
         return storage_error(h, rc);
     }
-    set_json(h, 200, json_pack("{s:s,s:I,s:o,s:o}", "doc", h->doc, "version",
+    set_json(h, 200, json_pack("{s:s,s:I,s:o,s:o}", "doc", h->t.doc, "version",
                                (json_int_t)cur, "ops", ops, "next", next));
     return 0;
 }
@@ -142,23 +118,24 @@ static int sessions_answer(hist_task *h, int rc, json_t *list, int64_t cur,
         json_decref(list);
         return storage_error(h, rc);
     }
-    set_json(h, 200, json_pack("{s:s,s:I,s:I,s:o,s:o}", "doc", h->doc, "version",
+    set_json(h, 200, json_pack("{s:s,s:I,s:I,s:o,s:o}", "doc", h->t.doc, "version",
                                (json_int_t)cur, "gap_ms",
                                (json_int_t)SRV_SESSION_GAP_MS, "sessions", list,
                                "next", next < 0 ? json_null() : json_integer(next)));
     return 0;
 }
 
-static int build_sessions_desc(store *st, hist_task *h);
+static int build_sessions_desc(store *st, srv_api_task *t);
 
-static int build_sessions(store *st, hist_task *h)
+static int build_sessions(store *st, srv_api_task *t)
 {
-    if (h->desc) return build_sessions_desc(st, h);
+    hist_task *h = (hist_task *)t;
+    if (h->desc) return build_sessions_desc(st, t);
     srv_walk w;
     srv_sessions g;
     srv_edit_session done;
     const store_oprec *r;
-    int rc = srv_walk_init(&w, st, h->doc, h->after, -1, 0);
+    int rc = srv_walk_init(&w, st, h->t.doc, h->after, -1, 0);
     if (rc < 0) return storage_error(h, rc);
     int64_t cur = w.end, next = -1, count = 0;
     json_t *list = json_array();
@@ -180,17 +157,18 @@ static int build_sessions(store *st, hist_task *h)
 /* Newest first: the sessions up to version h->version (default: current),
  * kept in a ring of the last 'limit' while the log is walked from 0, so page
  * boundaries are the same session boundaries as in the oldest-first view. */
-static int build_sessions_desc(store *st, hist_task *h)
+static int build_sessions_desc(store *st, srv_api_task *t)
 {
+    hist_task *h = (hist_task *)t;
     srv_walk w;
     srv_sessions g;
     const store_oprec *r;
     store_docinfo d;
     memset(&d, 0, sizeof d);
-    int rc = store_doc_get(st, h->doc, &d);
+    int rc = store_doc_get(st, h->t.doc, &d);
     int64_t cur = d.version;
     store_docinfo_clear(&d);
-    if (rc < 0 || (rc = srv_walk_init(&w, st, h->doc, 0, h->version, 0)) < 0)
+    if (rc < 0 || (rc = srv_walk_init(&w, st, h->t.doc, 0, h->version, 0)) < 0)
         return storage_error(h, rc);
     size_t cap = (size_t)h->limit, n = 0;
     srv_edit_session *ring = calloc(cap, sizeof *ring);
@@ -210,26 +188,27 @@ static int build_sessions_desc(store *st, hist_task *h)
 
 /* ---- export: written to an unlinked temporary file, streamed from it */
 
-static int build_export(store *st, hist_task *h)
+static int build_export(store *st, srv_api_task *t)
 {
+    hist_task *h = (hist_task *)t;
     FILE *f = tmpfile();
     struct stat sb;
     if (!f) return set_error(h, 500, "server_error", "no temporary file", STORE_EIO);
-    int rc = srv_export_write(st, h->doc, h->version, (srv_export_format)h->fmt, f);
-    if (rc == 0 && (fstat(fileno(f), &sb) < 0 || (h->fd = dup(fileno(f))) < 0))
+    int rc = srv_export_write(st, h->t.doc, h->version, (srv_export_format)h->fmt, f);
+    if (rc == 0 && (fstat(fileno(f), &sb) < 0 || (h->t.fd = dup(fileno(f))) < 0))
         rc = STORE_EIO;
     fclose(f);
     if (rc < 0) return storage_error(h, rc);
-    h->status = 200;
-    h->ctype = srv_export_ctype((srv_export_format)h->fmt);
-    h->len = (size_t)sb.st_size;
+    h->t.status = 200;
+    h->t.ctype = srv_export_ctype((srv_export_format)h->fmt);
+    h->t.len = (size_t)sb.st_size;
     if (h->version >= 0)
-        snprintf(h->disposition, sizeof h->disposition,
-                 "attachment; filename=\"%s-v%" PRId64 ".%s\"", h->doc,
+        snprintf(h->t.disposition, sizeof h->t.disposition,
+                 "attachment; filename=\"%s-v%" PRId64 ".%s\"", h->t.doc,
                  h->version, srv_export_ext((srv_export_format)h->fmt));
     else
-        snprintf(h->disposition, sizeof h->disposition,
-                 "attachment; filename=\"%s.%s\"", h->doc,
+        snprintf(h->t.disposition, sizeof h->t.disposition,
+                 "attachment; filename=\"%s.%s\"", h->t.doc,
                  srv_export_ext((srv_export_format)h->fmt));
     return 0;
 }
@@ -275,14 +254,26 @@ static int diff_op(ot_op **out, const char *from, size_t nf, const char *to,
     return 0;
 }
 
-static int build_restore(store *st, hist_task *h)
+/* The op's author: who is logged in; in team mode without a login, a
+ * share link's guest (marked as one); in open mode the body's name. */
+static void author(hist_task *h)
 {
+    if (h->t.who.user_id)
+        snprintf(h->user, sizeof h->user, "%s", h->t.who.name);
+    else if (srv_auth_team())
+        srv_guest_name(h->user, sizeof h->user, h->user);
+}
+
+static int build_restore(store *st, srv_api_task *t)
+{
+    hist_task *h = (hist_task *)t;
+    author(h);
     char *cur = NULL, *old = NULL;
     size_t ncur = 0, nold = 0;
-    int rc = store_load(st, h->doc, &cur, &ncur, &h->base);
+    int rc = store_load(st, h->t.doc, &cur, &ncur, &h->base);
     if (rc < 0) return storage_error(h, rc);
     if (h->version > h->base) rc = STORE_ERANGE;
-    else rc = store_text_at(st, h->doc, h->version, &old, &nold);
+    else rc = store_text_at(st, h->t.doc, h->version, &old, &nold);
     if (rc == 0) rc = diff_op(&h->op, cur, ncur, old, nold);
     free(cur);
     free(old);
@@ -290,7 +281,7 @@ static int build_restore(store *st, hist_task *h)
     if (ot_op_is_noop(h->op)) {
         ot_op_free(h->op);
         h->op = NULL;
-        set_json(h, 200, json_pack("{s:s,s:I,s:I,s:b}", "doc", h->doc, "version",
+        set_json(h, 200, json_pack("{s:s,s:I,s:I,s:b}", "doc", h->t.doc, "version",
                                    (json_int_t)h->base, "restored",
                                    (json_int_t)h->version, "changed", 0));
     }
@@ -298,13 +289,6 @@ static int build_restore(store *st, hist_task *h)
 }
 
 /* ---- fork: a new document starting from D's text at N */
-
-static void random_id(char *out)
-{
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    for (int i = 0; i < 12; i++) out[i] = alphabet[randombytes_uniform(36)];
-    out[12] = 0;
-}
 
 /* Create the fork with its first op (the whole text) and its owner, in
  * one transaction. */
@@ -320,25 +304,29 @@ static int fork_create(store *st, hist_task *h, const char *title,
                        .time_ms = now};
     if (rc == 0)
         rc = store_doc_create_with(st, h->new_id, title,
-                                   h->who.user_id ? h->who.name : "", now,
-                                   h->who.user_id, &rec, bytes ? 1 : 0);
+                                   h->t.who.user_id ? h->t.who.name : "", now,
+                                   h->t.who.user_id, &rec, bytes ? 1 : 0);
     ot_op_free(op);
     free(wire);
     return rc;
 }
 
-static int build_fork(store *st, hist_task *h)
+static int build_fork(store *st, srv_api_task *t)
 {
+    hist_task *h = (hist_task *)t;
+    if (srv_auth_team() && !h->t.who.user_id)
+        return set_error(h, 401, "unauthorized", "log in to fork a document", -1);
+    author(h);
     store_docinfo d, e;
     char *text = NULL, title[512];
     size_t bytes = 0;
     int64_t now = (int64_t)srv_wall_ms();
     memset(&d, 0, sizeof d);
     memset(&e, 0, sizeof e);
-    int rc = store_doc_get(st, h->doc, &d);
+    int rc = store_doc_get(st, h->t.doc, &d);
     if (rc < 0) return storage_error(h, rc);
     if (h->version < 0) h->version = d.version;
-    rc = store_text_at(st, h->doc, h->version, &text, &bytes);
+    rc = store_text_at(st, h->t.doc, h->version, &text, &bytes);
     if (!h->title) {
         const char *base = d.title && d.title[0] ? d.title : d.id;
         snprintf(title, sizeof title, "%s (fork of version %" PRId64 ")",
@@ -348,7 +336,7 @@ static int build_fork(store *st, hist_task *h)
     if (rc == 0)
         rc = fork_create(st, h, h->title ? h->title : title, text, bytes, now);
     free(text);
-    if (rc == STORE_EEXIST && !srv_auth_may_know(st, &h->who, h->new_id))
+    if (rc == STORE_EEXIST && !srv_auth_may_know(st, &h->t.who, h->new_id))
         return set_error(h, 409, "id_unavailable", SRV_ID_UNAVAILABLE, rc);
     if (rc == STORE_EEXIST)
         return set_error(h, 409, "exists", "a document with that id exists", rc);
@@ -359,112 +347,54 @@ static int build_fork(store *st, hist_task *h)
                                (json_int_t)e.version, "updated",
                                (json_int_t)e.updated_ms, "created",
                                (json_int_t)e.created_ms, "creator", e.creator,
-                               "forked_from", "doc", h->doc, "version",
+                               "forked_from", "doc", h->t.doc, "version",
                                (json_int_t)h->version));
     store_docinfo_clear(&e);
     return 0;
 }
 
-/* ---- running the tasks and answering */
+/* ---- restore: the op goes through the document's session */
 
-static int run_task(store *st, store_task *t)
+static void hist_clear(srv_api_task *t)
 {
     hist_task *h = (hist_task *)t;
-    int role = 0, status = 0;
-    const char *code = NULL;
-    if (srv_auth_http(st, h->r->token, srv_http_arg(h->r, "share"), h->doc,
-                      h->need, &h->who, &role, &status, &code) < 0)
-        return set_error(h, status, code,
-                         status == 401 ? "log in first (or use a share link)"
-                         : status == 403 ? "you do not have access to this"
-                         : status == 404 ? "no such document" : "server error",
-                         -1);
-    if (h->build == build_fork && srv_auth_team() && !h->who.user_id)
-        return set_error(h, 401, "unauthorized", "log in to fork a document", -1);
-    if (h->who.user_id) /* the op's author is who is logged in */
-        snprintf(h->user, sizeof h->user, "%s", h->who.name);
-    else if (srv_auth_team()) /* a share link's guest: marked as one */
-        srv_guest_name(h->user, sizeof h->user, h->user);
-    return h->build(st, h);
-}
-
-static void task_free(hist_task *h)
-{
-    srv_http_release(h->r);
-    if (h->fd >= 0) close(h->fd);
     ot_op_free(h->op);
-    free(h->body);
     free(h->title);
-    free(h);
-}
-
-static void task_done(srv_task *t);
-
-static int submit(hist_task *h)
-{
-    h->t.base.run = run_task;
-    h->t.done = task_done;
-    return srv_task_submit(&h->t);
-}
-
-static void answer(hist_task *h)
-{
-    srv_http_req *r = h->r;
-    if (h->fd >= 0) {
-        if (r->wsi) snprintf(r->disposition, sizeof r->disposition, "%s",
-                             h->disposition);
-        srv_http_respond_fd(r, h->status, h->ctype, h->fd, h->len);
-        h->fd = -1;
-    } else if (!h->body) {
-        srv_http_error(r, 500, "server_error", "out of memory");
-    } else {
-        srv_http_respond(r, h->status, h->ctype, h->body, h->len);
-        h->body = NULL;
-    }
-    task_free(h);
 }
 
 static void restore_done(void *arg, int rc, int64_t version)
 {
     hist_task *h = arg;
-    if (rc == STORE_ERANGE && h->tries++ < 3 && submit(h) == 0)
+    if (rc == STORE_ERANGE && h->tries++ < 3 && srv__api_submit(&h->t, 0) == 0) {
+        srv_http_release(h->t.r); /* held once already, by the first submit */
         return; /* the session moved on between our read and the submit */
+    }
     if (rc < 0) {
         srv_log(SRV_LOG_WARN, "restore of %s to version %" PRId64 " failed: %s",
-                h->doc, h->version, store_strerror(rc));
+                h->t.doc, h->version, store_strerror(rc));
         set_error(h, rc == STORE_ERANGE ? 409 : 500,
                   rc == STORE_ERANGE ? "conflict" : "server_error",
                   rc == STORE_ERANGE ? "the document changed: try again"
                                      : store_strerror(rc), rc);
     } else {
-        set_json(h, 200, json_pack("{s:s,s:I,s:I,s:b}", "doc", h->doc, "version",
-                                   (json_int_t)version, "restored",
+        set_json(h, 200, json_pack("{s:s,s:I,s:I,s:b}", "doc", h->t.doc,
+                                   "version", (json_int_t)version, "restored",
                                    (json_int_t)h->version, "changed", 1));
     }
-    answer(h);
+    srv__api_answer(&h->t);
 }
 
-static void task_done(srv_task *t)
+/* Lws thread, after build_restore: submit its op (if it made one) like an
+ * editor's, and answer once it is committed. */
+static int restore_finish(srv_api_task *t)
 {
     hist_task *h = (hist_task *)t;
-    if (!h->op || !h->r->wsi) {
-        answer(h);
-        return;
-    }
+    if (!h->op || !t->r->wsi) return 0;
     ot_op *op = h->op;
     h->op = NULL;
-    int rc = srv_session_submit(h->doc, h->base, op, h->user, restore_done, h);
+    int rc = srv_session_submit(t->doc, h->base, op, h->user, restore_done, h);
     if (rc < 0) restore_done(h, rc, 0);
-}
-
-static void start(srv_http_req *r, hist_task *h)
-{
-    h->r = r;
-    srv_http_hold(r);
-    if (submit(h) < 0) {
-        srv_http_error(r, 503, "unavailable", "server is stopping");
-        task_free(h);
-    }
+    return 1;
 }
 
 /* ---- parsing requests */
@@ -526,16 +456,12 @@ static int text_ok(json_t *v, size_t max_cp)
 /* The JSON body of restore and fork. 0, or -1 after answering 400. */
 static int post_args(srv_http_req *r, hist_task *h, int fork)
 {
-    json_error_t jerr;
-    json_t *b = r->body_len ? json_loadb(r->body, r->body_len,
-                                         JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-                                         &jerr)
-                            : json_object();
+    json_t *b = srv__api_body(r, JSON_ALLOW_NUL);
+    if (!b) return -1;
     json_t *v = json_object_get(b, "version"), *id = json_object_get(b, "id");
     json_t *title = json_object_get(b, "title"), *user = json_object_get(b, "user");
     const char *err = NULL, *code = "bad_request";
-    if (!json_is_object(b)) err = "body must be a JSON object";
-    else if ((v || !fork) && (!json_is_integer(v) || json_integer_value(v) < 0))
+    if ((v || !fork) && (!json_is_integer(v) || json_integer_value(v) < 0))
         err = "version must be an integer >= 0", code = "bad_version";
     else if (user && !(text_ok(user, 64) && json_string_length(user) <= 64 &&
                        json_string_length(user) > 0))
@@ -553,48 +479,63 @@ static int post_args(srv_http_req *r, hist_task *h, int fork)
     snprintf(h->user, sizeof h->user, "%s",
              user ? json_string_value(user) : fork ? "fork" : "restore");
     if (fork && id) snprintf(h->new_id, sizeof h->new_id, "%s", json_string_value(id));
-    else if (fork) random_id(h->new_id);
+    else if (fork) srv__api_random_id(h->new_id);
     if (fork && title) h->title = strdup(json_string_value(title));
     json_decref(b);
     return 0;
 }
 
-static const struct route {
-    const char *path;
-    int post;
-    int need;
-    int (*build)(store *st, hist_task *h);
-} routes[] = {
-    {"/history", 0, SRV_NEED_VIEWER, build_history},
-    {"/sessions", 0, SRV_NEED_VIEWER, build_sessions},
-    {"/export", 0, SRV_NEED_VIEWER, build_export},
-    {"/restore", 1, SRV_NEED_EDITOR, build_restore},
-    {"/fork", 1, SRV_NEED_VIEWER, build_fork},
-};
+/* ---- the handlers (lws thread) */
 
-int srv__history_dispatch(srv_http_req *r, const char *doc, const char *rest)
+static hist_task *job_new(const srv_api_call *c,
+                          int (*build)(store *, srv_api_task *))
 {
-    const struct route *rt = NULL;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strcmp(rest, routes[i].path) == 0) rt = &routes[i];
-    if (!rt) return 0;
-    if (!srv_http_method_ok(r, rt->post ? "POST" : "GET, HEAD")) return 1;
-    hist_task *h = calloc(1, sizeof *h);
-    if (!h) {
-        srv_http_error(r, 500, "server_error", "out of memory");
-        return 1;
-    }
-    h->fd = -1;
+    hist_task *h = srv__api_task_new(c, sizeof *h, build);
+    if (!h) return NULL;
+    h->t.clear = hist_clear;
+    h->t.json_flags = JSON_ENSURE_ASCII;
     h->version = -1;
-    h->build = rt->build;
-    h->need = rt->need;
-    snprintf(h->doc, sizeof h->doc, "%s", doc);
-    if ((rt->post ? post_args(r, h, rt->build == build_fork)
-                  : get_args(r, h, rest)) < 0) {
-        free(h->title);
-        free(h);
-        return 1;
-    }
-    start(r, h);
-    return 1;
+    return h;
+}
+
+/* A GET route: its query arguments, then the task. */
+static void get_route(const srv_api_call *c, const char *rest,
+                      int (*build)(store *, srv_api_task *))
+{
+    hist_task *h = job_new(c, build);
+    if (!h) return;
+    if (get_args(c->r, h, rest) < 0) srv__api_task_free(&h->t);
+    else srv__api_start(&h->t);
+}
+
+void srv__api_history(const srv_api_call *c)
+{
+    get_route(c, "/history", build_history);
+}
+
+void srv__api_sessions(const srv_api_call *c)
+{
+    get_route(c, "/sessions", build_sessions);
+}
+
+void srv__api_export(const srv_api_call *c)
+{
+    get_route(c, "/export", build_export);
+}
+
+void srv__api_restore(const srv_api_call *c)
+{
+    hist_task *h = job_new(c, build_restore);
+    if (!h) return;
+    h->t.finish = restore_finish;
+    if (post_args(c->r, h, 0) < 0) srv__api_task_free(&h->t);
+    else srv__api_start(&h->t);
+}
+
+void srv__api_fork(const srv_api_call *c)
+{
+    hist_task *h = job_new(c, build_fork);
+    if (!h) return;
+    if (post_args(c->r, h, 1) < 0) srv__api_task_free(&h->t);
+    else srv__api_start(&h->t);
 }

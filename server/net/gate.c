@@ -10,13 +10,15 @@
  *   requests carry our SameSite=Strict cookie.
  *
  * A header too long to read whole is refused, never taken as absent.
- * Everything comes from the config; nothing here keeps state. */
+ * Everything comes from the config the caller hands in (the server's,
+ * from srv_http_env); nothing here keeps state. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
-#include "server/core.h"
+#include "server/net/http.h"
+#include "server/srv.h"
 
 #define GATE_MAX 1024      /* longest Host or Origin read */
 
@@ -142,29 +144,29 @@ static int host_of(struct lws *wsi, char *buf, size_t len)
     return rc ? rc : header(wsi, WSI_TOKEN_HTTP_COLON_AUTHORITY, buf, len);
 }
 
-int srv__gate_host(struct lws *wsi)
+int srv__gate_host(const srv_config *cfg, struct lws *wsi)
 {
     char host[GATE_MAX];
     int rc = host_of(wsi, host, sizeof host);
-    if (rc < 0) return any_host(&srv__g.cfg);
-    return srv_gate_host_ok(&srv__g.cfg, rc ? host : NULL);
+    if (rc < 0) return any_host(cfg);
+    return srv_gate_host_ok(cfg, rc ? host : NULL);
 }
 
-int srv__gate_origin(struct lws *wsi)
+int srv__gate_origin(const srv_config *cfg, struct lws *wsi)
 {
     char origin[GATE_MAX], host[GATE_MAX];
     int rc = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
     if (rc == 0) return SRV_GATE_NO_ORIGIN;
     if (rc < 0) return SRV_GATE_FOREIGN;
     rc = host_of(wsi, host, sizeof host);
-    return srv_gate_origin_ok(&srv__g.cfg, origin, rc > 0 ? host : NULL)
+    return srv_gate_origin_ok(cfg, origin, rc > 0 ? host : NULL)
                ? SRV_GATE_ALLOWED : SRV_GATE_FOREIGN;
 }
 
-int srv__gate_csrf(struct lws *wsi)
+int srv__gate_csrf(const srv_config *cfg, struct lws *wsi)
 {
     char site[32];
-    int o = srv__gate_origin(wsi);
+    int o = srv__gate_origin(cfg, wsi);
     if (o != SRV_GATE_NO_ORIGIN) return o == SRV_GATE_ALLOWED;
     /* no Origin: a script, or an old browser; one that says where the
      * request comes from must say it comes from our own pages */

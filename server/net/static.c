@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "server/core.h"
+#include "server/net/http.h"
 
 static int bad_path(const char *p)
 {
@@ -25,10 +25,6 @@ static int bad_path(const char *p)
     return 0;
 }
 
-/* Resolve 'path' (the URL path, already percent-decoded) to a file under
- * 'web_root' (a real path). "/" is index.html and "/d/<id>" the editor.
- * Returns 0 with the real file path in 'out', or -1 when there is no such
- * file or the path is not allowed (both answer 404). */
 int srv__static_resolve(const char *web_root, const char *path, char *out,
                         size_t outlen)
 {

@@ -1,9 +1,12 @@
-/* http.c -- the HTTP side of the one port: routing, responses, and the
- * WebSocket upgrade gate.
+/* http.c -- the HTTP side of the one port: requests, responses, and the
+ * WebSocket upgrade gate. It knows no API route: each request whose
+ * headers pass is offered to the env's 'route' hook (the API's route
+ * table, handed in by serve.c), then /ws (426), then a file of web/.
  *
- * Every response is built whole in memory (files of web/, JSON, text) and
- * written from LWS_CALLBACK_HTTP_WRITEABLE: headers in one callback, then
- * the body in chunks, one lws_write per callback. The upgrade gate
+ * A response is whole in memory (files of web/, JSON, text) or, for an
+ * export, in a file read as it goes; it is written from
+ * LWS_CALLBACK_HTTP_WRITEABLE: headers in one callback, then the body in
+ * chunks, one lws_write per callback. The upgrade gate
  * (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE) is the only place a WebSocket can be
  * refused with a status: Host, path, subprotocol, Origin and per-IP limit.
  * Before any route, a request's headers alone may refuse it (screen): an
@@ -19,9 +22,9 @@
 #include <unistd.h>
 
 #include "server/auth/auth.h"
-#include "server/core.h"
-#include "server/http.h"
 #include "server/base/base.h"
+#include "server/core.h"
+#include "server/net/http.h"
 
 #define CHUNK (64 * 1024)
 #define MAX_STATIC (32 * 1024 * 1024)
@@ -30,124 +33,15 @@ typedef struct http_pss {     /* lws per-connection user memory */
     srv_http_req *req;
 } http_pss;
 
-const char *srv_http_arg(const srv_http_req *r, const char *name)
+/* Ask lws for a WRITEABLE callback, where the answer is written. */
+static void kick(srv_http_req *r)
 {
-    size_t n = strlen(name);
-    for (int i = 0; i < r->nargs; i++)
-        if (strncmp(r->args[i], name, n) == 0 && r->args[i][n] == '=')
-            return r->args[i] + n + 1;
-    return NULL;
-}
-
-void srv_http_hold(srv_http_req *r)
-{
-    r->refs++;
-}
-
-/* Every request not yet freed: lws 4.1.6 does not report the close of a
- * connection it was flushing (a peer that half-closed during a response)
- * when it kills it at the end, so what is left is freed at shutdown. */
-static srv_http_req *live;
-
-static void free_req(srv_http_req *r)
-{
-    if (r->live_prev) r->live_prev->live_next = r->live_next;
-    else live = r->live_next;
-    if (r->live_next) r->live_next->live_prev = r->live_prev;
-    if (r->resp_fd >= 0) close(r->resp_fd);
-    free(r->body);
-    free(r->resp);
-    free(r);
-}
-
-void srv__http_free_all(void)
-{
-    while (live) free_req(live);
-}
-
-void srv_http_release(srv_http_req *r)
-{
-    if (!r || --r->refs > 0) return;
-    free_req(r);
-}
-
-
-void srv_http_respond(srv_http_req *r, int status, const char *ctype,
-                      char *body, size_t len)
-{
-    if (!r->wsi || r->responded) {
-        free(body);
-        return;
-    }
-    r->status = status;
-    r->ctype = ctype;
-    r->resp = body;
-    r->resp_len = len;
-    r->responded = 1;
     lws_callback_on_writable(r->wsi);
 }
 
-void srv_http_respond_fd(srv_http_req *r, int status, const char *ctype,
-                         int fd, size_t len)
+void srv__http_free_all(srv_http_env *env)
 {
-    if (!r->wsi || r->responded) {
-        close(fd);
-        return;
-    }
-    r->status = status;
-    r->ctype = ctype;
-    r->resp_fd = fd;
-    r->resp_len = len;
-    r->responded = 1;
-    lws_callback_on_writable(r->wsi);
-}
-
-void srv_http_json(srv_http_req *r, int status, json_t *v)
-{
-    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
-    json_decref(v);
-    if (!s) {
-        srv_http_respond(r, 500, "text/plain; charset=utf-8",
-                         strdup("out of memory\n"), 14);
-        return;
-    }
-    size_t n = strlen(s);
-    char *body = realloc(s, n + 2);
-    if (body) {
-        body[n++] = '\n';
-        body[n] = 0;
-    } else {
-        body = s;
-    }
-    srv_http_respond(r, status, "application/json", body, n);
-}
-
-void srv_http_error(srv_http_req *r, int status, const char *code,
-                    const char *message)
-{
-    srv_http_json(r, status,
-                  json_pack("{s:s,s:s}", "error", code, "message", message));
-}
-
-static const char *method_name(int m)
-{
-    static const char *names[] = {"", "GET", "HEAD", "POST", "PUT", "DELETE",
-                                  "PATCH", "OPTIONS"};
-    return m > 0 && m <= SRV_OPTIONS ? names[m] : "";
-}
-
-int srv_http_method_ok(srv_http_req *r, const char *allow)
-{
-    const char *name = method_name(r->method);
-    size_t n = strlen(name);
-    for (const char *p = allow; n && (p = strstr(p, name)); p += n)
-        if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == 0))
-            return 1;
-    char msg[96];
-    snprintf(msg, sizeof msg, "method not allowed here: use %s", allow);
-    r->allow = allow;
-    srv_http_error(r, 405, "method_not_allowed", msg);
-    return 0;
+    while (env->live) srv_http_free(env->live);
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -176,41 +70,36 @@ out:
     return buf;
 }
 
-static void serve_static(srv_http_req *r)
+static void serve_static(srv_http_env *env, srv_http_req *r)
 {
     char file[4096];
     size_t len = 0;
     char *body;
-    if (srv__static_resolve(srv__g.web_root, r->path, file, sizeof file) < 0 ||
+    if (srv__static_resolve(env->web_root, r->path, file, sizeof file) < 0 ||
         !(body = read_file(file, &len))) {
-        srv_http_respond(r, 404, "text/plain; charset=utf-8",
-                         strdup("not found\n"), 10);
+        srv_http_text(r, 404, "not found\n");
         return;
     }
     srv_http_respond(r, 200, srv__mime_type(file), body, len);
 }
 
-static void route(srv_http_req *r)
+static void route(srv_http_env *env, srv_http_req *r)
 {
     if (strcmp(r->path, "/healthz") == 0) {
-        srv_http_respond(r, 200, "text/plain; charset=utf-8", strdup("ok\n"),
-                         3);
+        srv_http_text(r, 200, "ok\n");
         return;
     }
-    if (srv__api_dispatch(r)) return;
+    if (env->route && env->route(env->route_arg, r)) return;
     if (strcmp(r->path, "/ws") == 0) {
-        srv_http_respond(r, 426, "text/plain; charset=utf-8",
-                         strdup("use a WebSocket with subprotocol chorus.v1\n"),
-                         43);
+        srv_http_text(r, 426, "use a WebSocket with subprotocol chorus.v1\n");
         return;
     }
     if (r->method != SRV_GET && r->method != SRV_HEAD) {
-        r->allow = "GET, HEAD";
-        srv_http_respond(r, 405, "text/plain; charset=utf-8",
-                         strdup("method not allowed\n"), 19);
+        snprintf(r->allow, sizeof r->allow, "GET, HEAD");
+        srv_http_text(r, 405, "method not allowed\n");
         return;
     }
-    serve_static(r);
+    serve_static(env, r);
 }
 
 static int method_of(struct lws *wsi, int *tok)
@@ -232,8 +121,6 @@ static int method_of(struct lws *wsi, int *tok)
     return 0;
 }
 
-/* The caller's token: "Authorization: Bearer T", else the session cookie.
- * Empty when neither (or too long to be ours). */
 int srv__http_token(struct lws *wsi, char *out, size_t outlen)
 {
     char buf[4096];
@@ -269,14 +156,16 @@ static int is_json(struct lws *wsi)
     return *p == 0 || *p == ';';
 }
 
-static srv_http_req *start_request(struct lws *wsi)
+static srv_http_req *start_request(srv_http_env *env, struct lws *wsi)
 {
     int tok = 0;
     srv_http_req *r = calloc(1, sizeof *r);
     if (!r) return NULL;
-    r->live_next = live;
-    if (live) live->live_prev = r;
-    live = r;
+    r->live = &env->live;
+    r->live_next = env->live;
+    if (env->live) env->live->live_prev = r;
+    env->live = r;
+    r->writable = kick;
     r->wsi = wsi;
     r->refs = 1;
     r->resp_fd = -1;
@@ -332,7 +221,7 @@ static int write_headers(struct lws *wsi, srv_http_req *r)
                                     (const unsigned char *)r->set_cookie,
                                     (int)strlen(r->set_cookie), &p, end))
         return -1;
-    if (r->allow &&
+    if (r->allow[0] &&
         lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
                                     (const unsigned char *)r->allow,
                                     (int)strlen(r->allow), &p, end))
@@ -409,7 +298,7 @@ static int changes_state(const srv_http_req *r)
 /* Sets r->refused (and its code and message) when the headers refuse the
  * request; r->close_after when its body, if any, cannot be delimited
  * (chunked, or no Content-Length on HTTP/1.x). Returns r->refused. */
-static int screen(struct lws *wsi, srv_http_req *r)
+static int screen(const srv_config *cfg, struct lws *wsi, srv_http_req *r)
 {
     int h2 = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COLON_PATH) > 0;
     int te = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
@@ -417,11 +306,11 @@ static int screen(struct lws *wsi, srv_http_req *r)
     int body = r->method == SRV_POST || r->method == SRV_PUT ||
                r->method == SRV_PATCH;
     r->close_after = !h2 && (te || (body && !cl));
-    if (strcmp(r->path, "/healthz") != 0 && !srv__gate_host(wsi))
+    if (strcmp(r->path, "/healthz") != 0 && !srv__gate_host(cfg, wsi))
         return refuse(r, 421, "misdirected",
                       "this server does not answer to that Host name "
                       "(see chorus serve --allow-host)");
-    if (changes_state(r) && !srv__gate_csrf(wsi))
+    if (changes_state(r) && !srv__gate_csrf(cfg, wsi))
         return refuse(r, 403, "forbidden_origin",
                       "a request that changes anything must come from this "
                       "server's own pages (or an --allow-origin)");
@@ -434,7 +323,7 @@ static int screen(struct lws *wsi, srv_http_req *r)
 
 /* A whole request: answer its refusal, or a body that is not JSON on an
  * API route (415), or route it. */
-static void dispatch(srv_http_req *r)
+static void dispatch(srv_http_env *env, srv_http_req *r)
 {
     if (r->dispatched++) return;
     if (r->refused)
@@ -445,7 +334,7 @@ static void dispatch(srv_http_req *r)
         srv_http_error(r, 415, "unsupported_media_type",
                        "send the body as Content-Type: application/json");
     else
-        route(r);
+        route(env, r);
 }
 
 /* Content-Length: 0? (lws never completes such a PUT or PATCH) */
@@ -457,41 +346,50 @@ static int empty_body(struct lws *wsi)
 }
 
 /* A request's headers are in: answer now, or once its body is. */
-static int on_request(struct lws *wsi, srv_http_req *r)
+static int on_request(srv_http_env *env, struct lws *wsi, srv_http_req *r)
 {
-    screen(wsi, r);
+    screen(env->cfg, wsi, r);
     if ((r->method == SRV_POST || r->method == SRV_PUT ||
          r->method == SRV_PATCH) && !r->close_after && !empty_body(wsi))
         return 0; /* dispatch when the body is complete */
-    dispatch(r);
+    dispatch(env, r);
     return 0;
 }
 
-static int confirm_upgrade(struct lws *wsi, const char *proto);
+static int confirm_upgrade(srv_http_env *env, struct lws *wsi,
+                           const char *proto);
+
+/* The env serve.c handed in, as the protocol's user pointer. */
+static srv_http_env *env_of(struct lws *wsi)
+{
+    const struct lws_protocols *p = lws_get_protocol(wsi);
+    return p ? p->user : NULL;
+}
 
 int srv__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
                        void *user, void *in, size_t len)
 {
     http_pss *pss = user;
+    srv_http_env *env = env_of(wsi);
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return confirm_upgrade(wsi, in);
+        return env ? confirm_upgrade(env, wsi, in) : -1;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        srv__drain();
+        if (env && env->wake) env->wake();
         return 0;
     case LWS_CALLBACK_HTTP:
-        if (!pss) return -1;
+        if (!pss || !env) return -1;
         if (pss->req) { /* the previous request on a keep-alive connection */
             pss->req->wsi = NULL;
             srv_http_release(pss->req);
         }
-        if (!(pss->req = start_request(wsi))) return -1;
-        return on_request(wsi, pss->req);
+        if (!(pss->req = start_request(env, wsi))) return -1;
+        return on_request(env, wsi, pss->req);
     case LWS_CALLBACK_HTTP_BODY:
         return pss && pss->req ? on_body(pss->req, in, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (!pss || !pss->req) return -1;
-        dispatch(pss->req);
+        if (!pss || !pss->req || !env) return -1;
+        dispatch(env, pss->req);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return pss ? on_writeable(wsi, pss->req) : -1;
@@ -542,10 +440,11 @@ static int has_subprotocol(struct lws *wsi)
     return 0;
 }
 
-static int confirm_upgrade(struct lws *wsi, const char *proto)
+static int confirm_upgrade(srv_http_env *env, struct lws *wsi,
+                           const char *proto)
 {
     char uri[256];
-    if (!srv__gate_host(wsi))
+    if (!srv__gate_host(env->cfg, wsi))
         return reject(wsi, 421, "this server does not answer to that Host name");
     if (!proto || strcmp(proto, "websocket") != 0)
         return reject(wsi, 400, "only websocket upgrades");
@@ -554,12 +453,12 @@ static int confirm_upgrade(struct lws *wsi, const char *proto)
         return reject(wsi, 404, "no websocket here: use /ws");
     if (!has_subprotocol(wsi))
         return reject(wsi, 400, "subprotocol chorus.v1 required");
-    if (srv__gate_origin(wsi) == SRV_GATE_FOREIGN)
+    if (srv__gate_origin(env->cfg, wsi) == SRV_GATE_FOREIGN)
         return reject(wsi, 403, "origin not allowed");
     char ip[64];
     lws_get_peer_simple(wsi, ip, sizeof ip);
     intptr_t open = (intptr_t)srv_map_get(&srv__g.ip_counts, ip);
-    if (srv__g.cfg.conns_per_ip > 0 && open >= srv__g.cfg.conns_per_ip)
+    if (env->cfg->conns_per_ip > 0 && open >= env->cfg->conns_per_ip)
         return reject(wsi, 429, "too many connections from this address");
     char token[64];
     srv__http_token(wsi, token, sizeof token);
