@@ -19,7 +19,6 @@
 #include "server/auth/auth.h"
 #include "server/core.h"
 #include "server/http.h"
-#include "server/history.h"
 #include "server/base/base.h"
 
 typedef struct api_task api_task;

@@ -26,8 +26,7 @@
 
 #include "server/auth/auth.h"
 #include "server/core.h"
-#include "server/export.h"
-#include "server/history.h"
+#include "server/history/history.h"
 #include "server/http.h"
 #include "server/base/base.h"
 

@@ -80,4 +80,9 @@ void srv_http_release(srv_http_req *r);
  * started) the answer, 0 when the path is not an API path. */
 int srv__api_dispatch(srv_http_req *r);
 
+/* Route /api/docs/D/{history,sessions,export,restore,fork} (history_api.c).
+ * 'rest' is the path after D ("/history"...). Returns 1 when it answered
+ * (or started answering), 0 when the path is not one of these. */
+int srv__history_dispatch(srv_http_req *r, const char *doc, const char *rest);
+
 #endif

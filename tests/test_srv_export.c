@@ -7,9 +7,7 @@
 #include <ftw.h>
 #include <unistd.h>
 
-#include "server/export.h"
-#include "server/history.h"
-#include "server/markdown.h"
+#include "server/history/history.h"
 #include "tests/harness.h"
 
 static char *render(const char *md)

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "server/cli.h"
+#include "server/cli/cli.h"
 #include "server/core.h"
-#include "server/export.h"
+#include "server/history/history.h"
 
 static const char export_help[] =
     "usage: chorus export DOC [--format F] [--version N] [-o FILE] [--data DIR]\n"

@@ -10,10 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/cli.h"
+#include "server/cli/cli.h"
 #include "server/base/base.h"
 #include "server/srv.h"
-#include "server/export.h"
 #include "storage/store.h"
 
 int srv_cli_int(const char *flag, const char *s, long lo, long hi, long *out)

@@ -16,6 +16,10 @@ extern const srv_command srv_commands[];
 int srv_cli_user(int argc, char **argv);
 int srv_cli_token(int argc, char **argv);
 
+/* cli_history.c: `chorus export` and `chorus import`. */
+int srv_cli_export(int argc, char **argv);
+int srv_cli_import(int argc, char **argv);
+
 /* Parse a whole decimal number in [lo, hi] into *out. 0, or -1 (and one
  * line on stderr naming 'flag'). */
 int srv_cli_int(const char *flag, const char *s, long lo, long hi, long *out);

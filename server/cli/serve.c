@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "server/auth/auth.h"
-#include "server/cli.h"
+#include "server/cli/cli.h"
 #include "server/core.h"
 #include "server/base/base.h"
 

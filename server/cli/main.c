@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/cli.h"
+#include "server/cli/cli.h"
 #include "server/srv.h"
 
 static const char *usage_text =

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server/markdown.h"
+#include "server/history/history.h"
 
 #define MAX_DEPTH 8
 

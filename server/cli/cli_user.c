@@ -14,7 +14,7 @@
 #include <sodium.h>
 
 #include "server/auth/auth.h"
-#include "server/cli.h"
+#include "server/cli/cli.h"
 
 static const char *user_help =
     "usage: chorus user <action> [--data DIR]\n"
