@@ -114,10 +114,24 @@ void srv_export_git_name(const char *name, char *out, size_t outlen);
  * "@chorus.invalid". */
 void srv_export_git_email(const char *name, char *out, size_t outlen);
 
-/* ---- Markdown (markdown.c) */
+/* ---- Markdown (markdown.c), for the html export
+ *
+ * Safety is the point: raw HTML in the source is shown as text; links keep
+ * only http:, https:, mailto: and relative targets (others are shown as
+ * their source) and carry rel="nofollow noopener noreferrer"; an image
+ * becomes a link to it, so opening an export fetches nothing; control
+ * characters become U+FFFD; nesting is bounded (SRV_MD_MAX_DEPTH). */
+
+/* Block quotes, lists, emphasis and links open at most this many HTML
+ * elements around any content; deeper ones give it to the deepest kept. */
+#define SRV_MD_MAX_DEPTH 32
 
 /* Write the HTML body fragment for 'len' bytes of UTF-8 Markdown 'text' to
- * 'out'. Returns 0, or -1 when writing failed (ferror). */
+ * 'out': CommonMark rendered by libcmark (linear time in 'len', whatever
+ * the input), made safe as said above. Returns 0, or -1 when
+ * writing failed (ferror) or memory ran out while making it safe (then
+ * nothing was written). libcmark's own allocator aborts the process when
+ * memory runs out during parse or render. */
 int srv_md_render(FILE *out, const char *text, size_t len);
 
 /* Write 'len' bytes of 'text' escaped for HTML text and attribute values
