@@ -51,12 +51,8 @@ typedef struct srv_config {
     const char *tls_key;
 } srv_config;
 
-/* Fill 'cfg' with the defaults (loopback:8080, ./data, 1 MiB messages...). */
+/* Fill 'cfg' with the defaults of `chorus serve`'s flags (loopback:8080,
+ * ./data, 1 MiB messages...): the flags table in server/cli/flags.c. */
 void srv_config_init(srv_config *cfg);
-
-/* Run the server until SIGINT/SIGTERM. Returns 0 after a clean stop (every
- * acknowledged write is on disk), 1 when it could not start (one line on
- * stderr says why). */
-int srv_run(const srv_config *cfg);
 
 #endif

@@ -4,6 +4,9 @@
 #define CHORUS_SERVER_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+#include "server/srv.h"
 
 typedef struct srv_command {
     const char *name;
@@ -19,6 +22,21 @@ int srv_cli_token(int argc, char **argv);
 /* cli_history.c: `chorus export` and `chorus import`. */
 int srv_cli_export(int argc, char **argv);
 int srv_cli_import(int argc, char **argv);
+
+/* flags.c: the flags of `chorus serve`, one table. Parse argv (argv[0] is
+ * "serve") into 'cfg' (filled by srv_config_init first; it borrows argv's
+ * strings). Returns 0; 1 after writing --help to stdout; -1 after one line
+ * on stderr (bad flag or value, unexpected argument). --log-level takes
+ * effect at once (the process's log level). */
+int srv_cli_serve_flags(srv_config *cfg, int argc, char **argv);
+/* The table as `chorus serve --help`, and as README.md's Markdown table. */
+void srv_cli_serve_help(FILE *out);
+void srv_cli_serve_readme(FILE *out);
+
+/* serve.c: run the server until SIGINT/SIGTERM. Returns 0 after a clean
+ * stop (every acknowledged write is on disk), 1 when it could not start
+ * (one line on stderr says why). */
+int srv_run(const srv_config *cfg);
 
 /* Parse a whole decimal number in [lo, hi] into *out. 0, or -1 (and one
  * line on stderr naming 'flag'). */

@@ -27,28 +27,6 @@
 
 srv srv__g;
 
-void srv_config_init(srv_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->bind = "127.0.0.1";
-    cfg->port = 8080;
-    cfg->data_dir = "./data";
-    cfg->max_message = 1024 * 1024;
-    cfg->queue_bytes = 8 * 1024 * 1024;
-    cfg->max_doc_chars = 4 * 1024 * 1024;
-    cfg->ops_per_sec = 500;
-    cfg->docs_per_conn = 32;
-    cfg->conns_per_ip = 4096;
-    cfg->idle_timeout = 30;
-    cfg->hello_timeout = 10;
-    cfg->unload_after = 30;
-    cfg->snapshot_every = 200;
-    cfg->sync_full = 1;
-    cfg->wal_prealloc_mib = 64;
-    cfg->history_window = 4096;
-    cfg->auth = -1;
-}
-
 /* Loopback addresses: where open mode is the safe default. */
 static int is_loopback(const char *addr)
 {
