@@ -29,7 +29,9 @@ int srv_cli_int(const char *flag, const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-int srv_cli_db_path(const char *data_dir, int create, char *out, size_t len)
+/* DATA/chorus.db into 'out'. Creates DATA when 'create' (one level, 0750).
+ * 0, or -1 with one line on stderr. */
+static int db_path(const char *data_dir, int create, char *out, size_t len)
 {
     struct stat st;
     if (create && mkdir(data_dir, 0750) < 0 && errno != EEXIST) {
@@ -107,17 +109,21 @@ static int data_only(int argc, char **argv, const char *help, const char **data,
     return 0;
 }
 
-static store *open_existing(const char *data)
+store *srv_cli_db_open(const char *data_dir, int create, char *path,
+                       size_t len)
 {
-    char path[PATH_MAX], err[512] = "";
+    char own[PATH_MAX], err[512] = "";
     store *s = NULL;
-    if (srv_cli_db_path(data, 0, path, sizeof path) < 0) return NULL;
-    if (access(path, F_OK) < 0) {
+    if (!path) path = own, len = sizeof own;
+    if (db_path(data_dir, create, path, len) < 0) return NULL;
+    if (!create && access(path, F_OK) < 0) {
         fprintf(stderr, "chorus: no database at %s\n", path);
         return NULL;
     }
     int rc = store_open(&s, path, NULL, err, sizeof err);
-    if (rc < 0) fprintf(stderr, "chorus: %s: %s\n", path, err[0] ? err : store_strerror(rc));
+    if (rc < 0)
+        fprintf(stderr, "chorus: %s: %s\n", path,
+                err[0] ? err : store_strerror(rc));
     return s;
 }
 
@@ -131,7 +137,7 @@ static int cmd_backup(int argc, char **argv)
                        "  (FILE must not exist); safe while the server runs\n",
                        &data, 1, &file);
     if (rc) return rc > 0 ? 0 : 2;
-    store *s = open_existing(data);
+    store *s = srv_cli_db_open(data, 0, NULL, 0);
     if (!s) return 1;
     rc = store_backup(s, file, err, sizeof err);
     store_close(s);
@@ -160,7 +166,7 @@ static int cmd_check(int argc, char **argv)
                        "  the replay of the log; exit 1 on any problem\n",
                        &data, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
-    store *s = open_existing(data);
+    store *s = srv_cli_db_open(data, 0, NULL, 0);
     if (!s) return 1;
     rc = store_check(s, print_line, NULL);
     store_close(s);

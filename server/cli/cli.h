@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "server/srv.h"
+#include "storage/store.h"
 
 typedef struct srv_command {
     const char *name;
@@ -42,8 +43,14 @@ int srv_run(const srv_config *cfg);
  * line on stderr naming 'flag'). */
 int srv_cli_int(const char *flag, const char *s, long lo, long hi, long *out);
 
-/* DATA/chorus.db into 'out'. Creates DATA when 'create' (one level, 0750).
- * 0, or -1 with one line on stderr. */
-int srv_cli_db_path(const char *data_dir, int create, char *out, size_t len);
+/* Open the database DATA/chorus.db (store_open: migrations applied, the
+ * default options), the one way every subcommand opens it. With 'create',
+ * DATA is made when missing (one level, 0750) and must be writable, and a
+ * missing database is created; without it a missing database is an error.
+ * When 'path' is not NULL the database's path is copied there (len bytes).
+ * Returns the store (the caller closes it), or NULL after one line on
+ * stderr. */
+store *srv_cli_db_open(const char *data_dir, int create, char *path,
+                       size_t len);
 
 #endif

@@ -112,20 +112,12 @@ static int check_port(const char *bind_addr, int port)
     return -1;
 }
 
-static int open_database(const char *path)
+/* The database opens (created, migrated) before anything else starts. */
+static int open_database(const char *data_dir, char *path, size_t len)
 {
-    char err[512] = "";
-    store *s = NULL;
-    store_options opt;
-    store_options_init(&opt);
-    int rc = store_open(&s, path, &opt, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, "chorus: %s: %s\n", path,
-                err[0] ? err : store_strerror(rc));
-        return -1;
-    }
+    store *s = srv_cli_db_open(data_dir, 1, path, len);
     store_close(s);
-    return 0;
+    return s ? 0 : -1;
 }
 
 /* ---- the loop */
@@ -303,8 +295,8 @@ int srv_run(const srv_config *cfg)
     srv__g.cfg = *cfg;
     srv_map_init(&srv__g.ip_counts);
     if (find_web_root(cfg->web_dir, srv__g.web_root, sizeof srv__g.web_root) < 0 ||
-        srv_cli_db_path(cfg->data_dir, 1, srv__g.db_path, sizeof srv__g.db_path) < 0 ||
-        open_database(srv__g.db_path) < 0 || srv_auth_init(srv__g.db_path) < 0 ||
+        open_database(cfg->data_dir, srv__g.db_path, sizeof srv__g.db_path) < 0 ||
+        srv_auth_init(srv__g.db_path) < 0 ||
         check_tls(cfg) < 0 || check_port(cfg->bind, cfg->port) < 0 ||
         create_context() < 0)
         return 1;
