@@ -1,6 +1,11 @@
-/* cli.c -- the subcommands: flags of `serve`, and `backup` and `check`,
- * which work on the database directly (safe while a server runs: SQLite's
- * WAL lets them read a consistent snapshot). */
+/* cli.c -- the table of subcommands (srv_commands), `serve` (its flags are
+ * the table in flags.c, the server is serve.c), `backup` and `check`, and
+ * what every subcommand shares: reading a number, opening the database
+ * (srv_cli_db_open, the one place that does it).
+ *
+ * backup, check, export, import, user and token work on the database
+ * directly, safe while a server runs: SQLite's WAL gives them a consistent
+ * snapshot, and the server sees their writes at its next read. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>

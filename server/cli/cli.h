@@ -1,5 +1,10 @@
-/* cli.h -- the subcommands of the chorus binary and the helpers they
- * share: flag parsing and finding the data directory. */
+/* cli.h -- the cli room: the subcommands of the chorus binary, the flags
+ * table of `chorus serve`, srv_run (serve.c, the composition root that
+ * wires the other rooms together) and the helpers the subcommands share.
+ *
+ * The top of the arrows: cli/ may include any room; no room includes cli/
+ * (tests and fuzzers aside). Every subcommand returns its exit status: 0
+ * done, 1 failed (one line on stderr), 2 bad usage (one line on stderr). */
 #ifndef CHORUS_SERVER_CLI_H
 #define CHORUS_SERVER_CLI_H
 

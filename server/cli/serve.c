@@ -1,5 +1,7 @@
-/* serve.c -- `chorus serve`: flags, start-up checks, the lws context, the
- * service loop and a clean stop.
+/* serve.c -- `chorus serve` once its flags are parsed (flags.c): the
+ * composition root, which makes the lws context, the storage writer and
+ * pools and wires the rooms to them, then runs the service loop until a
+ * clean stop.
  *
  * Start-up refuses, with one line on stderr and exit 1, what would
  * otherwise fail later: a data dir that cannot be written, a database newer
@@ -8,7 +10,6 @@
  * everything queued, then destroy the context; exit 0. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
 #include <netinet/in.h>
