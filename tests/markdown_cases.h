@@ -6,12 +6,15 @@
  * Most are pre + unit * n + mid + unit2 * n; three are built by a
  * function. 'mark' is a character that only the input's text brings, and
  * 'per_n', 'plus' say how many of it the output must still hold (as text:
- * nothing may be lost); per_n < 0 skips that check. */
+ * nothing may be lost); per_n < 0 skips that check. md_well_formed()
+ * checks any output of srv_md_render (also for fuzz/fuzz_markdown.c). */
 #ifndef CHORUS_TESTS_MARKDOWN_CASES_H
 #define CHORUS_TESTS_MARKDOWN_CASES_H
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "server/history/history.h"
 
 typedef struct md_case {
     const char *name;
@@ -120,6 +123,56 @@ static inline char *md_case_build(const md_case *c, size_t n, size_t *len)
     for (size_t i = 0; i < n && c->unit2[0]; i++) md_puts(&b, c->unit2);
     *len = b.n;
     return b.p;
+}
+
+/* ---- checking an output */
+
+/* The tags the renderer may emit; every '<' of the output starts one. */
+static const char *const md_tags[] = {
+    "<p>", "</p>", "<em>", "</em>", "<strong>", "</strong>", "<code>",
+    "</code>", "<pre>", "</pre>", "<h1>", "</h1>", "<h2>", "</h2>", "<h3>",
+    "</h3>", "<h4>", "</h4>", "<h5>", "</h5>", "<h6>", "</h6>", "<ul>",
+    "</ul>", "<ol>", "<ol start=\"", "</ol>", "<li>", "</li>",
+    "<blockquote>", "</blockquote>", "<hr />", "<br />", "<a href=\"", "</a>"};
+
+/* The href starting at 'v' (up to its closing quote), with &amp; read
+ * back as &, is one srv_md_safe_url accepts. */
+static inline int md_href_safe(const char *v)
+{
+    char url[4096];
+    size_t n = 0;
+    for (; *v && *v != '"'; v++) {
+        if (n + 1 >= sizeof url) return 0;
+        url[n++] = *v;
+        if (*v == '&' && strncmp(v, "&amp;", 5) == 0) v += 4;
+    }
+    return *v == '"' && srv_md_safe_url(url, n);
+}
+
+/* 0 when every tag is known, balanced, and every href is safe (after
+ * the attribute's one escape, &amp;, is undone). */
+static inline int md_well_formed(const char *h)
+{
+    const char *stack[4096];
+    int depth = 0;
+    for (const char *p = strchr(h, '<'); p; p = strchr(p + 1, '<')) {
+        size_t k = 0, nt = sizeof md_tags / sizeof *md_tags;
+        while (k < nt && strncmp(p, md_tags[k], strlen(md_tags[k])) != 0) k++;
+        if (k == nt) return -1;
+        const char *t = md_tags[k];
+        if (strcmp(t, "<a href=\"") == 0 && !md_href_safe(p + 9)) return -2;
+        if (t[1] == '/') {
+            size_t nl = strcspn(t + 2, ">");
+            const char *o = depth ? stack[depth - 1] + 1 : "";
+            if (depth == 0 || strcspn(o, " >") != nl || strncmp(o, t + 2, nl))
+                return -3;
+            depth--;
+        } else if (strcmp(t, "<hr />") && strcmp(t, "<br />")) {
+            if (depth == 4096) return -4;
+            stack[depth++] = t;
+        }
+    }
+    return depth == 0 ? 0 : -5;
 }
 
 #endif
