@@ -36,11 +36,11 @@ endif
 
 LIBS_OT    := -ljansson -lm
 LIBS_STORE := -lsqlite3 $(LIBS_OT)
-LIBS_SRV   := -lwebsockets -lsodium $(LIBS_STORE)
+LIBS_SRV   := -lwebsockets -lsodium -lcmark $(LIBS_STORE)
 
 OT_SRC    := $(wildcard ot/*.c)
 STORE_SRC := $(wildcard storage/*.c)
-SRV_SRC   := $(filter-out server/main.c,$(wildcard server/*.c server/*/*.c))
+SRV_SRC   := $(filter-out server/cli/main.c,$(wildcard server/*.c server/*/*.c))
 OT_OBJ    := $(OT_SRC:%.c=$(BUILD)/%.o)
 STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
 SRV_OBJ   := $(SRV_SRC:%.c=$(BUILD)/%.o)
@@ -79,7 +79,7 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) tools/embed-migrations.sh
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(ALLCFLAGS) -c $< -o $@
 
-$(BUILD)/chorus: $(BUILD)/server/main.o $(BUILD)/libsrv.a $(BUILD)/libstore.a $(BUILD)/libot.a
+$(BUILD)/chorus: $(BUILD)/server/cli/main.o $(BUILD)/libsrv.a $(BUILD)/libstore.a $(BUILD)/libot.a
 	$(CC) $(ALLLDFLAGS) -o $@ $^ $(LIBS_SRV)
 
 # Tests and benches: the file name says what they may link against.

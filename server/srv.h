@@ -1,16 +1,13 @@
-/* srv.h -- the Chorus server: configuration, and the state every part of
- * server/ shares.
+/* srv.h -- the configuration of a Chorus server (srv_config) and the few
+ * names every room of server/ shares: the version string, the WebSocket
+ * subprotocol, the bounds of the configuration's arrays.
  *
- * Threads: one lws service thread runs every callback and owns every struct
- * below; the storage writer (group commit) and the reader pool run SQLite
- * off that thread and hand results back through store_*_drain() after
- * waking it with lws_cancel_service(). Nothing here is touched by another
- * thread, so nothing here is locked.
- *
- * Map: main.c (CLI) -> serve.c (srv_run: context, loop, shutdown);
- * http.c (routing, responses) with static.c (web/ files) and api.c (JSON
- * API, /metrics); ws.c (connections, frames, out queues); proto.c (chorus.v1
- * messages); session.c (one per open document: OT ordering, persistence). */
+ * A config is filled by srv_config_init and `chorus serve`'s flags (both
+ * from the one flags table, server/cli/flags.c), handed to srv_run
+ * (cli/serve.c), copied there once, and read-only from then on; its
+ * strings are borrowed from argv, which outlives the server. Being plain
+ * data with no behaviour, it sits above the rooms so that any of them may
+ * read it: nothing here includes a room. */
 #ifndef CHORUS_SERVER_SRV_H
 #define CHORUS_SERVER_SRV_H
 
@@ -51,12 +48,8 @@ typedef struct srv_config {
     const char *tls_key;
 } srv_config;
 
-/* Fill 'cfg' with the defaults (loopback:8080, ./data, 1 MiB messages...). */
+/* Fill 'cfg' with the defaults of `chorus serve`'s flags (loopback:8080,
+ * ./data, 1 MiB messages...): the flags table in server/cli/flags.c. */
 void srv_config_init(srv_config *cfg);
-
-/* Run the server until SIGINT/SIGTERM. Returns 0 after a clean stop (every
- * acknowledged write is on disk), 1 when it could not start (one line on
- * stderr says why). */
-int srv_run(const srv_config *cfg);
 
 #endif

@@ -7,10 +7,9 @@
 #include <ftw.h>
 #include <unistd.h>
 
-#include "server/export.h"
-#include "server/history.h"
-#include "server/markdown.h"
+#include "server/history/history.h"
 #include "tests/harness.h"
+#include "tests/markdown_cases.h"
 
 static char *render(const char *md)
 {
@@ -35,12 +34,12 @@ static void test_markdown_blocks_render_as_html(void)
                      "    code\n\n***\n");
     CHECK(contains(h, "<h1>Head <em>x</em></h1>"));
     CHECK(contains(h, "<p>para <strong>b</strong> <code>c&lt;d&gt;</code>\nline two</p>"));
-    CHECK(contains(h, "<ul>\n<li>a\n</li>\n<li>b\n<ul>\n<li>c\n</li>\n</ul>\n</li>\n</ul>"));
+    CHECK(contains(h, "<ul>\n<li>a</li>\n<li>b\n<ul>\n<li>c</li>\n</ul>\n</li>\n</ul>"));
     CHECK(contains(h, "<ol start=\"3\">"));
     CHECK(contains(h, "<blockquote>\n<p>q\nr</p>\n</blockquote>"));
     CHECK(contains(h, "<pre><code>if (a&lt;b)\n</code></pre>"));
     CHECK(contains(h, "<pre><code>code\n</code></pre>"));
-    CHECK(contains(h, "<hr>"));
+    CHECK(contains(h, "<hr />"));
     free(h);
 }
 
@@ -53,7 +52,7 @@ static void test_markdown_escapes_html_and_drops_unsafe_links(void)
     CHECK(!contains(h, "<script"));
     CHECK(!contains(h, "<a href=x"));
     CHECK(contains(h, "&lt;script&gt;alert(1)&lt;/script&gt;"));
-    CHECK(contains(h, "&amp; &quot;q&quot; &#39;a&#39;"));
+    CHECK(contains(h, "&amp; &quot;q&quot; 'a'"));
     CHECK(!contains(h, "href=\"javascript"));
     CHECK(!contains(h, "href=\"data"));
     CHECK(contains(h, "[x](javascript:alert(1))"));
@@ -93,43 +92,9 @@ static void test_safe_url_accepts_only_known_schemes_and_relative(void)
         CHECK(!srv_md_safe_url(bad[i], strlen(bad[i])));
 }
 
-/* The tags the renderer may emit; every '<' of the output starts one. */
-static const char *tags[] = {
-    "<p>", "</p>", "<em>", "</em>", "<strong>", "</strong>", "<code>",
-    "</code>", "<pre>", "</pre>", "<h1>", "</h1>", "<h2>", "</h2>", "<h3>",
-    "</h3>", "<h4>", "</h4>", "<h5>", "</h5>", "<h6>", "</h6>", "<ul>",
-    "</ul>", "<ol>", "<ol start=\"", "</ol>", "<li>", "</li>",
-    "<blockquote>", "</blockquote>", "<hr>", "<br>", "<a href=\"", "</a>"};
-
-/* 0 when every tag is known, balanced, and every href is safe. */
 static int well_formed(const char *h)
 {
-    const char *stack[4096];
-    int depth = 0;
-    for (const char *p = strchr(h, '<'); p; p = strchr(p + 1, '<')) {
-        size_t k = 0, nt = sizeof tags / sizeof *tags;
-        while (k < nt && strncmp(p, tags[k], strlen(tags[k])) != 0) k++;
-        if (k == nt) return -1;
-        const char *t = tags[k];
-        if (strcmp(t, "<a href=\"") == 0) {
-            const char *q = strchr(p + 9, '"');
-            if (!q || !srv_md_safe_url(p + 9, (size_t)(q - p - 9))) {
-                /* an escaped & in the href is fine: check the raw form */
-                if (!q || memchr(p + 9, '<', (size_t)(q - p - 9))) return -2;
-            }
-        }
-        if (t[1] == '/') {
-            size_t nl = strcspn(t + 2, ">");
-            const char *o = depth ? stack[depth - 1] + 1 : "";
-            if (depth == 0 || strcspn(o, " >") != nl || strncmp(o, t + 2, nl))
-                return -3;
-            depth--;
-        } else if (strcmp(t, "<hr>") && strcmp(t, "<br>")) {
-            if (depth == 4096) return -4;
-            stack[depth++] = t;
-        }
-    }
-    return depth == 0 ? 0 : -5;
+    return md_well_formed(h);
 }
 
 static void test_random_markdown_renders_balanced_safe_html(void)
@@ -181,6 +146,92 @@ static void test_pathological_delimiters_render_in_linear_time(void)
     CHECK(h && well_formed(h) == 0);
     free(h);
     free(src);
+}
+
+static size_t count_char(const char *s, char c)
+{
+    size_t n = 0;
+    for (; s && *s; s++) n += *s == c;
+    return n;
+}
+
+static size_t count_str(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s ? strstr(s, needle) : NULL; p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+static char *render_n(const char *md, size_t len)
+{
+    char *out = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&out, &n);
+    if (!f) return NULL;
+    srv_md_render(f, md, len);
+    fclose(f);
+    return out;
+}
+
+/* libcmark's own pathological inputs (tests/markdown_cases.h) at the sizes
+ * its suite uses: the output is balanced, holds only our tags and safe
+ * links, keeps every character of the text, and nests at most
+ * SRV_MD_MAX_DEPTH deep. How the time grows is bench_srv_markdown's. */
+static void test_cmark_pathological_inputs_render_whole_and_safe(void)
+{
+    for (size_t i = 0; i < sizeof md_cases / sizeof *md_cases; i++) {
+        const md_case *c = &md_cases[i];
+        size_t n = c->build == md_nested_lists ? 1000
+                 : c->build == md_backticks ? 1000
+                 : c->build == md_references ? 5000 : 50000, len;
+        char *src = md_case_build(c, n, &len);
+        REQUIRE(src);
+        char *h = render_n(src, len);
+        int wf = h ? well_formed(h) : -9;
+        if (wf != 0) fprintf(stderr, "  case %s: well_formed %d\n", c->name, wf);
+        CHECK(wf == 0);
+        if (c->per_n >= 0 &&
+            count_char(h, c->mark) != (size_t)(c->per_n * (long)n + c->plus)) {
+            fprintf(stderr, "  case %s: %zu '%c' in the output\n", c->name,
+                    count_char(h, c->mark), c->mark);
+            CHECK(0);
+        }
+        CHECK(count_str(h, "<blockquote>") <= SRV_MD_MAX_DEPTH);
+        CHECK(count_str(h, "<ul>") <= SRV_MD_MAX_DEPTH);
+        if (strcmp(c->name, "nested_block_quotes") == 0)
+            CHECK(count_str(h, "<blockquote>") == SRV_MD_MAX_DEPTH);
+        if (strcmp(c->name, "backticks") == 0)
+            CHECK(h && strncmp(h, "<p>", 3) == 0 && !strstr(h, "<code>"));
+        free(h);
+        free(src);
+    }
+    char *h = render("**x [a*b**c*](d)");
+    CHECK(contains(h, "**x <a href=\"d\" rel=\"nofollow noopener noreferrer\">"
+                      "a<em>b**c</em></a>"));
+    free(h);
+    h = render_n("abc\0de\0", 7);
+    CHECK(contains(h, "abc\xEF\xBF\xBD" "de\xEF\xBF\xBD"));
+    free(h);
+}
+
+static void test_images_become_links_and_raw_html_shows_as_text(void)
+{
+    char *h = render("![alt](https://i.example/x.png) ![y](javascript:z) "
+                     "[![in](/i.png)](/page) <javascript:x> <https://a.b>\n\n"
+                     "<div onclick=x>\nblock\n</div>\n\n```js\nx\n```\n");
+    CHECK(!contains(h, "<img"));
+    CHECK(contains(h, "<a href=\"https://i.example/x.png\" rel=\"nofollow "
+                      "noopener noreferrer\">alt</a>"));
+    CHECK(contains(h, "![y](javascript:z)"));
+    CHECK(contains(h, "<a href=\"/page\" rel=\"nofollow noopener noreferrer\">"
+                      "in</a>"));
+    CHECK(contains(h, "&lt;javascript:x&gt;"));
+    CHECK(contains(h, "<a href=\"https://a.b\""));
+    CHECK(contains(h, "<p>&lt;div onclick=x&gt;\nblock\n&lt;/div&gt;</p>"));
+    CHECK(contains(h, "<pre><code>x\n</code></pre>"));
+    CHECK(h && well_formed(h) == 0);
+    free(h);
 }
 
 static void test_git_idents_are_valid_whatever_the_name(void)
@@ -344,6 +395,8 @@ int main(void)
     RUN(test_safe_url_accepts_only_known_schemes_and_relative);
     RUN(test_random_markdown_renders_balanced_safe_html);
     RUN(test_pathological_delimiters_render_in_linear_time);
+    RUN(test_cmark_pathological_inputs_render_whole_and_safe);
+    RUN(test_images_become_links_and_raw_html_shows_as_text);
     RUN(test_git_idents_are_valid_whatever_the_name);
     RUN(test_walk_and_sessions_follow_users_and_idle_gaps);
     RUN(test_exports_hold_the_text_and_the_history);

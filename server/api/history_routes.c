@@ -24,8 +24,7 @@
 #include <unistd.h>
 
 #include "server/api/api.h"
-#include "server/export.h"
-#include "server/history.h"
+#include "server/history/history.h"
 
 #define LIMIT_DEFAULT 100
 #define LIMIT_MAX 1000

@@ -1,20 +1,15 @@
-/* main.c -- the chorus command line: one binary, a few subcommands.
+/* main.c -- the chorus binary's entry point: `chorus <command> [flags]`.
  *
- *   chorus serve [flags]     run the server (serve.c)
- *   chorus backup FILE       online, consistent copy of the database
- *   chorus check             integrity check of the database and documents
- *   chorus --version
- *
- * Each subcommand parses its own flags and has --help. A bad flag prints
- * one line on stderr and exits 2; a failure prints one line and exits 1. */
-#include <errno.h>
-#include <getopt.h>
-#include <limits.h>
+ * It only finds the command by name in srv_commands[] (cli.c: serve,
+ * backup, check, export, import, user, token) and answers --version and
+ * --help itself. Each command parses its own flags and has --help; a bad
+ * flag prints one line on stderr and exits 2, a failure prints one line
+ * and exits 1. Linked alone into build/chorus (the Makefile keeps it out
+ * of libsrv.a, so tests and fuzzers link the rest without a main). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "server/cli.h"
+#include "server/cli/cli.h"
 #include "server/srv.h"
 
 static const char *usage_text =

@@ -1,5 +1,7 @@
-/* serve.c -- `chorus serve`: flags, start-up checks, the lws context, the
- * service loop and a clean stop.
+/* serve.c -- `chorus serve` once its flags are parsed (flags.c): the
+ * composition root, which makes the lws context, the storage writer and
+ * pools and wires the rooms to them, then runs the service loop until a
+ * clean stop.
  *
  * Start-up refuses, with one line on stderr and exit 1, what would
  * otherwise fail later: a data dir that cannot be written, a database newer
@@ -8,7 +10,6 @@
  * everything queued, then destroy the context; exit 0. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -22,34 +23,12 @@
 
 #include "server/api/api.h"
 #include "server/auth/auth.h"
-#include "server/cli.h"
+#include "server/cli/cli.h"
 #include "server/core.h"
 #include "server/base/base.h"
 #include "server/net/http.h"
 
 srv srv__g;
-
-void srv_config_init(srv_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->bind = "127.0.0.1";
-    cfg->port = 8080;
-    cfg->data_dir = "./data";
-    cfg->max_message = 1024 * 1024;
-    cfg->queue_bytes = 8 * 1024 * 1024;
-    cfg->max_doc_chars = 4 * 1024 * 1024;
-    cfg->ops_per_sec = 500;
-    cfg->docs_per_conn = 32;
-    cfg->conns_per_ip = 4096;
-    cfg->idle_timeout = 30;
-    cfg->hello_timeout = 10;
-    cfg->unload_after = 30;
-    cfg->snapshot_every = 200;
-    cfg->sync_full = 1;
-    cfg->wal_prealloc_mib = 64;
-    cfg->history_window = 4096;
-    cfg->auth = -1;
-}
 
 /* Loopback addresses: where open mode is the safe default. */
 static int is_loopback(const char *addr)
@@ -136,20 +115,12 @@ static int check_port(const char *bind_addr, int port)
     return -1;
 }
 
-static int open_database(const char *path)
+/* The database opens (created, migrated) before anything else starts. */
+static int open_database(const char *data_dir, char *path, size_t len)
 {
-    char err[512] = "";
-    store *s = NULL;
-    store_options opt;
-    store_options_init(&opt);
-    int rc = store_open(&s, path, &opt, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, "chorus: %s: %s\n", path,
-                err[0] ? err : store_strerror(rc));
-        return -1;
-    }
+    store *s = srv_cli_db_open(data_dir, 1, path, len);
     store_close(s);
-    return 0;
+    return s ? 0 : -1;
 }
 
 /* ---- the loop */
@@ -358,8 +329,8 @@ int srv_run(const srv_config *cfg)
     srv__g.cfg = *cfg;
     srv_map_init(&srv__g.ip_counts);
     if (find_web_root(cfg->web_dir, srv__g.web_root, sizeof srv__g.web_root) < 0 ||
-        srv_cli_db_path(cfg->data_dir, 1, srv__g.db_path, sizeof srv__g.db_path) < 0 ||
-        open_database(srv__g.db_path) < 0 || srv_auth_init(srv__g.db_path) < 0 ||
+        open_database(cfg->data_dir, srv__g.db_path, sizeof srv__g.db_path) < 0 ||
+        srv_auth_init(srv__g.db_path) < 0 ||
         check_tls(cfg) < 0 || check_port(cfg->bind, cfg->port) < 0 ||
         create_context() < 0)
         return 1;

@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "server/auth/auth.h"
-#include "server/cli.h"
+#include "server/base/base.h"
+#include "server/cli/cli.h"
 
 static const char *user_help =
     "usage: chorus user <action> [--data DIR]\n"
@@ -120,23 +120,16 @@ static int parse(int argc, char **argv, const char *help, user_args *ua)
     return 0;
 }
 
+/* The database, with the server key loaded (srv_auth_init). */
 static store *open_db(const char *data)
 {
-    char path[PATH_MAX], err[512] = "";
-    store *s = NULL;
-    if (srv_cli_db_path(data, 1, path, sizeof path) < 0 ||
-        srv_auth_init(path) < 0)
+    char path[PATH_MAX];
+    store *s = srv_cli_db_open(data, 1, path, sizeof path);
+    if (s && srv_auth_init(path) < 0) {
+        store_close(s);
         return NULL;
-    int rc = store_open(&s, path, NULL, err, sizeof err);
-    if (rc < 0) fprintf(stderr, "chorus: %s: %s\n", path, err[0] ? err : store_strerror(rc));
+    }
     return s;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int user_add(store *s, user_args *ua)
@@ -155,7 +148,7 @@ static int user_add(store *s, user_args *ua)
         return 2;
     }
     if (new_password(hash, sizeof hash) < 0) return 1;
-    int rc = store_user_add(s, name, hash, ua->admin, now_ms(), NULL);
+    int rc = store_user_add(s, name, hash, ua->admin, (int64_t)srv_wall_ms(), NULL);
     if (rc == STORE_EEXIST) {
         fprintf(stderr, "chorus: user '%s' exists\n", name);
         return 1;
@@ -250,7 +243,7 @@ int srv_cli_token(int argc, char **argv)
         return 1;
     }
     srv_auth_new_token(text, hash);
-    int64_t now = now_ms();
+    int64_t now = (int64_t)srv_wall_ms();
     rc = store_token_put(s, hash, sizeof hash, u.id, "api", now,
                          ua.days ? now + ua.days * 86400000LL : 0);
     store_user_clear(&u);

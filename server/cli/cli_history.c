@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "server/cli.h"
+#include "server/cli/cli.h"
 #include "server/core.h"
-#include "server/export.h"
+#include "server/history/history.h"
 
 static const char export_help[] =
     "usage: chorus export DOC [--format F] [--version N] [-o FILE] [--data DIR]\n"
@@ -33,21 +33,6 @@ static const char import_help[] =
     "  input), with the same versions, ops, users, clients, seqs and times;\n"
     "  as DOC instead of the id in the file with --as. Refuses to overwrite\n"
     "  an existing document. Nothing is written when the file is invalid.\n";
-
-static store *open_db(const char *data, int create)
-{
-    char path[PATH_MAX], err[512] = "";
-    store *s = NULL;
-    if (srv_cli_db_path(data, create, path, sizeof path) < 0) return NULL;
-    if (!create && access(path, F_OK) < 0) {
-        fprintf(stderr, "chorus: no database at %s\n", path);
-        return NULL;
-    }
-    int rc = store_open(&s, path, NULL, err, sizeof err);
-    if (rc < 0)
-        fprintf(stderr, "chorus: %s: %s\n", path, err[0] ? err : store_strerror(rc));
-    return s;
-}
 
 static int export_error(const char *doc, int64_t version, int rc)
 {
@@ -65,7 +50,7 @@ static int export_error(const char *doc, int64_t version, int rc)
 static int export_run(const char *data, const char *doc, int fmt,
                       int64_t version, const char *file)
 {
-    store *s = open_db(data, 0);
+    store *s = srv_cli_db_open(data, 0, NULL, 0);
     if (!s) return 1;
     FILE *out = file ? fopen(file, "wb") : stdout;
     if (!out) {
@@ -481,7 +466,7 @@ static int import_run(const char *file, const char *as, const char *data)
     if (!buf) fail(&im, "cannot read: %m");
     else if (!im.top || !im.text) fail(&im, "out of memory");
     else if (scan_file(&im, buf, len) == 0 && import_doc(&im, as) == 0 &&
-             check_text(&im) == 0 && (s = open_db(data, 1)) != NULL)
+             check_text(&im) == 0 && (s = srv_cli_db_open(data, 1, NULL, 0)) != NULL)
         rc = import_write(&im, s);
     if (rc == 0)
         printf("imported %s: %zu ops, version %zu\n", im.id, im.n, im.n);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/history.h"
+#include "server/history/history.h"
 
 int srv_walk_init(srv_walk *w, store *st, const char *doc, int64_t after,
                   int64_t end, int replay)

@@ -12,9 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/export.h"
-#include "server/history.h"
-#include "server/markdown.h"
+#include "server/history/history.h"
 
 static const struct {
     const char *name, *ctype, *ext;

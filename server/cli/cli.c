@@ -1,0 +1,192 @@
+/* cli.c -- the table of subcommands (srv_commands), `serve` (its flags are
+ * the table in flags.c, the server is serve.c), `backup` and `check`, and
+ * what every subcommand shares: reading a number, opening the database
+ * (srv_cli_db_open, the one place that does it).
+ *
+ * backup, check, export, import, user and token work on the database
+ * directly, safe while a server runs: SQLite's WAL gives them a consistent
+ * snapshot, and the server sees their writes at its next read. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/cli/cli.h"
+#include "server/base/base.h"
+#include "server/srv.h"
+#include "storage/store.h"
+
+int srv_cli_int(const char *flag, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "chorus: %s: '%s' is not a number from %ld to %ld\n",
+                flag, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* DATA/chorus.db into 'out'. Creates DATA when 'create' (one level, 0750).
+ * 0, or -1 with one line on stderr. */
+static int db_path(const char *data_dir, int create, char *out, size_t len)
+{
+    struct stat st;
+    if (create && mkdir(data_dir, 0750) < 0 && errno != EEXIST) {
+        fprintf(stderr, "chorus: cannot create data dir %s: %s\n", data_dir,
+                strerror(errno));
+        return -1;
+    }
+    if (stat(data_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "chorus: data dir %s: %s\n", data_dir,
+                errno ? strerror(errno) : "not a directory");
+        return -1;
+    }
+    if (create && access(data_dir, W_OK | X_OK) < 0) {
+        fprintf(stderr, "chorus: data dir %s is not writable\n", data_dir);
+        return -1;
+    }
+    if ((size_t)snprintf(out, len, "%s/chorus.db", data_dir) >= len) {
+        fprintf(stderr, "chorus: data dir path too long\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- serve: its flags are the table in flags.c */
+
+/* getopt_long prints its own message for unknown flags; we add nothing. */
+static int parse_or_help(int argc, char **argv, const char *help,
+                         const struct option *opts, int *opt, int *want_help)
+{
+    *opt = getopt_long(argc, argv, "h", opts, NULL);
+    if (*opt == 'h') {
+        fputs(help, stdout);
+        *want_help = 1;
+    }
+    return *opt;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    srv_config cfg;
+    srv_config_init(&cfg);
+    const char *env = getenv("CHORUS_LOG");
+    if (env && srv_log_parse_level(env) >= 0)
+        srv_log_set_level(srv_log_parse_level(env));
+    int rc = srv_cli_serve_flags(&cfg, argc, argv);
+    if (rc) return rc > 0 ? 0 : 2;
+    return srv_run(&cfg);
+}
+
+/* ---- backup and check */
+
+static int data_only(int argc, char **argv, const char *help, const char **data,
+                     int nargs, const char **args)
+{
+    static const struct option opts[] = {
+        {"data", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int opt, want_help = 0;
+    opterr = 0;
+    *data = "./data";
+    while (parse_or_help(argc, argv, help, opts, &opt, &want_help) != -1) {
+        if (want_help) return 1;
+        if (opt == 'd') {
+            *data = optarg;
+            continue;
+        }
+        fprintf(stderr, "%s: unknown flag or missing value: %s\n", argv[0],
+                argv[optind - 1]);
+        return -1;
+    }
+    if (argc - optind != nargs) {
+        fputs(help, stderr);
+        return -1;
+    }
+    for (int i = 0; i < nargs; i++) args[i] = argv[optind + i];
+    return 0;
+}
+
+store *srv_cli_db_open(const char *data_dir, int create, char *path,
+                       size_t len)
+{
+    char own[PATH_MAX], err[512] = "";
+    store *s = NULL;
+    if (!path) path = own, len = sizeof own;
+    if (db_path(data_dir, create, path, len) < 0) return NULL;
+    if (!create && access(path, F_OK) < 0) {
+        fprintf(stderr, "chorus: no database at %s\n", path);
+        return NULL;
+    }
+    int rc = store_open(&s, path, NULL, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "chorus: %s: %s\n", path,
+                err[0] ? err : store_strerror(rc));
+    return s;
+}
+
+static int cmd_backup(int argc, char **argv)
+{
+    const char *data, *file;
+    char err[512] = "";
+    int rc = data_only(argc, argv,
+                       "usage: chorus backup [--data DIR] FILE\n"
+                       "  an online, consistent copy of DIR/chorus.db into FILE\n"
+                       "  (FILE must not exist); safe while the server runs\n",
+                       &data, 1, &file);
+    if (rc) return rc > 0 ? 0 : 2;
+    store *s = srv_cli_db_open(data, 0, NULL, 0);
+    if (!s) return 1;
+    rc = store_backup(s, file, err, sizeof err);
+    store_close(s);
+    if (rc < 0) {
+        fprintf(stderr, "chorus: backup to %s failed: %s\n", file,
+                err[0] ? err : store_strerror(rc));
+        return 1;
+    }
+    printf("backup written to %s\n", file);
+    return 0;
+}
+
+static void print_line(void *arg, const char *line)
+{
+    (void)arg;
+    printf("%s\n", line);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    const char *data;
+    int rc = data_only(argc, argv,
+                       "usage: chorus check [--data DIR]\n"
+                       "  verify DIR/chorus.db: SQLite integrity, and for every\n"
+                       "  document that its log is whole and its snapshots equal\n"
+                       "  the replay of the log; exit 1 on any problem\n",
+                       &data, 0, NULL);
+    if (rc) return rc > 0 ? 0 : 2;
+    store *s = srv_cli_db_open(data, 0, NULL, 0);
+    if (!s) return 1;
+    rc = store_check(s, print_line, NULL);
+    store_close(s);
+    if (rc < 0 && rc != STORE_ECORRUPT)
+        fprintf(stderr, "chorus: check failed: %s\n", store_strerror(rc));
+    return rc == 0 ? 0 : 1;
+}
+
+const srv_command srv_commands[] = {
+    {"serve", cmd_serve},
+    {"backup", cmd_backup},
+    {"check", cmd_check},
+    {"export", srv_cli_export},
+    {"import", srv_cli_import},
+    {"user", srv_cli_user},
+    {"token", srv_cli_token},
+    {NULL, NULL},
+};
