@@ -725,7 +725,7 @@ static void metrics(srv_http_req *r)
     P("# TYPE chorus_connections_closed_slow_total counter\n"
       "chorus_connections_closed_slow_total %" PRIu64 "\n", m->conns_closed_slow);
     P("# TYPE chorus_open_documents gauge\nchorus_open_documents %zu\n",
-      srv__sessions_count());
+      srv_docs_count(srv__g.docs));
     P("# TYPE chorus_ops_committed_total counter\nchorus_ops_committed_total %" PRIu64 "\n",
       m->ops_committed);
     P("# TYPE chorus_commits_total counter\nchorus_commits_total %" PRIu64 "\n",

@@ -1,82 +1,30 @@
-/* proto.c -- chorus.v1: decode one client message, check it, and hand it
- * to the session layer. Every rejection is an "error" message with one of
+/* proto.c -- chorus.v1, the connection's side: decode one client message
+ * (with collab/wire.c's helpers), check it against the connection (hello,
+ * rights, rate limit) and hand it to its document's session (collab/). Every rejection is an "error" message with one of
  * the protocol's codes, after which the connection stays usable (too_large
  * and invalid UTF-8 close it, in ws.c and lws). The full contract is
  * docs/protocol.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "server/auth/auth.h"
 #include "server/core.h"
-#include "server/base/base.h"
+#include "server/net/net.h"
 
 #define MAX_NAME_CP 64
 
-/* Doc ids: 1-64 of A-Za-z0-9_.- not starting with a dot. */
-int srv_valid_doc_id(const char *s)
+
+static void send_msg(srv_conn *c, srv_msg *m)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 64 || s[0] == '.') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
-            return 0;
+    if (!m) {
+        srv_conn_close(c, 1011, "out of memory");
+        return;
     }
-    return 1;
-}
-
-/* Client ids follow the same alphabet (plus ':'), 1-64 long. */
-static int valid_client_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
-              ch == '-' || ch == ':'))
-            return 0;
-    }
-    return 1;
-}
-
-static const char *palette[] = {
-    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080",
-    "#f032e6", "#9a6324", "#800000", "#808000", "#000075", "#469990",
-};
-
-static void pick_color(srv_conn *c)
-{
-    uint32_t h = 2166136261u;
-    for (const char *p = c->client; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
-    snprintf(c->color, sizeof c->color, "%s",
-             palette[h % (sizeof palette / sizeof palette[0])]);
-}
-
-/* Read an optional integer member >= 0. 1 if present and valid, 0 if
- * absent, -1 if present but not a non-negative integer. */
-static int get_uint(json_t *o, const char *key, int64_t *out)
-{
-    json_t *v = json_object_get(o, key);
-    if (!v) return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
-    *out = json_integer_value(v);
-    return 1;
-}
-
-static json_t *limits_json(void)
-{
-    const srv_config *cfg = &srv__g.cfg;
-    return json_pack("{s:I,s:i,s:i,s:I,s:i}", "max_message",
-                     (json_int_t)cfg->max_message, "ops_per_sec",
-                     cfg->ops_per_sec, "docs_per_conn", cfg->docs_per_conn,
-                     "queue_bytes", (json_int_t)cfg->queue_bytes,
-                     "idle_timeout", cfg->idle_timeout);
+    srv_conn_send(c, m);
+    srv_msg_unref(m);
 }
 
 static void welcome(srv_conn *c)
@@ -86,15 +34,16 @@ static void welcome(srv_conn *c)
     for (srv_conn *o = srv__g.conns; o; o = o->next)
         if (o != c && o->hello && strcmp(o->client, c->client) == 0)
             srv_conn_close(o, 1008, "replaced by a newer connection");
-    pick_color(c);
+    srv_wire_color(c->client, c->color);
     c->hello = 1;
     lws_set_timer_usecs(c->wsi, -1);
-    srv_conn_send_json(c, json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:o,s:s}", "type",
-                                    "welcome", "client", c->client, "user",
-                                    "name", c->name, "color", c->color,
-                                    "server", SRV_VERSION_STRING, "limits",
-                                    limits_json(), "mode",
-                                    srv_auth_team() ? "team" : "open"));
+    const srv_config *cfg = &srv__g.cfg;
+    srv_wire_limits lim = {cfg->max_message, cfg->queue_bytes,
+                           cfg->ops_per_sec, cfg->docs_per_conn,
+                           cfg->idle_timeout};
+    send_msg(c, srv_wire_welcome(c->client, c->name, c->color,
+                                 SRV_VERSION_STRING, &lim,
+                                 srv_auth_team() ? "team" : "open"));
 }
 
 /* Team mode: who is behind the token, checked on a pool thread. */
@@ -170,7 +119,7 @@ static void on_hello(srv_conn *c, json_t *m)
         srv_conn_error(c, "bad_message", "hello was already said", NULL, -1);
         return;
     }
-    if (!json_is_string(cl) || !valid_client_id(json_string_value(cl))) {
+    if (!json_is_string(cl) || !srv_valid_client_id(json_string_value(cl))) {
         srv_conn_error(c, "bad_message",
                        "hello needs \"client\": 1-64 of A-Za-z0-9_.:-", NULL, -1);
         return;
@@ -262,10 +211,8 @@ static int run_access(store *st, store_task *base)
     int role = srv_auth_doc_role(st, &a->who, a->doc, a->share, &exists);
     if (role < 0) return role;
     if (!exists && a->who.user_id) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         int rc = store_doc_create(st, a->doc, "", a->who.name,
-                                  (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+                                  (int64_t)srv_wall_ms());
         if (rc < 0 && rc != STORE_EEXIST) return rc;
         if (rc == 0 && (rc = store_role_set(st, a->doc, a->who.user_id,
                                             STORE_ROLE_OWNER)) < 0)
@@ -290,13 +237,13 @@ static void do_join(srv_conn *c, const char *doc, int has, int64_t version,
                        doc, -1);
         return;
     }
-    if (j) srv_session_leave(c, j->sess); /* a join again is a resync */
+    if (j) srv_session_leave(j->sess, c); /* a join again is a resync */
     else if (c->njoins >= srv__g.cfg.docs_per_conn) {
         srv_conn_error(c, "rate_limited",
                        "too many documents joined on this connection", doc, -1);
         return;
     }
-    srv_session_join(c, doc, has, version, role);
+    srv__conn_join(c, doc, has, version, role);
     if (srv_conn_join_share(c, doc, share) < 0)
         srv_warn("%s: out of memory: the join of %s keeps only its own role",
                  c->client, doc);
@@ -327,7 +274,7 @@ static void on_join(srv_conn *c, json_t *m)
     const char *doc = doc_of(c, m);
     int64_t version = 0;
     if (!doc) return;
-    int has = get_uint(m, "version", &version);
+    int has = srv_wire_uint(m, "version", &version);
     json_t *share = json_object_get(m, "share");
     if (has < 0 || (share && !json_is_null(share) &&
                     !(json_is_string(share) && json_string_length(share) < 256))) {
@@ -374,32 +321,18 @@ static int take_token(srv_conn *c, double cost)
     return 1;
 }
 
-/* Code points a (valid) wire op walks over: its retains and deletes,
- * the trailing retain included, which decoding drops. */
-static size_t wire_span(json_t *wire)
-{
-    size_t i, span = 0;
-    json_t *v;
-    json_array_foreach(wire, i, v) {
-        json_int_t n = json_is_integer(v) ? json_integer_value(v)
-                     : json_is_real(v) ? (json_int_t)json_real_value(v) : 0;
-        span += (size_t)(n < 0 ? -n : n);
-    }
-    return span;
-}
-
 static void on_op(srv_conn *c, json_t *m)
 {
     const char *doc = doc_of(c, m);
     int64_t version = 0, seq = 0;
     ot_op *op = NULL;
     if (!doc) return;
-    int hs = get_uint(m, "seq", &seq);
+    int hs = srv_wire_uint(m, "seq", &seq);
     if (hs <= 0) {
         srv_conn_error(c, "bad_message", "\"seq\" must be an integer >= 0", doc, -1);
         return;
     }
-    if (get_uint(m, "version", &version) <= 0) {
+    if (srv_wire_uint(m, "version", &version) <= 0) {
         srv_conn_error(c, "bad_message", "\"version\" must be an integer >= 0",
                        doc, seq);
         return;
@@ -425,7 +358,8 @@ static void on_op(srv_conn *c, json_t *m)
         srv_conn_error(c, "rate_limited", "too many ops per second", doc, seq);
         return;
     }
-    srv_session_op(c, j->sess, version, seq, op, wire_span(json_object_get(m, "op")));
+    srv_session_op(j->sess, c, version, seq, op,
+                   srv_wire_span(json_object_get(m, "op")));
 }
 
 static void on_presence(srv_conn *c, json_t *m)
@@ -443,10 +377,10 @@ static void on_presence(srv_conn *c, json_t *m)
         return;
     }
     json_t *cur = json_object_get(m, "cursor");
-    int ok = get_uint(m, "version", &version) > 0 && cur &&
+    int ok = srv_wire_uint(m, "version", &version) > 0 && cur &&
              (json_is_null(cur) ||
-              (json_is_object(cur) && get_uint(cur, "anchor", &anchor) > 0 &&
-               get_uint(cur, "head", &head) > 0 && anchor <= UINT32_MAX &&
+              (json_is_object(cur) && srv_wire_uint(cur, "anchor", &anchor) > 0 &&
+               srv_wire_uint(cur, "head", &head) > 0 && anchor <= UINT32_MAX &&
                head <= UINT32_MAX));
     if (!ok) {
         srv_conn_error(c, "bad_message",
@@ -458,7 +392,7 @@ static void on_presence(srv_conn *c, json_t *m)
         srv_conn_error(c, "rate_limited", "too many presence updates", doc, -1);
         return;
     }
-    srv_session_presence(c, j->sess, version, !json_is_null(cur),
+    srv_session_presence(j->sess, c, version, !json_is_null(cur),
                          (uint32_t)anchor, (uint32_t)head);
 }
 
@@ -471,7 +405,7 @@ static void on_leave(srv_conn *c, json_t *m)
         srv_conn_error(c, "not_joined", "not joined to that document", doc, -1);
         return;
     }
-    srv_session_leave(c, j->sess);
+    srv_session_leave(j->sess, c);
 }
 
 void srv__proto_handle(srv_conn *c, const char *data, size_t len)
@@ -511,5 +445,5 @@ void srv__proto_handle(srv_conn *c, const char *data, size_t len)
 
 void srv__proto_closed(srv_conn *c)
 {
-    while (c->njoins > 0) srv_session_leave(c, c->joins[c->njoins - 1].sess);
+    while (c->njoins > 0) srv_session_leave(c->joins[c->njoins - 1].sess, c);
 }
