@@ -74,10 +74,10 @@ int srv_task_submit(srv_task *t)
     return io_read(&srv__g, t);
 }
 
-int srv__docs_start(void)
+void srv__docs_env(srv_doc_env *env)
 {
     const srv_config *cfg = &srv__g.cfg;
-    srv_doc_env env = {
+    *env = (srv_doc_env){
         .out = &outputs,
         .out_arg = &srv__g,
         .write = io_write,
@@ -92,6 +92,12 @@ int srv__docs_start(void)
         .queue_bytes = cfg->queue_bytes,
         .unload_after_ms = (uint64_t)cfg->unload_after * 1000,
     };
+}
+
+int srv__docs_start(void)
+{
+    srv_doc_env env;
+    srv__docs_env(&env);
     srv__g.docs = srv_docs_new(&env);
     return srv__g.docs ? 0 : -1;
 }

@@ -139,6 +139,10 @@ void srv__proto_handle(srv_conn *c, const char *data, size_t len);
 void srv__proto_closed(srv_conn *c);
 
 /* ---- the sessions' environment (docs.c) */
+/* The environment the server gives its sessions: outputs onto srv_conns,
+ * srv__g's writer and pool and config, the real clocks. (A harness may
+ * wrap parts of it before srv_docs_new: fuzz/fuzz_env.h.) */
+void srv__docs_env(srv_doc_env *env);
 /* Make srv__g.docs over srv__g's writer, pool and config. 0, or -1 on
  * ENOMEM. */
 int srv__docs_start(void);
