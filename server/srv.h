@@ -9,8 +9,9 @@
  *
  * Map: main.c (CLI) -> serve.c (srv_run: context, loop, shutdown);
  * http.c (routing, responses) with static.c (web/ files) and api.c (JSON
- * API, /metrics); ws.c (connections, frames, out queues); proto.c (chorus.v1
- * messages); session.c (one per open document: OT ordering, persistence). */
+ * API, /metrics); net/ (connections, frames, out queues, the connection
+ * side of chorus.v1: net/net.h); collab/ (chorus.v1 messages and one
+ * session per open document: OT ordering, persistence: collab/collab.h). */
 #ifndef CHORUS_SERVER_SRV_H
 #define CHORUS_SERVER_SRV_H
 

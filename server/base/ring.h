@@ -47,6 +47,14 @@ static inline int srv_ring_push(srv_ring *r, const void *elem)
     return 0;
 }
 
+/* Remove the back element (the last pushed), undoing a push; the ring
+ * must not be empty. */
+static inline void srv_ring_unpush(srv_ring *r)
+{
+    assert(r->len > 0);
+    r->len--;
+}
+
 /* Copy the front element to 'out' (may be NULL) and remove it; the ring
  * must not be empty. */
 static inline void srv_ring_pop(srv_ring *r, void *out)

@@ -1,13 +1,16 @@
-/* ws.c -- WebSocket connections: reassembly of client messages, the bounded
- * out queue, and closing.
+/* ws.c -- WebSocket connections (net/): the lws callback of chorus.v1,
+ * reassembly of client messages, the bounded out queue, and closing.
  *
  * lws hands a message over in fragments; they are gathered in c->rx and the
- * size bound is enforced on the whole message. Everything the server sends a
- * client goes through its queue and leaves in LWS_CALLBACK_SERVER_WRITEABLE,
- * one lws_write per callback: a single message as it is, several as one JSON
- * array (the protocol allows both). A queue past its byte bound means a
- * client that cannot keep up: it is closed with 1008, never allowed to grow
- * the server's memory. */
+ * size bound is enforced on the whole message, which then goes to proto.c.
+ * Everything the server sends a client goes through its queue (a ring of
+ * srv_msg references, base/ring.h) and leaves in
+ * LWS_CALLBACK_SERVER_WRITEABLE, one lws_write per callback: a single
+ * message as it is, several as one JSON array (the protocol allows both).
+ * A queue past its byte bound means a client that cannot keep up: it is
+ * closed with 1008, never allowed to grow the server's memory. Invariant:
+ * q_bytes is the sum of the queued messages' lengths, q_whole the part of
+ * it sent whole, and srv__g.queued_bytes their sum over connections. */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
