@@ -96,6 +96,53 @@ size_t srv_wire_span(const json_t *wire);
 /* The colour a client id is shown in: "#rrggbb" into out (8 bytes). */
 void srv_wire_color(const char *client, char out[8]);
 
+/* ---- decoding one client message (wire.c). The problems are found here
+ * but reported by the caller in the protocol's order, which interleaves
+ * them with checks of the connection (docs/protocol.md):
+ *  - type SRV_IN_BAD: 'err' at once (not JSON, not an object with a type);
+ *  - SRV_IN_HELLO: 'err' once hello is known not to be said already;
+ *  - any other: 'err' once the connection has said hello (an unknown type,
+ *    a bad doc id, seq or version, a bad join);
+ *  - SRV_IN_OP, SRV_IN_PRESENCE: 'late' once the connection is known to be
+ *    joined with a role that may edit (the op itself; version and cursor).
+ * Strings point into 'root' and live until srv_wire_in_clear. */
+enum {
+    SRV_IN_BAD, SRV_IN_HELLO, SRV_IN_JOIN, SRV_IN_LEAVE, SRV_IN_OP,
+    SRV_IN_PRESENCE, SRV_IN_UNKNOWN
+};
+
+typedef struct srv_wire_err {
+    const char *code;             /* NULL: no problem */
+    const char *message;
+    const char *doc;              /* NULL: none */
+    int64_t seq;                  /* < 0: none */
+} srv_wire_err;
+
+typedef struct srv_wire_in {
+    int type;                     /* SRV_IN_* */
+    srv_wire_err err, late;
+    json_t *root;                 /* the parsed message (owned) */
+    const char *doc;              /* join, leave, op, presence */
+    const char *client;           /* hello: a valid client id */
+    const char *name;             /* hello: "" when none */
+    size_t name_cps;              /* hello: code points of name */
+    const char *token;            /* hello: a string under 64 bytes, or NULL */
+    const char *share;            /* join: a string under 256 bytes, or NULL */
+    int has_version;              /* join: resume from 'version' */
+    int64_t version, seq;
+    int has_cursor;               /* presence: 0 for a null cursor */
+    uint32_t anchor, head;
+    ot_op *op;                    /* op: decoded (owned until taken) */
+    size_t span;                  /* op: srv_wire_span of its wire form */
+    char text[200];               /* room for a formatted message */
+} srv_wire_in;
+
+/* Decode 'len' bytes of 'data' (not NUL-terminated) into 'in'. Never fails
+ * as such: every problem is in in->err or in->late. Clear 'in' after. */
+void srv_wire_decode(srv_wire_in *in, const char *data, size_t len);
+/* Free what 'in' holds (root, and op unless taken: set in->op NULL). */
+void srv_wire_in_clear(srv_wire_in *in);
+
 /* ---- document sessions (session.c) */
 typedef struct srv_docs srv_docs;       /* the open documents */
 typedef struct srv_session srv_session; /* one open document */

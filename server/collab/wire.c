@@ -212,3 +212,170 @@ void srv_wire_color(const char *client, char out[8])
     for (const char *p = client; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
     snprintf(out, 8, "%s", palette[h % (sizeof palette / sizeof palette[0])]);
 }
+
+/* ---- decoding one message */
+
+static void set_err(srv_wire_err *e, const char *code, const char *message,
+                    const char *doc, int64_t seq)
+{
+    e->code = code;
+    e->message = message;
+    e->doc = doc;
+    e->seq = seq;
+}
+
+static void decode_hello(srv_wire_in *in)
+{
+    json_t *cl = json_object_get(in->root, "client");
+    json_t *nm = json_object_get(in->root, "name");
+    json_t *tok = json_object_get(in->root, "token");
+    if (!json_is_string(cl) || !srv_valid_client_id(json_string_value(cl))) {
+        set_err(&in->err, "bad_message",
+                "hello needs \"client\": 1-64 of A-Za-z0-9_.:-", NULL, -1);
+        return;
+    }
+    if (nm && !json_is_null(nm) && !json_is_string(nm)) {
+        set_err(&in->err, "bad_message", "\"name\" must be a string", NULL, -1);
+        return;
+    }
+    if (tok && !json_is_null(tok) && !json_is_string(tok)) {
+        set_err(&in->err, "bad_message", "\"token\" must be a string", NULL, -1);
+        return;
+    }
+    in->client = json_string_value(cl);
+    in->name = json_is_string(nm) ? json_string_value(nm) : "";
+    if (ot_utf8_validate(in->name, strlen(in->name), &in->name_cps) < 0 ||
+        in->name_cps > SRV_NAME_MAX || strlen(in->name) > SRV_NAME_MAX) {
+        set_err(&in->err, "bad_message", "\"name\" is at most 64 characters",
+                NULL, -1);
+        return;
+    }
+    if (json_is_string(tok) && json_string_length(tok) < 64)
+        in->token = json_string_value(tok);
+}
+
+/* The doc member: a valid id, or the problem in in->err (0). */
+static int decode_doc(srv_wire_in *in)
+{
+    json_t *d = json_object_get(in->root, "doc");
+    if (!json_is_string(d) || !srv_valid_doc_id(json_string_value(d))) {
+        set_err(&in->err, "bad_doc_id",
+                "doc ids are 1-64 of A-Za-z0-9_.- not starting with '.'",
+                NULL, -1);
+        return 0;
+    }
+    in->doc = json_string_value(d);
+    return 1;
+}
+
+static void decode_join(srv_wire_in *in)
+{
+    if (!decode_doc(in)) return;
+    json_t *share = json_object_get(in->root, "share");
+    in->has_version = srv_wire_uint(in->root, "version", &in->version);
+    if (in->has_version < 0 ||
+        (share && !json_is_null(share) &&
+         !(json_is_string(share) && json_string_length(share) < 256))) {
+        set_err(&in->err, "bad_message",
+                "\"version\" must be an integer >= 0, \"share\" a link token",
+                in->doc, -1);
+        return;
+    }
+    in->share = json_is_string(share) ? json_string_value(share) : NULL;
+}
+
+static void decode_op(srv_wire_in *in)
+{
+    if (!decode_doc(in)) return;
+    if (srv_wire_uint(in->root, "seq", &in->seq) <= 0) {
+        set_err(&in->err, "bad_message", "\"seq\" must be an integer >= 0",
+                in->doc, -1);
+        return;
+    }
+    if (srv_wire_uint(in->root, "version", &in->version) <= 0) {
+        set_err(&in->err, "bad_message", "\"version\" must be an integer >= 0",
+                in->doc, in->seq);
+        return;
+    }
+    json_t *wire = json_object_get(in->root, "op");
+    int rc = ot_op_from_json(&in->op, wire);
+    if (rc < 0) {
+        snprintf(in->text, sizeof in->text, "bad op: %s", ot_strerror(rc));
+        set_err(&in->late, "bad_op", in->text, in->doc, in->seq);
+        return;
+    }
+    in->span = srv_wire_span(wire);
+}
+
+static void decode_presence(srv_wire_in *in)
+{
+    int64_t anchor = 0, head = 0;
+    if (!decode_doc(in)) return;
+    json_t *cur = json_object_get(in->root, "cursor");
+    int ok = srv_wire_uint(in->root, "version", &in->version) > 0 && cur &&
+             (json_is_null(cur) ||
+              (json_is_object(cur) && srv_wire_uint(cur, "anchor", &anchor) > 0 &&
+               srv_wire_uint(cur, "head", &head) > 0 && anchor <= UINT32_MAX &&
+               head <= UINT32_MAX));
+    if (!ok) {
+        set_err(&in->late, "bad_message",
+                "presence needs \"version\" and \"cursor\": null or "
+                "{\"anchor\":n,\"head\":n}", in->doc, -1);
+        return;
+    }
+    in->has_cursor = !json_is_null(cur);
+    in->anchor = (uint32_t)anchor;
+    in->head = (uint32_t)head;
+}
+
+static void decode_leave(srv_wire_in *in)
+{
+    decode_doc(in);
+}
+
+static const struct {
+    const char *name;
+    int type;
+    void (*decode)(srv_wire_in *in);
+} kinds[] = {
+    {"op", SRV_IN_OP, decode_op},
+    {"presence", SRV_IN_PRESENCE, decode_presence},
+    {"join", SRV_IN_JOIN, decode_join},
+    {"leave", SRV_IN_LEAVE, decode_leave},
+    {"hello", SRV_IN_HELLO, decode_hello},
+};
+
+void srv_wire_decode(srv_wire_in *in, const char *data, size_t len)
+{
+    json_error_t jerr;
+    memset(in, 0, sizeof *in);
+    in->root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                          &jerr);
+    if (!in->root) {
+        snprintf(in->text, sizeof in->text, "invalid JSON: %s", jerr.text);
+        set_err(&in->err, "bad_json", in->text, NULL, -1);
+        return;
+    }
+    json_t *t = json_object_get(in->root, "type");
+    if (!json_is_object(in->root) || !json_is_string(t)) {
+        set_err(&in->err, "bad_message", "a message is an object with a \"type\"",
+                NULL, -1);
+        return;
+    }
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(json_string_value(t), kinds[i].name) == 0) {
+            in->type = kinds[i].type;
+            kinds[i].decode(in);
+            return;
+        }
+    in->type = SRV_IN_UNKNOWN;
+    set_err(&in->err, "bad_message", "unknown message type", NULL, -1);
+}
+
+void srv_wire_in_clear(srv_wire_in *in)
+{
+    ot_op_free(in->op);
+    json_decref(in->root);
+    in->op = NULL;
+    in->root = NULL;
+}

@@ -14,7 +14,6 @@
 #include "server/core.h"
 #include "server/net/net.h"
 
-#define MAX_NAME_CP 64
 
 
 static void send_msg(srv_conn *c, srv_msg *m)
@@ -111,41 +110,21 @@ static int mark_guest(srv_conn *c)
     return srv_conn_set_str(&c->name, marked);
 }
 
-static void on_hello(srv_conn *c, json_t *m)
+static void on_hello(srv_conn *c, const srv_wire_in *in)
 {
-    json_t *cl = json_object_get(m, "client"), *nm = json_object_get(m, "name");
-    json_t *tok = json_object_get(m, "token");
     if (c->hello || c->hello_pending) {
         srv_conn_error(c, "bad_message", "hello was already said", NULL, -1);
         return;
     }
-    if (!json_is_string(cl) || !srv_valid_client_id(json_string_value(cl))) {
-        srv_conn_error(c, "bad_message",
-                       "hello needs \"client\": 1-64 of A-Za-z0-9_.:-", NULL, -1);
-        return;
-    }
-    if (nm && !json_is_null(nm) && !json_is_string(nm)) {
-        srv_conn_error(c, "bad_message", "\"name\" must be a string", NULL, -1);
-        return;
-    }
-    if (tok && !json_is_null(tok) && !json_is_string(tok)) {
-        srv_conn_error(c, "bad_message", "\"token\" must be a string", NULL, -1);
-        return;
-    }
-    size_t cps = 0;
-    const char *name = json_is_string(nm) ? json_string_value(nm) : "";
-    if (ot_utf8_validate(name, strlen(name), &cps) < 0 || cps > MAX_NAME_CP ||
-        strlen(name) > SRV_NAME_MAX) {
-        srv_conn_error(c, "bad_message", "\"name\" is at most 64 characters",
-                       NULL, -1);
+    if (in->err.code) {
+        srv_conn_error(c, in->err.code, in->err.message, NULL, -1);
         return;
     }
     char guest[16];
-    if (cps == 0) snprintf(guest, sizeof guest, "guest-%.4s", json_string_value(cl));
-    if (srv_conn_set_str(&c->client, json_string_value(cl)) < 0 ||
-        srv_conn_set_str(&c->name, cps == 0 ? guest : name) < 0 ||
-        (json_is_string(tok) && json_string_length(tok) < 64 &&
-         srv_conn_set_str(&c->token, json_string_value(tok)) < 0)) {
+    if (in->name_cps == 0) snprintf(guest, sizeof guest, "guest-%.4s", in->client);
+    if (srv_conn_set_str(&c->client, in->client) < 0 ||
+        srv_conn_set_str(&c->name, in->name_cps == 0 ? guest : in->name) < 0 ||
+        (in->token && srv_conn_set_str(&c->token, in->token) < 0)) {
         srv_conn_error(c, "server_error", "out of memory", NULL, -1);
         return;
     }
@@ -175,19 +154,6 @@ static void on_hello(srv_conn *c, json_t *m)
         return;
     }
     c->hello_pending = 1;
-}
-
-/* The doc member of a message: valid id, or an error (NULL). */
-static const char *doc_of(srv_conn *c, json_t *m)
-{
-    json_t *d = json_object_get(m, "doc");
-    if (!json_is_string(d) || !srv_valid_doc_id(json_string_value(d))) {
-        srv_conn_error(c, "bad_doc_id",
-                       "doc ids are 1-64 of A-Za-z0-9_.- not starting with '.'",
-                       NULL, -1);
-        return NULL;
-    }
-    return json_string_value(d);
 }
 
 /* Team mode: may this connection open 'doc'? A pool task reads its role
@@ -269,20 +235,11 @@ static void access_done(srv_task *t)
     free(a);
 }
 
-static void on_join(srv_conn *c, json_t *m)
+static void on_join(srv_conn *c, const srv_wire_in *in)
 {
-    const char *doc = doc_of(c, m);
-    int64_t version = 0;
-    if (!doc) return;
-    int has = srv_wire_uint(m, "version", &version);
-    json_t *share = json_object_get(m, "share");
-    if (has < 0 || (share && !json_is_null(share) &&
-                    !(json_is_string(share) && json_string_length(share) < 256))) {
-        srv_conn_error(c, "bad_message",
-                       "\"version\" must be an integer >= 0, \"share\" a link token",
-                       doc, -1);
-        return;
-    }
+    const char *doc = in->doc;
+    int has = in->has_version;
+    int64_t version = in->version;
     if (!srv_auth_team()) {
         do_join(c, doc, has, version, STORE_ROLE_OWNER, NULL);
         return;
@@ -295,7 +252,7 @@ static void on_join(srv_conn *c, json_t *m)
     a->conn = c->id;
     a->rights_seq = srv__g.rights.seq;
     snprintf(a->doc, sizeof a->doc, "%s", doc);
-    if (json_is_string(share)) snprintf(a->share, sizeof a->share, "%s", json_string_value(share));
+    if (in->share) snprintf(a->share, sizeof a->share, "%s", in->share);
     a->who.user_id = c->user_id;
     a->who.admin = c->admin;
     snprintf(a->who.name, sizeof a->who.name, "%s", c->name);
@@ -321,126 +278,104 @@ static int take_token(srv_conn *c, double cost)
     return 1;
 }
 
-static void on_op(srv_conn *c, json_t *m)
+/* The connection's join of the message's document, if it may edit
+ * there; else NULL after answering (seq < 0: none). */
+static srv_join *editor_join(srv_conn *c, const srv_wire_in *in, int64_t seq,
+                             const char *viewer_why)
 {
-    const char *doc = doc_of(c, m);
-    int64_t version = 0, seq = 0;
-    ot_op *op = NULL;
-    if (!doc) return;
-    int hs = srv_wire_uint(m, "seq", &seq);
-    if (hs <= 0) {
-        srv_conn_error(c, "bad_message", "\"seq\" must be an integer >= 0", doc, -1);
-        return;
-    }
-    if (srv_wire_uint(m, "version", &version) <= 0) {
-        srv_conn_error(c, "bad_message", "\"version\" must be an integer >= 0",
-                       doc, seq);
-        return;
-    }
-    srv_join *j = srv_conn_find_join(c, doc);
+    srv_join *j = srv_conn_find_join(c, in->doc);
     if (!j) {
-        srv_conn_error(c, "not_joined", "join the document first", doc, seq);
-        return;
+        srv_conn_error(c, "not_joined", "join the document first", in->doc, seq);
+        return NULL;
     }
     if (j->role < STORE_ROLE_EDITOR) {
-        srv_conn_error(c, "forbidden", "viewers cannot edit", doc, seq);
-        return;
+        srv_conn_error(c, "forbidden", viewer_why, in->doc, seq);
+        return NULL;
     }
-    int rc = ot_op_from_json(&op, json_object_get(m, "op"));
-    if (rc < 0) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "bad op: %s", ot_strerror(rc));
-        srv_conn_error(c, "bad_op", msg, doc, seq);
+    return j;
+}
+
+static void late_error(srv_conn *c, const srv_wire_err *e)
+{
+    srv_conn_error(c, e->code, e->message, e->doc, e->seq);
+}
+
+static void on_op(srv_conn *c, srv_wire_in *in)
+{
+    srv_join *j = editor_join(c, in, in->seq, "viewers cannot edit");
+    if (!j) return;
+    if (in->late.code) {
+        late_error(c, &in->late);
         return;
     }
     if (!take_token(c, 1.0)) {
-        ot_op_free(op);
-        srv_conn_error(c, "rate_limited", "too many ops per second", doc, seq);
+        srv_conn_error(c, "rate_limited", "too many ops per second", in->doc,
+                       in->seq);
         return;
     }
-    srv_session_op(j->sess, c, version, seq, op,
-                   srv_wire_span(json_object_get(m, "op")));
+    ot_op *op = in->op;
+    in->op = NULL; /* the session takes it */
+    srv_session_op(j->sess, c, in->version, in->seq, op, in->span);
 }
 
-static void on_presence(srv_conn *c, json_t *m)
+static void on_presence(srv_conn *c, const srv_wire_in *in)
 {
-    const char *doc = doc_of(c, m);
-    int64_t version = 0, anchor = 0, head = 0;
-    if (!doc) return;
-    srv_join *j = srv_conn_find_join(c, doc);
-    if (!j) {
-        srv_conn_error(c, "not_joined", "join the document first", doc, -1);
-        return;
-    }
-    if (j->role < STORE_ROLE_EDITOR) {
-        srv_conn_error(c, "forbidden", "viewers cannot share a cursor", doc, -1);
-        return;
-    }
-    json_t *cur = json_object_get(m, "cursor");
-    int ok = srv_wire_uint(m, "version", &version) > 0 && cur &&
-             (json_is_null(cur) ||
-              (json_is_object(cur) && srv_wire_uint(cur, "anchor", &anchor) > 0 &&
-               srv_wire_uint(cur, "head", &head) > 0 && anchor <= UINT32_MAX &&
-               head <= UINT32_MAX));
-    if (!ok) {
-        srv_conn_error(c, "bad_message",
-                       "presence needs \"version\" and \"cursor\": null or "
-                       "{\"anchor\":n,\"head\":n}", doc, -1);
+    srv_join *j = editor_join(c, in, -1, "viewers cannot share a cursor");
+    if (!j) return;
+    if (in->late.code) {
+        late_error(c, &in->late);
         return;
     }
     if (!take_token(c, 0.25)) {
-        srv_conn_error(c, "rate_limited", "too many presence updates", doc, -1);
+        srv_conn_error(c, "rate_limited", "too many presence updates", in->doc, -1);
         return;
     }
-    srv_session_presence(j->sess, c, version, !json_is_null(cur),
-                         (uint32_t)anchor, (uint32_t)head);
+    srv_session_presence(j->sess, c, in->version, in->has_cursor, in->anchor,
+                         in->head);
 }
 
-static void on_leave(srv_conn *c, json_t *m)
+static void on_leave(srv_conn *c, const srv_wire_in *in)
 {
-    const char *doc = doc_of(c, m);
-    if (!doc) return;
-    srv_join *j = srv_conn_find_join(c, doc);
+    srv_join *j = srv_conn_find_join(c, in->doc);
     if (!j) {
-        srv_conn_error(c, "not_joined", "not joined to that document", doc, -1);
+        srv_conn_error(c, "not_joined", "not joined to that document", in->doc, -1);
         return;
     }
     srv_session_leave(j->sess, c);
 }
 
-void srv__proto_handle(srv_conn *c, const char *data, size_t len)
+/* A decoded message of a connection that said hello. */
+static void dispatch(srv_conn *c, srv_wire_in *in)
 {
-    json_error_t jerr;
-    if (c->close_code) return; /* closing: ignore what else arrives */
-    json_t *m = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!m) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);
-        srv_conn_error(c, "bad_json", msg, NULL, -1);
+    if (in->err.code) {
+        late_error(c, &in->err);
         return;
     }
-    json_t *t = json_object_get(m, "type");
-    const char *type = json_is_string(t) ? json_string_value(t) : NULL;
-    if (!json_is_object(m) || !type)
-        srv_conn_error(c, "bad_message", "a message is an object with a \"type\"",
-                       NULL, -1);
-    else if (strcmp(type, "hello") == 0)
-        on_hello(c, m);
+    switch (in->type) {
+    case SRV_IN_OP: on_op(c, in); break;
+    case SRV_IN_PRESENCE: on_presence(c, in); break;
+    case SRV_IN_JOIN: on_join(c, in); break;
+    case SRV_IN_LEAVE: on_leave(c, in); break;
+    default: break;
+    }
+}
+
+void srv__proto_handle(srv_conn *c, const char *data, size_t len)
+{
+    srv_wire_in in;
+    if (c->close_code) return; /* closing: ignore what else arrives */
+    srv_wire_decode(&in, data, len);
+    if (in.type == SRV_IN_BAD)
+        late_error(c, &in.err);
+    else if (in.type == SRV_IN_HELLO)
+        on_hello(c, &in);
     else if (!c->hello)
         srv_conn_error(c, "hello_required",
                        c->hello_pending ? "wait for welcome" : "say hello first",
                        NULL, -1);
-    else if (strcmp(type, "op") == 0)
-        on_op(c, m);
-    else if (strcmp(type, "presence") == 0)
-        on_presence(c, m);
-    else if (strcmp(type, "join") == 0)
-        on_join(c, m);
-    else if (strcmp(type, "leave") == 0)
-        on_leave(c, m);
     else
-        srv_conn_error(c, "bad_message", "unknown message type", NULL, -1);
-    json_decref(m);
+        dispatch(c, &in);
+    srv_wire_in_clear(&in);
 }
 
 void srv__proto_closed(srv_conn *c)
