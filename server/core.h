@@ -25,6 +25,10 @@ typedef struct srv srv;
  * (net/net.h); the messages and document sessions in collab/
  * (collab/collab.h); a srv_task in base/task.h. */
 
+/* Submit 't' to the reader pool; its done() runs later on the lws thread.
+ * Returns 0, or a STORE_E* code (stopping): then done() is never called.
+ * (serve.c: the composition root owns the pools.) */
+int srv_task_submit(srv_task *t);
 /* The same on the password pool; STORE_EBUSY when too many are waiting. */
 int srv_task_submit_auth(srv_task *t);
 /* Drain the writer and the pool (on EVENT_WAIT_CANCELLED). */

@@ -181,6 +181,11 @@ void srv__drain(void)
     srv__relays_flush();
 }
 
+int srv_task_submit(srv_task *t)
+{
+    return store_pool_submit(srv__g.pool, &t->base);
+}
+
 int srv_task_submit_auth(srv_task *t)
 {
     if (srv__g.auth_pending >= 32) return STORE_EBUSY;

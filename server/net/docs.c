@@ -69,11 +69,6 @@ static int io_read(void *io, srv_task *t)
     return store_pool_submit(((srv *)io)->pool, &t->base);
 }
 
-int srv_task_submit(srv_task *t)
-{
-    return io_read(&srv__g, t);
-}
-
 void srv__docs_env(srv_doc_env *env)
 {
     const srv_config *cfg = &srv__g.cfg;

@@ -153,9 +153,6 @@ void srv__docs_stop(void);
  * answers). Errors are sent to 'c'. */
 void srv__conn_join(srv_conn *c, const char *doc, int has_version,
                     int64_t version, int role);
-/* Submit 't' to the reader pool; its done() runs later on the lws thread.
- * Returns 0, or a STORE_E* code (stopping): then done() is never called. */
-int srv_task_submit(srv_task *t);
 
 /* ---- rights end when they are taken away (rights.c)
  * Team mode only: in open mode every call here returns at once. A re-check
