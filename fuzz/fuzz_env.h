@@ -3,12 +3,15 @@
  *
  * srv__g gets a real store (a fresh database in a tmpfs directory), a real
  * group-commit writer and reader pools; connections and HTTP requests are
- * plain structs whose wsi is a fake pointer. The few lws calls that the
- * message and API paths make on a wsi are replaced at link time
- * (-Wl,--wrap=..., see the fuzz block of the Makefile), and so are the
- * storage submit/drain calls, which lets fenv_pump() wait until every job
- * and task the server started has finished and been handed back: each input
- * then runs the same way every time, whatever the threads' timing.
+ * plain structs whose wsi is a fake pointer. The document sessions are
+ * reached through their seam: srv__g.docs is made from the server's own
+ * environment (srv__docs_env) with its write submit wrapped to count jobs
+ * in flight. What the seam does not reach is still replaced at link time
+ * (-Wl,--wrap=..., see the fuzz block of the Makefile): the three lws calls
+ * net/ makes on a wsi, and store_pool_submit, which counts the tasks of the
+ * HTTP API and of the connection side. fenv_pump() drains the writer and
+ * the pools itself until everything submitted has come back, so each input
+ * runs the same way every time, whatever the threads' timing.
  * Header-only (static functions): each harness is one program. */
 #ifndef CHORUS_FUZZ_ENV_H
 #define CHORUS_FUZZ_ENV_H
@@ -23,7 +26,7 @@
 
 #include "server/auth/auth.h"
 #include "server/core.h"
-#include "server/base/base.h"
+#include "server/net/net.h"
 
 /* ---- link-time replacements (-Wl,--wrap=NAME) */
 
@@ -48,7 +51,6 @@ void __wrap_lws_set_timer_usecs(struct lws *wsi, lws_usec_t us)
     (void)us;
 }
 
-int __real_store_writer_submit(store_writer *w, store_job *job);
 void __wrap_lws_set_timeout(struct lws *wsi, enum pending_timeout reason,
                             int secs);
 void __wrap_lws_set_timeout(struct lws *wsi, enum pending_timeout reason,
@@ -56,23 +58,6 @@ void __wrap_lws_set_timeout(struct lws *wsi, enum pending_timeout reason,
 {
     (void)reason, (void)secs;
     if (!wsi) abort(); /* a closing connection's deadline (ws.c) */
-}
-
-int __wrap_store_writer_submit(store_writer *w, store_job *job);
-int __wrap_store_writer_submit(store_writer *w, store_job *job)
-{
-    int rc = __real_store_writer_submit(w, job);
-    if (rc == 0) fenv_pending++;
-    return rc;
-}
-
-store_job *__real_store_writer_drain(store_writer *w);
-store_job *__wrap_store_writer_drain(store_writer *w);
-store_job *__wrap_store_writer_drain(store_writer *w)
-{
-    store_job *j = __real_store_writer_drain(w);
-    for (store_job *p = j; p; p = p->next) fenv_pending--;
-    return j;
 }
 
 int __real_store_pool_submit(store_pool *p, store_task *t);
@@ -84,13 +69,31 @@ int __wrap_store_pool_submit(store_pool *p, store_task *t)
     return rc;
 }
 
-store_task *__real_store_pool_drain(store_pool *p);
-store_task *__wrap_store_pool_drain(store_pool *p);
-store_task *__wrap_store_pool_drain(store_pool *p)
+/* The sessions' writes, counted: the server's own submit, wrapped. */
+static srv_doc_env fenv_docs_env;
+
+static int fenv_write(void *io, store_job *job)
 {
-    store_task *t = __real_store_pool_drain(p);
-    for (store_task *q = t; q; q = q->next) fenv_pending--;
-    return t;
+    int rc = fenv_docs_env.write(io, job);
+    if (rc == 0) fenv_pending++;
+    return rc;
+}
+
+/* What srv__drain does, counting what comes back. */
+static void fenv_drain(void)
+{
+    store_job *j = store_writer_drain(srv__g.writer);
+    for (store_job *p = j; p; p = p->next) fenv_pending--;
+    srv_docs_on_commits(srv__g.docs, j);
+    store_pool *pools[2] = {srv__g.pool, srv__g.auth_pool};
+    for (int i = 0; i < 2; i++)
+        for (store_task *t = store_pool_drain(pools[i]), *n; t; t = n) {
+            n = t->next;
+            fenv_pending--;
+            if (i == 1) srv__g.auth_pending--;
+            ((srv_task *)t)->done((srv_task *)t);
+        }
+    srv__relays_flush();
 }
 
 static void fenv_wake(void *arg)
@@ -102,7 +105,7 @@ static void fenv_wake(void *arg)
     pthread_mutex_unlock(&fenv_mu);
 }
 
-/* Hand every finished job and task back to the server (srv__drain), until
+/* Hand every finished job and task back to the server (fenv_drain), until
  * nothing is in flight. A job that never finishes within 30 s is a hang:
  * abort, so the fuzzer reports it. */
 static void fenv_pump(void)
@@ -110,7 +113,7 @@ static void fenv_pump(void)
     pthread_mutex_lock(&fenv_mu);
     long seen = fenv_wakes;
     pthread_mutex_unlock(&fenv_mu);
-    srv__drain();
+    fenv_drain();
     for (int rounds = 0; fenv_pending > 0; rounds++) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -122,7 +125,7 @@ static void fenv_pump(void)
         }
         seen = fenv_wakes;
         pthread_mutex_unlock(&fenv_mu);
-        srv__drain();
+        fenv_drain();
         if (rounds > 1500) {
             fprintf(stderr, "fuzz: %ld jobs still in flight after 30 s\n",
                     fenv_pending);
@@ -190,6 +193,10 @@ static void fenv_init(void)
         fprintf(stderr, "fuzz: %s\n", err);
         abort();
     }
+    srv__docs_env(&fenv_docs_env);
+    srv_doc_env env = fenv_docs_env;
+    env.write = fenv_write;
+    if (!(srv__g.docs = srv_docs_new(&env))) abort();
     srv_auth_set_team(0);
     srv_log_set_level(SRV_LOG_ERROR);
 }
@@ -208,13 +215,13 @@ static void fenv_report(void *arg, const char *line)
 static void fenv_reset(void)
 {
     fenv_pump();
-    for (int i = 0; i < 8 && srv__sessions_count() > 0; i++) {
-        srv__sessions_tick(srv_mono_ms() + 3600 * 1000);
+    for (int i = 0; i < 8 && srv_docs_count(srv__g.docs) > 0; i++) {
+        srv_docs_tick(srv__g.docs, srv_mono_ms() + 3600 * 1000);
         fenv_pump();
     }
-    if (srv__sessions_count() > 0) {
+    if (srv_docs_count(srv__g.docs) > 0) {
         fprintf(stderr, "fuzz: %zu sessions would not unload\n",
-                srv__sessions_count());
+                srv_docs_count(srv__g.docs));
         abort();
     }
     store *st = NULL;

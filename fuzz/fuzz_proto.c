@@ -12,7 +12,9 @@
  * carry a documented code, an "ack" a version >= 1. A connection the
  * server decided to close is closed as lws would. At the end every
  * connection goes, every session unloads, and `chorus check` must find the
- * database clean (fenv_reset). */
+ * database clean (fenv_reset). The sessions run behind their seam with the
+ * server's own environment (fuzz_env.h); tests/test_srv_doc.c drives them
+ * with a fake one. */
 #include <stdint.h>
 
 #include "fuzz/fuzz_env.h"
@@ -29,6 +31,7 @@ static srv_conn *conn_new(int slot)
     c->wsi = (struct lws *)(uintptr_t)(0x1000 + 16 * slot);
     c->id = next_id++;
     c->client = c->name = c->token = srv__no_str;
+    srv_ring_init(&c->q, sizeof(srv_msg *));
     snprintf(c->ip, sizeof c->ip, "127.0.0.1");
     c->tokens = srv__g.cfg.ops_per_sec * 2.0;
     c->tokens_ms = srv_mono_ms();
@@ -65,17 +68,17 @@ static void check_msg(json_t *m)
 /* Read (and free) what the server queued for 'c', as a client would. */
 static void consume(srv_conn *c)
 {
-    while (c->q_len) {
-        srv_msg *m = c->q[c->q_head];
-        c->q_head = (c->q_head + 1) % c->q_cap;
-        c->q_len--;
+    while (c->q.len) {
+        srv_msg *m;
+        srv_ring_pop(&c->q, &m);
         c->q_bytes -= m->len;
+        if (m->whole) c->q_whole -= m->len;
         srv__g.queued_bytes -= m->len;
         json_error_t e;
-        json_t *v = json_loadb((const char *)m->buf + LWS_PRE, m->len, 0, &e);
+        json_t *v = json_loadb((const char *)m->buf + SRV_MSG_PRE, m->len, 0, &e);
         if (!v) {
             fprintf(stderr, "fuzz: the server sent bad JSON: %.*s\n",
-                    (int)m->len, (const char *)m->buf + LWS_PRE);
+                    (int)m->len, (const char *)m->buf + SRV_MSG_PRE);
             abort();
         }
         check_msg(v);
@@ -94,7 +97,7 @@ static void conn_gone(int slot)
     else srv__g.conns = c->next;
     if (c->next) c->next->prev = c->prev;
     srv__g.nconns--;
-    free(c->q);
+    srv_ring_free(&c->q);
     free(c->rx);
     srv_conn_set_str(&c->client, NULL);
     srv_conn_set_str(&c->name, NULL);

@@ -10,7 +10,7 @@
  * to an unlinked temporary file there and streamed from it by the lws
  * thread. A restore computes its op on the pool (the diff from the current
  * text to the text at N), then submits it on the lws thread through
- * srv_session_submit, so editors that are open receive it live; history is
+ * srv_docs_submit, so editors that are open receive it live; history is
  * never rewritten. In team mode reading needs the viewer role on D, restore
  * the editor role, fork the viewer role on D and a login (the forker owns
  * the fork); the op's user is then the logged-in name. JSON shapes:
@@ -391,7 +391,8 @@ static int restore_finish(srv_api_task *t)
     if (!h->op || !t->r->wsi) return 0;
     ot_op *op = h->op;
     h->op = NULL;
-    int rc = srv_session_submit(t->doc, h->base, op, h->user, restore_done, h);
+    int rc = srv_docs_submit(srv__g.docs, t->doc, h->base, op, h->user,
+                             restore_done, h);
     if (rc < 0) restore_done(h, rc, 0);
     return 1;
 }

@@ -148,10 +148,15 @@ static void drain_pool(store_pool *p, int *pending)
 
 void srv__drain(void)
 {
-    if (srv__g.writer) srv__sessions_on_commits(store_writer_drain(srv__g.writer));
+    if (srv__g.writer) srv_docs_on_commits(srv__g.docs, store_writer_drain(srv__g.writer));
     drain_pool(srv__g.pool, NULL);
     drain_pool(srv__g.auth_pool, &srv__g.auth_pending);
     srv__relays_flush();
+}
+
+int srv_task_submit(srv_task *t)
+{
+    return store_pool_submit(srv__g.pool, &t->base);
 }
 
 int srv_task_submit_auth(srv_task *t)
@@ -191,7 +196,7 @@ static void trim_heap(uint64_t now_ms)
 {
     static uint64_t seen[4], again_ms;
     uint64_t now[4] = {srv__g.metrics.conns_total, (uint64_t)srv__g.nconns,
-                       srv__sessions_count(), srv__g.metrics.commits};
+                       srv_docs_count(srv__g.docs), srv__g.metrics.commits};
     if (memcmp(now, seen, sizeof now) != 0) {
         memcpy(seen, now, sizeof now);
         again_ms = now_ms + TRIM_AGAIN_MS;
@@ -205,7 +210,7 @@ static void trim_heap(uint64_t now_ms)
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     uint64_t now = srv_mono_ms();
-    srv__sessions_tick(now);
+    srv_docs_tick(srv__g.docs, now);
     srv__rights_tick(srv_wall_ms());
     trim_heap(now);
     lws_sul_schedule(srv__g.ctx, 0, sul, on_tick, LWS_US_PER_SEC);
@@ -240,7 +245,7 @@ static srv_http_env http_env;
 static void api_gauges(srv_api_gauges *g)
 {
     g->conns = srv__g.nconns;
-    g->open_docs = srv__sessions_count();
+    g->open_docs = srv_docs_count(srv__g.docs);
     g->queued_bytes = srv__g.queued_bytes;
 }
 
@@ -350,7 +355,9 @@ int srv_run(const srv_config *cfg)
     if (srv__g.pool)
         srv__g.auth_pool = store_pool_new(srv__g.db_path, &opt, 2, wake,
                                           srv__g.ctx, err, sizeof err);
-    if (!srv__g.writer || !srv__g.pool || !srv__g.auth_pool) {
+    if (srv__g.auth_pool && srv__docs_start() < 0)
+        snprintf(err, sizeof err, "out of memory");
+    if (!srv__g.writer || !srv__g.pool || !srv__g.auth_pool || !srv__g.docs) {
         fprintf(stderr, "chorus: %s: %s\n", srv__g.db_path, err);
         goto out;
     }
@@ -374,7 +381,7 @@ int srv_run(const srv_config *cfg)
 
     srv_info("stopping: closing %d connections", srv__g.nconns);
     stop_clients();
-    srv__sessions_shutdown();
+    srv__docs_stop();
     rc = 0;
 out:
     srv__relay_ticker_stop();

@@ -21,12 +21,15 @@
 #include <time.h> /* nanosleep */
 
 #include "server/core.h"
+#include "server/net/net.h"
 
 #define SRV_RELAY_US 2000            /* longest a relay waits */
 #define SRV_RELAY_BYTES (16 * 1024)  /* held bytes that go out at once */
 
-static srv_conn **held;              /* FIFO ring of held connections */
-static size_t held_head, held_len, held_cap;
+/* The FIFO of held connections (srv_conn *; NULL once forgotten). A
+ * file-level static: one event loop per process, and the ticker thread
+ * below is the process's too. */
+static srv_ring held = {NULL, sizeof(srv_conn *), 0, 0, 0};
 
 static pthread_t ticker;
 static pthread_mutex_t tk_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -50,23 +53,9 @@ static void arm(void)
     pthread_mutex_unlock(&tk_mu);
 }
 
-/* Add 'c' at the FIFO's end; -1 on ENOMEM. */
-static int hold(srv_conn *c)
+static srv_conn **held_at(size_t i)
 {
-    if (held_len == held_cap) {
-        size_t ncap = held_cap ? held_cap * 2 : 64;
-        srv_conn **nh = malloc(ncap * sizeof *nh);
-        if (!nh) return -1;
-        for (size_t i = 0; i < held_len; i++)
-            nh[i] = held[(held_head + i) % held_cap];
-        free(held);
-        held = nh;
-        held_cap = ncap;
-        held_head = 0;
-    }
-    held[(held_head + held_len) % held_cap] = c;
-    held_len++;
-    return 0;
+    return srv_ring_at(&held, i);
 }
 
 void srv_conn_relay(srv_conn *c, srv_msg *m)
@@ -80,7 +69,7 @@ void srv_conn_relay(srv_conn *c, srv_msg *m)
         if (c->q_bytes >= SRV_RELAY_BYTES) lws_callback_on_writable(c->wsi);
         return;
     }
-    if (c->q_bytes >= SRV_RELAY_BYTES || hold(c) < 0) {
+    if (c->q_bytes >= SRV_RELAY_BYTES || srv_ring_push(&held, &c) < 0) {
         lws_callback_on_writable(c->wsi);
         return;
     }
@@ -91,29 +80,24 @@ void srv_conn_relay(srv_conn *c, srv_msg *m)
 void srv__relays_flush(void)
 {
     uint64_t now = now_us();
-    while (held_len) {
-        srv_conn *c = held[held_head];
+    while (held.len) {
+        srv_conn *c = *held_at(0);
         if (c && c->relay_due_us > now) break;
-        held_head = (held_head + 1) % held_cap;
-        held_len--;
+        srv_ring_pop(&held, NULL);
         if (!c) continue;
         c->relay_due_us = 0;
-        if (c->q_len) lws_callback_on_writable(c->wsi);
+        if (c->q.len) lws_callback_on_writable(c->wsi);
     }
-    if (held_len) arm();
-    else if (held_cap > 1024) { /* a burst is over: give its ring back */
-        free(held);
-        held = NULL;
-        held_cap = held_head = 0;
-    }
+    if (held.len) arm();
+    else if (held.cap > 1024) /* a burst is over: give its ring back */
+        srv_ring_free(&held);
 }
 
 void srv__relay_forget(srv_conn *c)
 {
     if (!c->relay_due_us) return;
-    for (size_t i = 0; i < held_len; i++)
-        if (held[(held_head + i) % held_cap] == c)
-            held[(held_head + i) % held_cap] = NULL;
+    for (size_t i = 0; i < held.len; i++)
+        if (*held_at(i) == c) *held_at(i) = NULL;
     c->relay_due_us = 0;
 }
 

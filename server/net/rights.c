@@ -24,7 +24,7 @@
 
 #include "server/auth/auth.h"
 #include "server/core.h"
-#include "server/base/base.h"
+#include "server/net/net.h"
 
 typedef struct chk_join {
     char doc[65];
@@ -169,7 +169,7 @@ static void apply_conn(srv_conn *c, const chk_conn *e)
         }
         srv_conn_error(c, "access_revoked",
                        "your access to this document was taken away", cj->doc, -1);
-        srv_session_leave(c, j->sess);
+        srv_session_leave(j->sess, c);
     }
 }
 

@@ -1,13 +1,17 @@
-/* ws.c -- WebSocket connections: reassembly of client messages, the bounded
- * out queue, and closing.
+/* ws.c -- WebSocket connections (net/): the lws callback of chorus.v1,
+ * reassembly of client messages, the bounded out queue, and closing.
  *
  * lws hands a message over in fragments; they are gathered in c->rx and the
- * size bound is enforced on the whole message. Everything the server sends a
- * client goes through its queue and leaves in LWS_CALLBACK_SERVER_WRITEABLE,
- * one lws_write per callback: a single message as it is, several as one JSON
- * array (the protocol allows both). A queue past its byte bound means a
- * client that cannot keep up: it is closed with 1008, never allowed to grow
- * the server's memory. */
+ * size bound is enforced on the whole message, which then goes to proto.c.
+ * Everything the server sends a client goes through its queue (a ring of
+ * srv_msg references, base/ring.h) and leaves in
+ * LWS_CALLBACK_SERVER_WRITEABLE, one lws_write per callback: a single
+ * message as it is, several as one JSON array (the protocol allows both).
+ * A queue past its byte bound means a client that cannot keep up: it is
+ * closed with 1008, never allowed to grow the server's memory. Invariant:
+ * q_bytes is the sum of the queued messages' lengths, q_whole the part of
+ * it sent whole, and srv__g.queued_bytes their sum over connections. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +20,7 @@
 #include <sodium.h>
 
 #include "server/core.h"
-#include "server/base/base.h"
+#include "server/net/net.h"
 
 #define BATCH_MAX (256 * 1024)   /* bytes gathered into one array frame */
 #define SNDBUF (64 * 1024)       /* kernel send buffer of a connection */
@@ -26,42 +30,13 @@ typedef struct ws_pss {
     srv_conn *conn;
 } ws_pss;
 
-/* ---- messages */
+/* The messages (collab/wire.c) carry SRV_MSG_PRE bytes in front of their
+ * text, so lws_write can use them where they are. */
+_Static_assert(SRV_MSG_PRE >= LWS_PRE, "srv_msg headroom is less than LWS_PRE");
 
-srv_msg *srv_msg_new(const char *json, size_t len)
+static srv_msg *q_at(const srv_conn *c, size_t i)
 {
-    srv_msg *m = malloc(sizeof *m);
-    if (!m) return NULL;
-    m->buf = malloc(LWS_PRE + len + 1);
-    if (!m->buf) {
-        free(m);
-        return NULL;
-    }
-    memcpy(m->buf + LWS_PRE, json, len);
-    m->buf[LWS_PRE + len] = 0;
-    m->len = len;
-    m->refs = 1;
-    m->whole = 0;
-    return m;
-}
-
-srv_msg *srv_msg_take(json_t *obj)
-{
-    if (!obj) return NULL;
-    char *s = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    if (!s) return NULL;
-    srv_msg *m = srv_msg_new(s, strlen(s));
-    free(s);
-    return m;
-}
-
-void srv_msg_unref(srv_msg *m)
-{
-    if (m && --m->refs == 0) {
-        free(m->buf);
-        free(m);
-    }
+    return *(srv_msg **)srv_ring_at(&c->q, i);
 }
 
 /* ---- a connection's strings */
@@ -104,19 +79,7 @@ void srv_conn_close(srv_conn *c, int code, const char *reason)
 
 static int q_push(srv_conn *c, srv_msg *m)
 {
-    if (c->q_len == c->q_cap) {
-        size_t ncap = c->q_cap ? c->q_cap * 2 : 16;
-        srv_msg **nq = malloc(ncap * sizeof *nq);
-        if (!nq) return -1;
-        for (size_t i = 0; i < c->q_len; i++)
-            nq[i] = c->q[(c->q_head + i) % c->q_cap];
-        free(c->q);
-        c->q = nq;
-        c->q_cap = ncap;
-        c->q_head = 0;
-    }
-    c->q[(c->q_head + c->q_len) % c->q_cap] = m;
-    c->q_len++;
+    if (srv_ring_push(&c->q, &m) < 0) return -1;
     c->q_bytes += m->len;
     srv__g.queued_bytes += m->len;
     if (srv__g.queued_bytes > srv__g.metrics.bytes_queued_peak)
@@ -127,22 +90,22 @@ static int q_push(srv_conn *c, srv_msg *m)
 
 static srv_msg *q_pop(srv_conn *c)
 {
-    srv_msg *m = c->q[c->q_head];
-    c->q_head = (c->q_head + 1) % c->q_cap;
-    c->q_len--;
+    srv_msg *m;
+    srv_ring_pop(&c->q, &m);
+    assert(c->q_bytes >= m->len && srv__g.queued_bytes >= m->len);
     c->q_bytes -= m->len;
     if (m->whole) c->q_whole -= m->len;
     srv__g.queued_bytes -= m->len;
     return m;
 }
 
-/* Drop everything queued for 'c' (it is being closed and will never read it). */
+/* Drop everything queued for 'c' (it is being closed and will never read
+ * it, or the queue is empty): an idle connection holds no ring. */
 static void q_clear(srv_conn *c)
 {
-    while (c->q_len) srv_msg_unref(q_pop(c));
-    free(c->q);
-    c->q = NULL;
-    c->q_cap = c->q_head = 0;
+    while (c->q.len) srv_msg_unref(q_pop(c));
+    srv_ring_free(&c->q);
+    assert(c->q_bytes == 0 && c->q_whole == 0);
 }
 
 /* 'whole': the message does not count against the bound (see
@@ -181,37 +144,22 @@ void srv_conn_send(srv_conn *c, srv_msg *m)
     if (enqueue(c, m, 0) == 0) lws_callback_on_writable(c->wsi);
 }
 
-void srv_conn_send_whole(srv_conn *c, json_t *obj)
+void srv_conn_send_whole(srv_conn *c, srv_msg *m)
 {
-    srv_msg *m = srv_msg_take(obj);
-    if (!m) {
-        srv_conn_close(c, 1011, "out of memory");
-        return;
-    }
     if (enqueue(c, m, 1) == 0) lws_callback_on_writable(c->wsi);
-    srv_msg_unref(m);
 }
 
-void srv_conn_send_json(srv_conn *c, json_t *obj)
+void srv_conn_error(srv_conn *c, const char *code, const char *message,
+                    const char *doc, int64_t seq)
 {
-    srv_msg *m = srv_msg_take(obj);
+    srv_msg *m = srv_wire_error(code, message, doc, seq);
+    srv__g.metrics.errors_sent++;
     if (!m) {
         srv_conn_close(c, 1011, "out of memory");
         return;
     }
     srv_conn_send(c, m);
     srv_msg_unref(m);
-}
-
-void srv_conn_error(srv_conn *c, const char *code, const char *message,
-                    const char *doc, int64_t seq)
-{
-    json_t *o = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code,
-                          "message", message);
-    if (o && doc) json_object_set_new(o, "doc", json_string(doc));
-    if (o && seq >= 0) json_object_set_new(o, "seq", json_integer(seq));
-    srv__g.metrics.errors_sent++;
-    srv_conn_send_json(c, o);
 }
 
 /* The one buffer batches are built in: writes happen on the lws thread
@@ -224,8 +172,8 @@ static size_t batch_cap;
 static int write_batch(srv_conn *c)
 {
     size_t need = 2, n = 0;
-    for (; n < c->q_len; n++) {
-        srv_msg *m = c->q[(c->q_head + n) % c->q_cap];
+    for (; n < c->q.len; n++) {
+        srv_msg *m = q_at(c, n);
         if (n > 0 && need + m->len + 1 > BATCH_MAX) break;
         need += m->len + 1;
     }
@@ -240,7 +188,7 @@ static int write_batch(srv_conn *c)
     for (size_t i = 0; i < n; i++) {
         srv_msg *m = q_pop(c);
         if (i) *p++ = ',';
-        memcpy(p, m->buf + LWS_PRE, m->len);
+        memcpy(p, m->buf + SRV_MSG_PRE, m->len);
         p += m->len;
         srv_msg_unref(m);
     }
@@ -277,19 +225,19 @@ static int on_writeable(srv_conn *c)
         lws_rx_flow_control(c->wsi, 1);
         c->rx_paused = 0;
     }
-    if (c->q_len == 0 && c->close_code) {
+    if (c->q.len == 0 && c->close_code) {
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason,
                          strlen(c->close_reason));
         return -1;
     }
-    if (c->q_len == 0) {
+    if (c->q.len == 0) {
         q_clear(c); /* drained: an idle connection holds no ring */
         return 0;
     }
-    if (c->q_len == 1) {
+    if (c->q.len == 1) {
         srv_msg *m = q_pop(c);
-        int rc = lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+        int rc = lws_write(c->wsi, m->buf + SRV_MSG_PRE, m->len, LWS_WRITE_TEXT);
         int ok = rc >= (int)m->len;
         srv_msg_unref(m);
         if (!ok) return -1;
@@ -297,7 +245,7 @@ static int on_writeable(srv_conn *c)
         return -1;
     }
     pause_rx_if_choked(c);
-    if (c->q_len || c->close_code || c->rx_paused)
+    if (c->q.len || c->close_code || c->rx_paused)
         lws_callback_on_writable(c->wsi);
     else
         q_clear(c);
@@ -393,6 +341,7 @@ static srv_conn *conn_open(struct lws *wsi)
     if (!c) return NULL;
     c->wsi = wsi;
     c->client = c->name = c->token = srv__no_str;
+    srv_ring_init(&c->q, sizeof(srv_msg *));
     c->id = next_conn_id++;
     take_upgrade_token(c);
     c->opened_ms = srv_mono_ms();
@@ -422,7 +371,6 @@ static void conn_closed(srv_conn *c)
     intptr_t open = (intptr_t)srv_map_get(&srv__g.ip_counts, c->ip);
     if (open <= 1) srv_map_del(&srv__g.ip_counts, c->ip);
     else srv_map_put(&srv__g.ip_counts, c->ip, (void *)(open - 1));
-    free(c->q);
     free(c->rx);
     free_str(&c->client);
     free_str(&c->name);

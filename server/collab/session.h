@@ -1,0 +1,140 @@
+/* session.h -- inside collab/'s document sessions: the structs that
+ * session.c (ops, commits, presence, lifetime) and join.c (loading a
+ * document, joining members, catch-up) share, and the calls between them.
+ * Not a contract for anyone else: collab.h is the room's. Invariants: the
+ * window ring holds exactly the versions base+1..version; a member is in
+ * s->m exactly while net/ (or a test) holds the join, and drop tells it. */
+#ifndef CHORUS_SERVER_COLLAB_SESSION_H
+#define CHORUS_SERVER_COLLAB_SESSION_H
+
+#include <assert.h>
+
+#include "server/base/ring.h"
+#include "server/collab/collab.h"
+
+enum { SESS_LOADING, SESS_READY, SESS_FAILED };
+
+typedef struct sess_op {           /* one op of the window */
+    ot_op *op;                     /* as applied: transformed to its version */
+    char *wire;                    /* its wire JSON text */
+    char client[SRV_CLIENT_MAX + 1];
+    char user[SRV_NAME_MAX + 1];
+    int64_t seq;
+    int64_t time_ms;
+    double t_recv;                 /* when it arrived, for ack latency */
+    size_t len_after;              /* code points of the text after it */
+    srv_submit_done done;          /* server-made ops: told of the commit */
+    void *done_arg;
+} sess_op;
+
+typedef struct sess_client {       /* a client's newest op in this document */
+    int64_t last_seq;              /* -1: none */
+    int64_t last_version;
+    int pending;                   /* last op queued, not yet committed */
+} sess_client;
+
+typedef struct sess_member {
+    void *h;                       /* net/'s handle, for the outputs */
+    uint64_t id;                   /* survives the handle: tasks look it up */
+    char client[SRV_CLIENT_MAX + 1]; /* identity, copied in at join */
+    char name[SRV_NAME_MAX + 1];
+    char color[8];
+    int ready;                     /* "joined" was sent */
+    int waiting;                   /* a join task is running for it */
+    int has_version;
+    int64_t version;               /* the version it asked to resume from */
+    int has_cursor;
+    uint32_t anchor, head;         /* at s->committed */
+    srv_msg *pres;                 /* its presence message, built once per */
+    int64_t pres_version;          /* version and cursor: a join storm sends
+                                      each to every joiner */
+} sess_member;
+
+typedef struct sess_submit {      /* a server-made op waiting for a load */
+    struct sess_submit *next;
+    ot_op *op;
+    int64_t version;
+    char user[SRV_NAME_MAX + 1];
+    srv_submit_done done;
+    void *arg;
+} sess_submit;
+
+struct srv_docs {
+    srv_doc_env env;
+    srv_map sessions;              /* doc id -> srv_session (live ones) */
+    uint64_t next_member_id;
+};
+
+struct srv_session {
+    char id[65];
+    srv_docs *docs;                /* its set, and through it the env */
+    int state;
+    ot_doc *doc;                   /* text at 'committed' */
+    int64_t committed, version, base;
+    size_t len;                    /* code points at 'version' */
+    size_t base_len;               /* code points at 'base' */
+    srv_ring win;                  /* of sess_op: versions base+1..version */
+    sess_member *m;
+    int nm, mcap;
+    srv_map clients;               /* client id -> sess_client */
+    int64_t last_snapshot;
+    size_t ops_bytes;              /* wire bytes committed since it */
+    uint64_t empty_since;
+    sess_submit *submits;          /* server-made ops waiting for the load */
+    int inflight;                  /* writer jobs and tasks holding it */
+    int dead;                      /* out of the table; freed at inflight 0 */
+};
+
+typedef struct commit_job {        /* an APPEND, with what its commit needs */
+    store_job job;
+    srv_session *sess;
+    char client[SRV_CLIENT_MAX + 1]; /* the record's strings live here: */
+    char user[SRV_NAME_MAX + 1];     /* the window ring moves when it grows */
+} commit_job;
+
+typedef struct snap_job {          /* a SNAPSHOT, standalone */
+    store_job job;
+    char doc[65];
+    char *text;
+} snap_job;
+
+/* Members are found by handle, by the id a task holds, by client id. */
+static inline const srv_doc_env *srv__sess_env(const srv_session *s)
+{
+    return &s->docs->env;
+}
+
+static inline sess_op *srv__sess_win_at(srv_session *s, int64_t v)
+{
+    assert(v > s->base && v <= s->version);
+    return srv_ring_at(&s->win, (size_t)(v - s->base - 1));
+}
+
+static inline sess_member *srv__sess_member(srv_session *s, void *h)
+{
+    for (int i = 0; i < s->nm; i++)
+        if (s->m[i].h == h) return &s->m[i];
+    return NULL;
+}
+
+/* Outputs: each takes the message it is given (NULL: out of memory). */
+void srv__sess_send(srv_session *s, void *h, srv_msg *m, int whole);
+void srv__sess_error(srv_session *s, void *h, const char *code,
+                     const char *message, int64_t seq);
+/* Send 'out' (stolen) to every ready member but 'except'. */
+void srv__sess_broadcast(srv_session *s, srv_msg *out, void *except);
+/* A new reference to m's presence message (NULL on ENOMEM). */
+srv_msg *srv__sess_presence(srv_session *s, sess_member *m);
+/* Remove member i (out->drop tells net/). */
+void srv__sess_drop(srv_session *s, int i);
+/* Tell the member why and drop it. */
+void srv__sess_refuse(srv_session *s, sess_member *m, const char *code,
+                      const char *why);
+/* Tell every member the document is gone, and retire the session. */
+void srv__sess_fail(srv_session *s, const char *why);
+/* Out of the table; freed once nothing holds it (maybe now). */
+void srv__sess_retire(srv_session *s);
+/* Run the server-made ops waiting for the load. */
+void srv__sess_run_submits(srv_session *s);
+
+#endif
