@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "server/auth/auth.h"
-#include "server/core.h"
 #include "server/net/net.h"
 
 /* ---- link-time replacements (-Wl,--wrap=NAME) */

@@ -21,7 +21,7 @@
 
 #include "fuzz/fuzz_env.h"
 #include "server/api/api.h"
-#include "server/net/http.h"
+#include "server/net/net.h"
 
 #define CHECK(x) do { if (!(x)) { fprintf(stderr, "fuzz_http: %s (line %d)\n", #x, __LINE__); abort(); } } while (0)
 

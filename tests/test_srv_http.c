@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/base/http_req.h"
+#include "server/base/base.h"
 #include "tests/harness.h"
 
 static int fail_strdup;

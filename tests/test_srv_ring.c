@@ -3,7 +3,7 @@
  * usable again. */
 #include <stdint.h>
 
-#include "server/base/ring.h"
+#include "server/base/base.h"
 #include "tests/harness.h"
 
 static void test_elements_come_out_in_the_order_they_went_in_across_growth_and_wrap(void)

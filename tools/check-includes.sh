@@ -64,5 +64,13 @@ for r in ot storage server/base server/auth server/history server/collab \
     if [ $bad = 0 ]; then echo "ok   $r"; passed=$((passed + 1))
     else echo "FAIL $r"; failed=$((failed + 1)); fi
 done
+# every file of server/ lives in a room
+loose=$(ls server/*.c server/*.h 2>/dev/null)
+if [ -n "$loose" ]; then
+    echo "in no room: $loose"
+    echo "FAIL server/"; failed=$((failed + 1))
+else
+    echo "ok   server/ (every file in a room)"; passed=$((passed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

@@ -19,8 +19,7 @@
 
 #include "server/auth/auth.h"
 #include "server/base/base.h"
-#include "server/base/http_req.h"
-#include "server/core.h"
+#include "server/collab/collab.h"
 #include "storage/store.h"
 
 /* What /metrics shows that lives elsewhere (connections, sessions). */
@@ -39,6 +38,7 @@ typedef struct srv_api_env {
      * another STORE_E* code (stopping) */
     int (*submit_auth)(srv_task *t);
     store_writer *writer;                 /* /metrics: commit figures */
+    srv_docs *docs;                       /* the open documents (restore) */
     const srv_metrics *metrics;
     void (*gauges)(srv_api_gauges *out);
     /* a route took a right away (logout, roles, share revoke) */

@@ -391,7 +391,7 @@ static int restore_finish(srv_api_task *t)
     if (!h->op || !t->r->wsi) return 0;
     ot_op *op = h->op;
     h->op = NULL;
-    int rc = srv_docs_submit(srv__g.docs, t->doc, h->base, op, h->user,
+    int rc = srv_docs_submit(t->env->docs, t->doc, h->base, op, h->user,
                              restore_done, h);
     if (rc < 0) restore_done(h, rc, 0);
     return 1;

@@ -75,23 +75,6 @@ char *srv_sb_take(srv_sb *b, size_t *len)
     return s;
 }
 
-/* ---- the ack latency histogram */
-
-static const double lat_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
-                                    0.05, 0.1, 0.2, 0.5, 1, 2, 5};
-#define NBOUNDS (sizeof lat_bounds / sizeof lat_bounds[0])
-
-void srv__ack_latency(double seconds)
-{
-    srv_metrics *m = &srv__g.metrics;
-    size_t i = 0;
-    while (i < NBOUNDS && seconds > lat_bounds[i]) i++;
-    m->ack_lat_buckets[i]++;
-    m->ack_lat_count++;
-    m->ack_lat_sum_s += seconds;
-    m->acks++;
-}
-
 /* ---- the page */
 
 #define COUNTER(b, name, fmt, v) \
@@ -103,10 +86,10 @@ static void histogram(const srv_metrics *m, srv_sb *b)
 {
     uint64_t cum = 0;
     srv_sb_printf(b, "# TYPE chorus_ack_latency_seconds histogram\n");
-    for (size_t i = 0; i < NBOUNDS; i++) {
+    for (size_t i = 0; i < SRV_ACK_BOUNDS; i++) {
         cum += m->ack_lat_buckets[i];
         srv_sb_printf(b, "chorus_ack_latency_seconds_bucket{le=\"%g\"} %" PRIu64
-                      "\n", lat_bounds[i], cum);
+                      "\n", srv_ack_bounds[i], cum);
     }
     srv_sb_printf(b, "chorus_ack_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64
                   "\n", m->ack_lat_count);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "server/base/http_req.h"
+#include "server/base/base.h"
 
 const char *srv_http_arg(const srv_http_req *r, const char *name)
 {

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "server/base/ring.h"
+#include "server/base/base.h"
 
 void srv_ring_init(srv_ring *r, size_t size)
 {

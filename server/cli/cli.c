@@ -17,7 +17,6 @@
 
 #include "server/cli/cli.h"
 #include "server/base/base.h"
-#include "server/srv.h"
 #include "storage/store.h"
 
 int srv_cli_int(const char *flag, const char *s, long lo, long hi, long *out)

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "server/srv.h"
+#include "server/base/base.h"
 #include "storage/store.h"
 
 typedef struct srv_command {
@@ -29,6 +29,9 @@ int srv_cli_token(int argc, char **argv);
 int srv_cli_export(int argc, char **argv);
 int srv_cli_import(int argc, char **argv);
 
+/* Fill 'cfg' with the defaults of `chorus serve`'s flags (loopback:8080,
+ * ./data, 1 MiB messages...): the flags table in flags.c. */
+void srv_config_init(srv_config *cfg);
 /* flags.c: the flags of `chorus serve`, one table. Parse argv (argv[0] is
  * "serve") into 'cfg' (filled by srv_config_init first; it borrows argv's
  * strings). Returns 0; 1 after writing --help to stdout; -1 after one line

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "server/cli/cli.h"
-#include "server/core.h"
+#include "server/collab/collab.h"
 #include "server/history/history.h"
 
 static const char export_help[] =

@@ -15,7 +15,6 @@
 
 #include "server/base/base.h"
 #include "server/cli/cli.h"
-#include "server/srv.h"
 
 typedef struct flag flag;
 typedef int (*setter)(srv_config *cfg, const flag *f, const char *arg);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "server/cli/cli.h"
-#include "server/srv.h"
+#include "server/base/base.h"
 
 static const char *usage_text =
     "usage: chorus <command> [flags]\n"

@@ -24,9 +24,8 @@
 #include "server/api/api.h"
 #include "server/auth/auth.h"
 #include "server/cli/cli.h"
-#include "server/core.h"
+#include "server/net/net.h"
 #include "server/base/base.h"
-#include "server/net/http.h"
 
 srv srv__g;
 
@@ -132,41 +131,6 @@ static void on_signal(int sig)
     if (srv__g.ctx) lws_cancel_service(srv__g.ctx);
 }
 
-static void wake(void *arg)
-{
-    lws_cancel_service(arg);
-}
-
-static void drain_pool(store_pool *p, int *pending)
-{
-    for (store_task *t = p ? store_pool_drain(p) : NULL, *n; t; t = n) {
-        n = t->next;
-        if (pending) (*pending)--;
-        ((srv_task *)t)->done((srv_task *)t);
-    }
-}
-
-void srv__drain(void)
-{
-    if (srv__g.writer) srv_docs_on_commits(srv__g.docs, store_writer_drain(srv__g.writer));
-    drain_pool(srv__g.pool, NULL);
-    drain_pool(srv__g.auth_pool, &srv__g.auth_pending);
-    srv__relays_flush();
-}
-
-int srv_task_submit(srv_task *t)
-{
-    return store_pool_submit(srv__g.pool, &t->base);
-}
-
-int srv_task_submit_auth(srv_task *t)
-{
-    if (srv__g.auth_pending >= 32) return STORE_EBUSY;
-    int rc = store_pool_submit(srv__g.auth_pool, &t->base);
-    if (rc == 0) srv__g.auth_pending++;
-    return rc;
-}
-
 static int check_tls(const srv_config *cfg)
 {
     if (!cfg->tls_cert && !cfg->tls_key) return 0;
@@ -257,6 +221,7 @@ static void wire_http(void)
     api_env.pool = srv__g.pool;
     api_env.submit_auth = srv_task_submit_auth;
     api_env.writer = srv__g.writer;
+    api_env.docs = srv__g.docs;
     api_env.metrics = &srv__g.metrics;
     api_env.gauges = api_gauges;
     api_env.rights_changed = srv_rights_changed;
@@ -347,13 +312,13 @@ int srv_run(const srv_config *cfg)
     opt.snapshot_every = cfg->snapshot_every;
     opt.auto_snapshot = 0;
     opt.wal_prealloc_mib = cfg->wal_prealloc_mib;
-    srv__g.writer = store_writer_new(srv__g.db_path, &opt, wake, srv__g.ctx,
+    srv__g.writer = store_writer_new(srv__g.db_path, &opt, srv__wake, srv__g.ctx,
                                      err, sizeof err);
     if (srv__g.writer)
-        srv__g.pool = store_pool_new(srv__g.db_path, &opt, 2, wake, srv__g.ctx,
+        srv__g.pool = store_pool_new(srv__g.db_path, &opt, 2, srv__wake, srv__g.ctx,
                                      err, sizeof err);
     if (srv__g.pool)
-        srv__g.auth_pool = store_pool_new(srv__g.db_path, &opt, 2, wake,
+        srv__g.auth_pool = store_pool_new(srv__g.db_path, &opt, 2, srv__wake,
                                           srv__g.ctx, err, sizeof err);
     if (srv__g.auth_pool && srv__docs_start() < 0)
         snprintf(err, sizeof err, "out of memory");

@@ -22,7 +22,6 @@
 
 #include "ot/ot.h"
 #include "server/base/base.h"
-#include "server/base/task.h"
 #include "storage/store.h"
 
 /* ---- outgoing messages (wire.c): one JSON text, shared by every queue it

@@ -9,7 +9,7 @@
 
 #include <assert.h>
 
-#include "server/base/ring.h"
+#include "server/base/base.h"
 #include "server/collab/collab.h"
 
 enum { SESS_LOADING, SESS_READY, SESS_FAILED };

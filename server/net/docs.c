@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/core.h"
 #include "server/net/net.h"
 
 /* ---- outputs */
@@ -50,7 +49,7 @@ static void out_committed(void *arg, double ack_s)
 {
     srv *g = arg;
     g->metrics.ops_committed++;
-    if (ack_s >= 0) srv__ack_latency(ack_s);
+    if (ack_s >= 0) srv_metrics_ack(&srv__g.metrics, ack_s);
 }
 
 static const srv_doc_out outputs = {

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server/net/http.h"
-#include "server/srv.h"
+#include "server/net/net.h"
+#include "server/base/base.h"
 
 #define GATE_MAX 1024      /* longest Host or Origin read */
 

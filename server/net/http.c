@@ -23,8 +23,7 @@
 
 #include "server/auth/auth.h"
 #include "server/base/base.h"
-#include "server/core.h"
-#include "server/net/http.h"
+#include "server/net/net.h"
 
 #define CHUNK (64 * 1024)
 #define MAX_STATIC (32 * 1024 * 1024)

@@ -16,13 +16,14 @@
 #ifndef CHORUS_SERVER_NET_H
 #define CHORUS_SERVER_NET_H
 
+#include <jansson.h>
 #include <libwebsockets.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "server/auth/auth.h"
 #include "server/base/base.h"
-#include "server/base/ring.h"
-#include "server/base/task.h"
 #include "server/collab/collab.h"
 
 typedef struct srv_conn srv_conn;
@@ -182,5 +183,102 @@ void srv__rights_tick(uint64_t now_ms);
 /* Did a re-check start since 'seq' (a value of srv__g.rights.seq)? Then a
  * hello or join whose rights were read before must read them again. */
 int srv_rights_stale(uint64_t seq);
+
+/* ---- HTTP (http.c, static.c, gate.c) */
+/* What net is handed at start-up (serve.c) and keeps for its life; the
+ * protocol's user pointer (struct lws_protocols .user) points to it. */
+typedef struct srv_http_env {
+    const srv_config *cfg; /* the gate's lists, --conns-per-ip */
+    const char *web_root;     /* real path of web/ */
+    /* The API: 1 when it answered (or started answering) 'r', 0 when the
+     * path is none of its routes (then /ws and web/ files are tried). */
+    int (*route)(void *arg, srv_http_req *r);
+    void *route_arg;
+    /* The storage threads woke the loop (EVENT_WAIT_CANCELLED). */
+    void (*wake)(void);
+    srv_http_req *live;       /* every request not yet freed (http.c) */
+} srv_http_env;
+
+/* The lws protocol callback of "http" (its .user: an srv_http_env). */
+int srv__http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                       void *user, void *in, size_t len);
+/* Free the requests still alive under 'env' (after lws_context_destroy):
+ * lws 4.1.6 does not report the close of every connection it kills. */
+void srv__http_free_all(srv_http_env *env);
+/* The caller's token into 'out': "Authorization: Bearer T", else the
+ * session cookie; empty when neither (or too long to be ours). 0. */
+int srv__http_token(struct lws *wsi, char *out, size_t outlen);
+
+/* ---- files of web/ (static.c) */
+/* Resolve 'path' (the URL path, already percent-decoded) to a file under
+ * 'web_root' (a real path). "/" is index.html and "/d/<id>" the editor.
+ * Returns 0 with the real file path in 'out', or -1 when there is no such
+ * file or the path is not allowed (both answer 404). */
+int srv__static_resolve(const char *web_root, const char *path, char *out,
+                        size_t outlen);
+/* The Content-Type of 'path' by its extension (a static string). */
+const char *srv__mime_type(const char *path);
+
+/* ---- the gate: Host and Origin checks (gate.c) */
+/* May a request whose Host header is 'host' (NULL: none, not a browser)
+ * be answered under 'cfg'? Its name (port stripped, case folded, IPv6
+ * brackets removed) must be an --allow-host entry (or '*'), the bind
+ * address, localhost, 127.0.0.1, ::1 or the host of an --allow-origin;
+ * when bound to every address, any IP literal too. 1 yes, 0 no. */
+int srv_gate_host_ok(const srv_config *cfg, const char *host);
+/* May a browser page of 'origin' talk to us? It must be an --allow-origin
+ * entry (or '*'), or, without any, the server's own origin: http:// or
+ * https:// followed by 'host' (the request's Host; NULL: none). 1 or 0. */
+int srv_gate_origin_ok(const srv_config *cfg, const char *origin,
+                       const char *host);
+/* The same on a request's headers; a header too long to read whole
+ * (over 1 KiB) is refused. srv__gate_host: 1 may be answered, 0 not. */
+int srv__gate_host(const srv_config *cfg, struct lws *wsi);
+enum { SRV_GATE_NO_ORIGIN, SRV_GATE_ALLOWED, SRV_GATE_FOREIGN };
+int srv__gate_origin(const srv_config *cfg, struct lws *wsi); /* SRV_GATE_* */
+/* May a request that changes state go on? 1 when its Origin is allowed,
+ * or it has none and no Sec-Fetch-Site other than same-origin or none. */
+int srv__gate_csrf(const srv_config *cfg, struct lws *wsi);
+
+/* ---- the server's state (srv__g): the lws context, the storage threads,
+ * the connections, the sessions' set. Set up by cli/serve.c (the
+ * composition root) and read by net/ only; the rooms below get what they
+ * need through their environments (srv_doc_env, srv_api_env). */
+
+typedef struct srv srv;
+struct srv {
+    srv_config cfg;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    store_writer *writer;
+    store_pool *pool;
+    srv_docs *docs;               /* the open documents (net/docs.c) */
+    store_pool *auth_pool;        /* password hashing: slow, kept apart */
+    int auth_pending;             /* tasks queued there (bounded) */
+    int tls;
+    char web_root[4096];
+    char db_path[4096];
+    srv_conn *conns;
+    int nconns;
+    srv_map ip_counts;            /* ip -> open connections (intptr_t) */
+    size_t queued_bytes;          /* over every connection */
+    srv_metrics metrics;
+    srv_rights rights;
+    volatile sig_atomic_t stopping;
+};
+
+extern srv srv__g;                /* the one server of this process */
+
+/* ---- the loop's side of the storage threads (loop.c) */
+/* Submit 't' to the reader pool; its done() runs later on the lws thread.
+ * Returns 0, or a STORE_E* code (stopping): then done() is never called. */
+int srv_task_submit(srv_task *t);
+/* The same on the password pool; STORE_EBUSY when too many are waiting. */
+int srv_task_submit_auth(srv_task *t);
+/* Hand back what the writer and the pools finished, and let held relays
+ * go (on EVENT_WAIT_CANCELLED, after a storage thread woke the loop). */
+void srv__drain(void);
+/* Wake the loop from a storage thread ('arg': the lws context). */
+void srv__wake(void *arg);
 
 #endif

@@ -11,7 +11,6 @@
 #include <sodium.h>
 
 #include "server/auth/auth.h"
-#include "server/core.h"
 #include "server/net/net.h"
 
 

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <time.h> /* nanosleep */
 
-#include "server/core.h"
 #include "server/net/net.h"
 
 #define SRV_RELAY_US 2000            /* longest a relay waits */

@@ -23,7 +23,6 @@
 #include <string.h>
 
 #include "server/auth/auth.h"
-#include "server/core.h"
 #include "server/net/net.h"
 
 typedef struct chk_join {

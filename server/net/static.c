@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "server/net/http.h"
+#include "server/net/net.h"
 
 static int bad_path(const char *p)
 {

@@ -19,7 +19,6 @@
 
 #include <sodium.h>
 
-#include "server/core.h"
 #include "server/net/net.h"
 
 #define BATCH_MAX (256 * 1024)   /* bytes gathered into one array frame */
