@@ -176,12 +176,12 @@ static int run_access(store *st, store_task *base)
     int role = srv_auth_doc_role(st, &a->who, a->doc, a->share, &exists);
     if (role < 0) return role;
     if (!exists && a->who.user_id) {
-        int rc = store_doc_create(st, a->doc, "", a->who.name,
-                                  (int64_t)srv_wall_ms());
+        /* the document and its owner in one transaction: a crash
+         * between the two would leave a document nobody may open */
+        int rc = store_doc_create_with(st, a->doc, "", a->who.name,
+                                       (int64_t)srv_wall_ms(),
+                                       a->who.user_id, NULL, 0);
         if (rc < 0 && rc != STORE_EEXIST) return rc;
-        if (rc == 0 && (rc = store_role_set(st, a->doc, a->who.user_id,
-                                            STORE_ROLE_OWNER)) < 0)
-            return rc;
         role = rc == 0 ? STORE_ROLE_OWNER
                        : srv_auth_doc_role(st, &a->who, a->doc, a->share, &exists);
         if (role < 0) return role;

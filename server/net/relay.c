@@ -1,9 +1,9 @@
 /* relay.c -- broadcasts wait briefly for the connection's next frame.
  *
- * Every op is relayed to every other member of its document, and a send()
- * on a socket costs the event loop 15-20 µs here (on loopback the
- * receiver's TCP work runs in it too): asked out at once, each commit costs
- * one send per member. So a relay is queued without asking to write; it
+ * Every op is relayed to every other member of its document, and each
+ * send() on a socket is a system call on the event loop (on loopback the
+ * receiver's TCP work runs in it too; docs/benchmarks.md has the cost):
+ * asked out at once, each commit would cost one send per member. So a relay is queued without asking to write; it
  * leaves with the connection's next frame, which comes soon for a member
  * that is itself typing (its ack is sent at once and carries the relays
  * queued before it), and at the latest SRV_RELAY_US after it was queued
