@@ -148,6 +148,32 @@ static void test_pathological_delimiters_render_in_linear_time(void)
     free(src);
 }
 
+/* Past SRV_MD_MAX_BYTES libcmark never sees the text (its memory grows
+ * with the elements, and it aborts when memory runs out): it is shown as
+ * written, escaped, in one <pre>. */
+static void test_text_past_the_markdown_bound_is_shown_as_written(void)
+{
+    size_t n = SRV_MD_MAX_BYTES + 1;
+    char *src = malloc(n + 1);
+    REQUIRE(src);
+    memset(src, '>', n);
+    memcpy(src, "<b>&\x01", 5);
+    src[n] = 0;
+    char *h = render(src);
+    REQUIRE(h);
+    CHECK(contains(h, "over the 1024 KiB shown as Markdown"));
+    CHECK(contains(h, "<pre>&lt;b&gt;&amp;\xEF\xBF\xBD&gt;&gt;"));
+    CHECK(!contains(h, "<blockquote>"));
+    CHECK(well_formed(h) == 0);
+    free(h);
+    memset(src, '>', n - 1);
+    src[n - 1] = 0; /* at the bound: still Markdown */
+    h = render(src);
+    CHECK(h && contains(h, "<blockquote>") && !contains(h, "<pre>"));
+    free(h);
+    free(src);
+}
+
 static size_t count_char(const char *s, char c)
 {
     size_t n = 0;
@@ -396,6 +422,7 @@ int main(void)
     RUN(test_random_markdown_renders_balanced_safe_html);
     RUN(test_pathological_delimiters_render_in_linear_time);
     RUN(test_cmark_pathological_inputs_render_whole_and_safe);
+    RUN(test_text_past_the_markdown_bound_is_shown_as_written);
     RUN(test_images_become_links_and_raw_html_shows_as_text);
     RUN(test_git_idents_are_valid_whatever_the_name);
     RUN(test_walk_and_sessions_follow_users_and_idle_gaps);

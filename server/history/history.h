@@ -126,9 +126,17 @@ void srv_export_git_email(const char *name, char *out, size_t outlen);
  * elements around any content; deeper ones give it to the deepest kept. */
 #define SRV_MD_MAX_DEPTH 32
 
+/* Text longer than this is not parsed as Markdown: libcmark keeps a node
+ * per element (about 130 bytes of memory per byte of input at worst, a
+ * nest of block quotes) and aborts the process when memory runs out, so
+ * the input it sees is bounded. Longer text is shown as written, escaped,
+ * in one <pre>. */
+#define SRV_MD_MAX_BYTES (1024 * 1024)
+
 /* Write the HTML body fragment for 'len' bytes of UTF-8 Markdown 'text' to
  * 'out': CommonMark rendered by libcmark (linear time in 'len', whatever
- * the input), made safe as said above. Returns 0, or -1 when
+ * the input), made safe as said above; over SRV_MD_MAX_BYTES, a note and
+ * the text escaped in a <pre>. Returns 0, or -1 when
  * writing failed (ferror) or memory ran out while making it safe (then
  * nothing was written). libcmark's own allocator aborts the process when
  * memory runs out during parse or render. */

@@ -285,9 +285,21 @@ static int put_clean(FILE *out, const char *s)
     return ferror(out) ? -1 : 0;
 }
 
+/* Text too long to hand to libcmark (SRV_MD_MAX_BYTES): as written. */
+static int render_plain(FILE *out, const char *text, size_t len)
+{
+    fprintf(out, "<p><em>This document is %zu bytes long, over the %d KiB "
+            "shown as Markdown: its text follows as written.</em></p>\n"
+            "<pre>", len, SRV_MD_MAX_BYTES / 1024);
+    if (srv_md_escape(out, text, len) < 0) return -1;
+    fputs("</pre>\n", out);
+    return ferror(out) ? -1 : 0;
+}
+
 int srv_md_render(FILE *out, const char *text, size_t len)
 {
     int rc = -1;
+    if (len > SRV_MD_MAX_BYTES) return render_plain(out, text, len);
     cmark_node *doc = cmark_parse_document(text, len, CMARK_OPT_VALIDATE_UTF8);
     if (!doc) return -1;
     if (make_safe(doc) == 0) {
