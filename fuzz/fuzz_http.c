@@ -90,7 +90,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     fenv_init();
-    CHECK(srv_auth_init(srv__g.db_path) == 0);
     make_web_root();
     api_env.cfg = &srv__g.cfg;
     api_env.pool = srv__g.pool;
@@ -100,6 +99,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     api_env.gauges = gauges;
     api_env.rights_changed = srv_rights_changed;
     CHECK(store_open(&seed_store, srv__g.db_path, NULL, NULL, 0) == 0);
+    CHECK(srv_auth_init(seed_store, srv__g.db_path) == 0);
     return 0;
 }
 

@@ -23,29 +23,26 @@ void srv_auth_set_team(int on)
     team = on;
 }
 
-int srv_auth_init(const char *db_path)
+int srv_auth_init(store *s, const char *db_path)
 {
-    store *s = NULL;
     unsigned char *v = NULL, fresh[32];
     size_t len = 0;
-    char err[256] = "";
     if (sodium_init() < 0) {
         fprintf(stderr, "chorus: libsodium failed to start\n");
         return -1;
     }
-    int rc = store_open(&s, db_path, NULL, err, sizeof err);
-    if (rc == 0 && (rc = store_meta_get(s, "secret_key", &v, &len)) == STORE_ENOTFOUND) {
+    int rc = store_meta_get(s, "secret_key", &v, &len);
+    if (rc == STORE_ENOTFOUND) {
         randombytes_buf(fresh, sizeof fresh);
         rc = store_meta_put_new(s, "secret_key", fresh, sizeof fresh);
         if (rc == 0 || rc == STORE_EEXIST) /* another process may have won */
             rc = store_meta_get(s, "secret_key", &v, &len);
         sodium_memzero(fresh, sizeof fresh);
     }
-    store_close(s);
     if (rc == 0 && len != sizeof key) rc = STORE_ECORRUPT;
     if (rc < 0) {
         fprintf(stderr, "chorus: %s: cannot read the server key: %s\n", db_path,
-                err[0] ? err : store_strerror(rc));
+                store_strerror(rc));
         free(v);
         return -1;
     }

@@ -34,10 +34,11 @@ typedef struct srv_identity {
  * guest can pass for an account; account names may not end with it. */
 #define SRV_GUEST_MARK " (guest)"
 
-/* Load the server's secret key from the database, creating it on first
- * use. Returns 0, or -1 with one line on stderr. Call once at start-up,
- * before any other function here. */
-int srv_auth_init(const char *db_path);
+/* Load the server's secret key from the open database 's' (borrowed),
+ * creating it on first use. Returns 0, or -1 with one line on stderr
+ * naming 'db_path'. Call once at start-up, before any other function
+ * here. */
+int srv_auth_init(store *s, const char *db_path);
 
 /* Team mode on? (set by srv_auth_set_team, from --auth) */
 int srv_auth_team(void);

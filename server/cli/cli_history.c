@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "server/cli/cli.h"
+#include "server/api/api.h"
 #include "server/collab/collab.h"
 #include "server/history/history.h"
 
@@ -367,8 +368,8 @@ static int import_doc(import *im, const char *as)
         return fail(im, "bad document id: 1-64 of A-Za-z0-9_.- not starting "
                         "with '.'");
     v = json_object_get(d, "title");
-    if (v && !text_field(v, 200, 1))
-        return fail(im, "doc title must be a string of at most 200 characters");
+    const char *why = v ? srv_title_problem(v) : NULL; /* the API's check */
+    if (why) return fail(im, "doc %s", why);
     im->title = v ? json_string_value(v) : "";
     v = json_object_get(d, "creator");
     if (v && !text_field(v, 64, 1))

@@ -125,7 +125,7 @@ static store *open_db(const char *data)
 {
     char path[PATH_MAX];
     store *s = srv_cli_db_open(data, 1, path, sizeof path);
-    if (s && srv_auth_init(path) < 0) {
+    if (s && srv_auth_init(s, path) < 0) {
         store_close(s);
         return NULL;
     }

@@ -114,12 +114,14 @@ static int check_port(const char *bind_addr, int port)
     return -1;
 }
 
-/* The database opens (created, migrated) before anything else starts. */
+/* The database opens (created, migrated) before anything else starts,
+ * and the server key is read from it (or made). */
 static int open_database(const char *data_dir, char *path, size_t len)
 {
     store *s = srv_cli_db_open(data_dir, 1, path, len);
+    int rc = s ? srv_auth_init(s, path) : -1;
     store_close(s);
-    return s ? 0 : -1;
+    return rc;
 }
 
 /* ---- the loop */
@@ -300,7 +302,6 @@ int srv_run(const srv_config *cfg)
     srv_map_init(&srv__g.ip_counts);
     if (find_web_root(cfg->web_dir, srv__g.web_root, sizeof srv__g.web_root) < 0 ||
         open_database(cfg->data_dir, srv__g.db_path, sizeof srv__g.db_path) < 0 ||
-        srv_auth_init(srv__g.db_path) < 0 ||
         check_tls(cfg) < 0 || check_port(cfg->bind, cfg->port) < 0 ||
         create_context() < 0)
         return 1;

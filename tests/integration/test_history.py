@@ -198,9 +198,14 @@ def test_import_refuses_to_overwrite_and_validates_everything():
         o = json.loads(json.dumps(obj)); o["ops"][1]["client"] = "bad client"; bad.append(("client", o))
         o = json.loads(json.dumps(obj)); o["ops"][1]["time"] = -5; bad.append(("time", o))
         o = json.loads(json.dumps(obj)); o["ops"][1]["user"] = "x" * 65; bad.append(("user", o))
+        # the API's title check, the same one: no control characters
+        o = json.loads(json.dumps(obj)); o["doc"]["title"] = "a\nb"; bad.append(("title", o))
+        o = json.loads(json.dumps(obj)); o["doc"]["title"] = "t" * 201; bad.append(("title", o))
         for i, (why, o) in enumerate(bad):
             rc, out, err = import_obj(s, o, "--as", "bad%d" % i)
             assert rc == 1 and err.startswith("chorus import: "), (why, rc, err)
+            if why == "title":
+                assert "title must" in err, err
             assert http_get(s.url + "/api/docs/bad%d" % i)[0] == 404, why
         o = json.loads(json.dumps(obj)); o["doc"]["id"] = ".hidden"
         rc, out, err = import_obj(s, o)
