@@ -324,12 +324,27 @@ void srv_session_join(srv_session *s, const srv_doc_member *who,
         srv__sess_env(s)->out->drop(who->handle, s);
         return;
     }
+    size_t cl = strnlen(who->client, SRV_CLIENT_MAX);
+    size_t nl = strnlen(who->name, SRV_NAME_MAX);
+    size_t kl = strnlen(who->color, 7);
+    char *ident = malloc(cl + nl + kl + 3);
+    if (!ident) {
+        srv__sess_env(s)->out->error(who->handle, "server_error",
+                                     "out of memory", s->id, -1);
+        srv__sess_env(s)->out->drop(who->handle, s);
+        return;
+    }
+    memcpy(ident, who->client, cl);
+    ident[cl] = 0;
+    memcpy(ident + cl + 1, who->name, nl);
+    ident[cl + 1 + nl] = 0;
+    memcpy(ident + cl + nl + 2, who->color, kl);
+    ident[cl + nl + 2 + kl] = 0;
     sess_member *m = &s->m[s->nm++];
     memset(m, 0, sizeof *m);
     m->h = who->handle;
-    snprintf(m->client, sizeof m->client, "%s", who->client);
-    snprintf(m->name, sizeof m->name, "%s", who->name);
-    snprintf(m->color, sizeof m->color, "%s", who->color);
+    m->client = ident;
+    m->name_off = (unsigned char)(cl + 1);
     m->id = s->docs->next_member_id++;
     m->has_version = has_version;
     m->version = version;
@@ -343,11 +358,12 @@ void srv_session_leave(srv_session *s, void *h)
         srv__sess_env(s)->out->drop(h, s);
         return;
     }
-    sess_member gone = *m; /* its identity, for the others */
+    /* its "left", built while its identity is still here */
+    srv_msg *left = m->ready ? srv_wire_left(s->id, m->client, M_NAME(m),
+                                             M_COLOR(m), s->committed)
+                             : NULL;
     srv__sess_drop(s, (int)(m - s->m));
-    if (gone.ready)
-        srv__sess_broadcast(s, srv_wire_left(s->id, gone.client, gone.name,
-                                       gone.color, s->committed), h);
+    srv__sess_broadcast(s, left, h);
     if (s->dead) srv__sess_retire(s);
 }
 

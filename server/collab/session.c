@@ -96,7 +96,7 @@ srv_msg *srv__sess_presence(srv_session *s, sess_member *m)
 {
     if (!m->pres || m->pres_version != s->committed) {
         srv_msg_unref(m->pres);
-        m->pres = srv_wire_presence(s->id, m->client, m->name, m->color,
+        m->pres = srv_wire_presence(s->id, m->client, M_NAME(m), M_COLOR(m),
                                     s->committed, m->has_cursor, m->anchor,
                                     m->head);
         m->pres_version = s->committed;
@@ -152,6 +152,7 @@ void srv__sess_drop(srv_session *s, int i)
 {
     void *h = s->m[i].h;
     srv_msg_unref(s->m[i].pres);
+    free(s->m[i].client);
     s->m[i] = s->m[--s->nm];
     if (s->nm == 0) s->empty_since = srv__sess_env(s)->mono_ms();
     srv__sess_env(s)->out->drop(h, s);
@@ -362,7 +363,7 @@ void srv_session_op(srv_session *s, void *h, int64_t version, int64_t seq,
         ot_op_free(op);
         return;
     }
-    if (queue_op(s, m->client, m->name, seq, op, len_after, NULL, NULL) < 0) {
+    if (queue_op(s, m->client, M_NAME(m), seq, op, len_after, NULL, NULL) < 0) {
         srv__sess_error(s, h, "server_error", "cannot queue the op", seq);
         ot_op_free(op);
         return;

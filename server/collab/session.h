@@ -36,19 +36,25 @@ typedef struct sess_client {       /* a client's newest op in this document */
 typedef struct sess_member {
     void *h;                       /* net/'s handle, for the outputs */
     uint64_t id;                   /* survives the handle: tasks look it up */
-    char client[SRV_CLIENT_MAX + 1]; /* identity, copied in at join */
-    char name[SRV_NAME_MAX + 1];
-    char color[8];
-    int ready;                     /* "joined" was sent */
-    int waiting;                   /* a join task is running for it */
-    int has_version;
+    /* identity, copied in at join into one block of exactly its size,
+     * "client\0name\0#rrggbb\0" (owned, freed by srv__sess_drop):
+     * thousands of members sit idle, so none holds room for the longest
+     * id and name. M_NAME and M_COLOR find the other two. */
+    char *client;
     int64_t version;               /* the version it asked to resume from */
-    int has_cursor;
     uint32_t anchor, head;         /* at s->committed */
+    unsigned char name_off;        /* M_NAME: client + name_off */
+    unsigned char ready;           /* "joined" was sent */
+    unsigned char waiting;         /* a join task is running for it */
+    unsigned char has_version;
+    unsigned char has_cursor;
     srv_msg *pres;                 /* its presence message, built once per */
     int64_t pres_version;          /* version and cursor: a join storm sends
                                       each to every joiner */
 } sess_member;
+
+#define M_NAME(m) ((m)->client + (m)->name_off)
+#define M_COLOR(m) (M_NAME(m) + strlen(M_NAME(m)) + 1)
 
 typedef struct sess_submit {      /* a server-made op waiting for a load */
     struct sess_submit *next;
