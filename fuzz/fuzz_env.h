@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "server/auth/auth.h"
+#include "server/cli/cli.h"
 #include "server/net/net.h"
 
 /* ---- link-time replacements (-Wl,--wrap=NAME) */

@@ -68,7 +68,7 @@ static srv_api_env api_env;
 static void gauges(srv_api_gauges *g)
 {
     g->conns = srv__g.nconns;
-    g->open_docs = srv__sessions_count();
+    g->open_docs = srv_docs_count(srv__g.docs);
     g->queued_bytes = srv__g.queued_bytes;
 }
 
@@ -95,6 +95,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     api_env.pool = srv__g.pool;
     api_env.submit_auth = srv_task_submit_auth;
     api_env.writer = srv__g.writer;
+    api_env.docs = srv__g.docs;
     api_env.metrics = &srv__g.metrics;
     api_env.gauges = gauges;
     api_env.rights_changed = srv_rights_changed;
