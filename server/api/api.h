@@ -9,7 +9,7 @@
  * on the lws thread it is sent. State comes from an srv_api_env handed
  * down by the composition root (cli/serve.c), which also gives
  * srv_api_route to server/net as its route hook: api and net never
- * include each other and meet only in base/http_req.h. */
+ * include each other and meet only in base.h's srv_http_req. */
 #ifndef CHORUS_SERVER_API_H
 #define CHORUS_SERVER_API_H
 

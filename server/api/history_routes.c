@@ -2,7 +2,7 @@
  *
  *   GET  /api/docs/D/history?after=V&limit=N   ops after V (limit 100, max 1000)
  *   GET  /api/docs/D/sessions?after=V&limit=N  edit sessions (limit 100, max 1000)
- *   GET  /api/docs/D/export?format=F[&version=N]  an attachment (export.h)
+ *   GET  /api/docs/D/export?format=F[&version=N]  an attachment (history.h: exports)
  *   POST /api/docs/D/restore {"version":N,"user"?}  a new op back to N's text
  *   POST /api/docs/D/fork {"version"?,"id"?,"title"?,"user"?}  201 new doc
  *

@@ -1,9 +1,9 @@
 /* proto.c -- chorus.v1, the connection's side: decode one client message
  * (with collab/wire.c's helpers), check it against the connection (hello,
- * rights, rate limit) and hand it to its document's session (collab/). Every rejection is an "error" message with one of
- * the protocol's codes, after which the connection stays usable (too_large
- * and invalid UTF-8 close it, in ws.c and lws). The full contract is
- * docs/protocol.md. */
+ * rights, rate limit) and hand it to its document's session (collab/).
+ * Every rejection is an "error" message with one of the protocol's codes,
+ * after which the connection stays usable (too_large and invalid UTF-8
+ * close it, in ws.c and lws). The full contract is docs/protocol.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

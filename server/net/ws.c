@@ -4,7 +4,7 @@
  * lws hands a message over in fragments; they are gathered in c->rx and the
  * size bound is enforced on the whole message, which then goes to proto.c.
  * Everything the server sends a client goes through its queue (a ring of
- * srv_msg references, base/ring.h) and leaves in
+ * srv_msg references, srv_ring of base.h) and leaves in
  * LWS_CALLBACK_SERVER_WRITEABLE, one lws_write per callback: a single
  * message as it is, several as one JSON array (the protocol allows both).
  * A queue past its byte bound means a client that cannot keep up: it is
