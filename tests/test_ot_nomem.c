@@ -8,52 +8,8 @@
 #include "tests/harness.h"
 #include "tests/test_ot_util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NOMEM_SKIP 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NOMEM_SKIP 1
-#endif
-#endif
-
-#ifndef NOMEM_SKIP
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-
-static long countdown = -1; /* allocations left before failing; -1: never */
-
-static int fail_now(void)
-{
-    if (countdown < 0) return 0;
-    if (countdown == 0) return 1;
-    countdown--;
-    return 0;
-}
-
-void *malloc(size_t n)
-{
-    return fail_now() ? NULL : __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t k)
-{
-    return fail_now() ? NULL : __libc_calloc(n, k);
-}
-
-void *realloc(void *p, size_t n)
-{
-    return fail_now() ? NULL : __libc_realloc(p, n);
-}
-
-void free(void *p)
-{
-    __libc_free(p);
-}
-#else
-static long countdown = -1;
-#endif
+#include "tests/nomem.h"
+#define countdown nomem_countdown /* every allocation fails once it is 0 */
 
 static char big[300000];
 

@@ -15,56 +15,11 @@
 #include "server/collab/collab.h"
 #include "tests/test_store_util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NOMEM_SKIP 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NOMEM_SKIP 1
-#endif
-#endif
-
 /* Allocations left before the one that fails; -1: never. Once it has
  * failed it is -2: one failure per round, the rest succeed (a failure
  * followed by success is what leaves half-done state behind). */
-static long countdown = -1;
-
-#ifndef NOMEM_SKIP
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-
-static int fail_now(void)
-{
-    if (countdown < 0) return 0;
-    if (countdown == 0) {
-        countdown = -2;
-        return 1;
-    }
-    countdown--;
-    return 0;
-}
-
-void *malloc(size_t n)
-{
-    return fail_now() ? NULL : __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t k)
-{
-    return fail_now() ? NULL : __libc_calloc(n, k);
-}
-
-void *realloc(void *p, size_t n)
-{
-    return fail_now() ? NULL : __libc_realloc(p, n);
-}
-
-void free(void *p)
-{
-    __libc_free(p);
-}
-#endif
+#include "tests/nomem.h"
+#define countdown nomem_countdown
 
 /* ---- the fake environment */
 
@@ -572,6 +527,7 @@ static void test_out_of_memory_at_every_allocation_refuses_cleanly(void)
 
 int main(void)
 {
+    nomem_once = 1;
     RUN(test_an_op_is_acked_only_after_its_commit_and_relayed_to_the_others);
     RUN(test_ops_commit_in_version_order_and_each_is_acked_with_its_version);
     RUN(test_concurrent_ops_are_transformed_over_the_window_and_ties_go_to_the_first);
