@@ -50,13 +50,18 @@ typedef struct sess_member {
                                       each to every joiner */
 } sess_member;
 
-typedef struct sess_submit {      /* a server-made op waiting for a load */
+typedef struct sess_submit {      /* a submitted op waiting for a load */
     struct sess_submit *next;
     ot_op *op;
-    int64_t version;
+    int64_t version;               /* made on; a waiter: the one awaited */
     char user[SRV_NAME_MAX + 1];
     srv_submit_done done;
     void *arg;
+    /* an HTTP op (srv_docs_submit_op): is_op; client[0] for dedup */
+    int is_op;
+    char client[SRV_CLIENT_MAX + 1];
+    int64_t seq, last_seq, last_version;
+    size_t span;
 } sess_submit;
 
 struct srv_docs {
@@ -80,7 +85,9 @@ struct srv_session {
     int64_t last_snapshot;
     size_t ops_bytes;              /* wire bytes committed since it */
     uint64_t empty_since;
-    sess_submit *submits;          /* server-made ops waiting for the load */
+    sess_submit *submits;          /* submitted ops waiting for the load */
+    sess_submit *waiters;          /* resent HTTP ops waiting for the
+                                      commit of their first sending */
     int inflight;                  /* writer jobs and tasks holding it */
     int dead;                      /* out of the table; freed at inflight 0 */
 };
@@ -134,7 +141,10 @@ void srv__sess_refuse(srv_session *s, sess_member *m, const char *code,
 void srv__sess_fail(srv_session *s, const char *why);
 /* Out of the table; freed once nothing holds it (maybe now). */
 void srv__sess_retire(srv_session *s);
-/* Run the server-made ops waiting for the load. */
+/* Run the submitted ops waiting for the load. */
 void srv__sess_run_submits(srv_session *s);
+/* Answer the waiters for version 'v' (0 and v), or all of them with
+ * 'rc' < 0 (v ignored). */
+void srv__sess_run_waiters(srv_session *s, int64_t v, int rc);
 
 #endif
