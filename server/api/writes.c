@@ -96,7 +96,9 @@ static int diff(ot_op **out, const char *a, size_t al, const char *b, size_t bl)
 {
     size_t p = 0, s = 0, pc = 0, dc = 0;
     while (p < al && p < bl && a[p] == b[p]) p++;
-    while (p > 0 && (a[p] & 0xc0) == 0x80) p--;
+    /* both texts are whole UTF-8: a cut can split a character only where
+     * both go on */
+    while (p > 0 && p < al && p < bl && (a[p] & 0xc0) == 0x80) p--;
     while (s < al - p && s < bl - p && a[al - 1 - s] == b[bl - 1 - s]) s++;
     while (s > 0 && (a[al - s] & 0xc0) == 0x80) s--;
     ot_utf8_validate(a, p, &pc);

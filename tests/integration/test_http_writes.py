@@ -54,6 +54,12 @@ async def test_each_write_commits_and_is_relayed_live():
         assert put_text(s, "d", "Hello world 👋!") == (200, {"version": 3})
         assert (await c.expect("op"))["version"] == 3
         assert get_text(s, "d") == ("Hello world 👋!", '"3"')
+        # changes inside multi-byte characters that share their first bytes
+        assert put_text(s, "d", "Hellö world 👋!")[0] == 200
+        assert put_text(s, "d", "Hellò world 😀!")[0] == 200
+        assert get_text(s, "d") == ("Hellò world 😀!", '"5"')
+        assert (await c.expect("op"))["version"] == 4
+        assert (await c.expect("op"))["version"] == 5
         st, h, b = http_get(s.url + "/api/docs/d/text?version=1")
         assert b == b"hello" and {k.lower(): v for k, v in h.items()}["etag"] == '"1"'
 
