@@ -106,6 +106,18 @@ async def test_a_connection_killed_before_its_ack_is_resent_once():
             assert other.text == expect
 
 
+async def test_an_op_refused_for_the_rate_limit_is_sent_again():
+    with Server("--ops-per-sec", "2") as s:
+        async with chorus_client.connect(s.ws_url, name="fast") as c:
+            doc = await c.join("d")
+            for i in range(30):
+                await doc.insert(len(doc.text), "%d," % i)
+                await asyncio.sleep(0.02)
+            await doc.synced(timeout=30)
+            expect = "".join("%d," % i for i in range(30))
+            assert doc.text == expect and text_of(s, "d") == expect
+
+
 async def test_errors_raise_with_the_protocols_code():
     with Server("--auth", "on") as s:
         try:

@@ -328,15 +328,26 @@ class Connection:
 
     def _on_error(self, m, doc):
         err = ChorusError(m.get("code"), m.get("message", ""), m.get("doc"), m.get("seq"))
+        code, loop = m.get("code"), asyncio.get_running_loop()
         if self._hello is not None and not self._hello.done():
             self._hello.set_exception(err)
-        elif doc is not None:
-            if m.get("code") in ("server_error", "access_revoked", "too_old",
-                                 "version_ahead", "bad_op", "forbidden"):
-                doc._fail(err)
-        else:
+        elif doc is None:
             for d in self.docs.values():
                 d._fail(err)
+        elif code == "rate_limited" and doc.inflight and m.get("seq") == doc.inflight[0]:
+            # not applied: the same op again, a little later
+            loop.call_later(0.5, lambda: loop.create_task(doc._send_inflight()))
+        elif code == "server_error" or (code == "too_old" and m.get("seq") is not None):
+            # no longer joined (server_error), or the op's base is gone:
+            # rejoin from our version; the op in flight is resent after it
+            loop.call_later(0.2, lambda: loop.create_task(self._rejoin(doc)))
+        elif code in ("access_revoked", "version_ahead", "bad_op", "forbidden",
+                      "too_large", "too_old", "unauthorized", "bad_doc_id"):
+            doc._fail(err)
+
+    async def _rejoin(self, doc):
+        if self.docs.get(doc.id) is doc:
+            await self._send({"type": "join", "doc": doc.id, "version": doc.version})
 
     def _fail_all(self, err):
         for d in self.docs.values():
