@@ -141,9 +141,20 @@ void srv__sess_refuse(srv_session *s, sess_member *m, const char *code,
 void srv__sess_fail(srv_session *s, const char *why);
 /* Out of the table; freed once nothing holds it (maybe now). */
 void srv__sess_retire(srv_session *s);
-/* Run the submitted ops waiting for the load. */
+/* The op path shared with submit.c (session.c). Transform 'op' made on
+ * version v over the window ops after it: 0 or an OT_E* code. */
+int srv__sess_rebase(srv_session *s, ot_op **op, int64_t v);
+/* Queue 'op' (taken on success) as version s->version + 1, of 'len_after'
+ * code points; 'done' is told of its commit. 0, or -1 on ENOMEM or a
+ * refusing writer (nothing changed). */
+int srv__sess_queue_op(srv_session *s, const char *client, const char *user,
+                       int64_t seq, ot_op *op, size_t len_after,
+                       srv_submit_done done, void *arg);
+/* Code points of the text at 'version' (base <= version <= s->version). */
+size_t srv__sess_len_at(srv_session *s, int64_t version);
+/* Run the submitted ops waiting for the load (submit.c). */
 void srv__sess_run_submits(srv_session *s);
-/* Answer the waiters for version 'v' (0 and v), or all of them with
+/* Answer the waiters for version 'v' (submit.c) (0 and v), or all of them with
  * 'rc' < 0 (v ignored). */
 void srv__sess_run_waiters(srv_session *s, int64_t v, int rc);
 
