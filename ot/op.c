@@ -24,6 +24,9 @@ static const struct {
     {OT_ESURROGATE, "OT_ESURROGATE", "lone or encoded surrogate"},
     {OT_ERANGE, "OT_ERANGE", "op spans past the end of the document"},
     {OT_ELEN, "OT_ELEN", "result would be too long"},
+    {OT_EORDER, "OT_EORDER",
+     "a delete directly followed by an insert: inserts go before deletes at "
+     "the same place"},
 };
 
 const char *ot_strerror(int err)

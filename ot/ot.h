@@ -43,6 +43,8 @@ enum {
     OT_ERANGE = -9,     /* the op spans more than the document holds */
     OT_ELEN = -10,      /* a compose/transform result would span more than
                            OT_MAX_LEN code points */
+    OT_EORDER = -11,    /* strict decoding only: a delete directly followed
+                           by an insert (inserts go before deletes) */
 };
 
 /* Limits: every count on the wire is at most OT_MAX_LEN; an op spans at most
@@ -127,6 +129,15 @@ int ot_op_is_noop(const ot_op *op);
  * OT_EUTF8, OT_ESURROGATE, OT_ENOMEM; then *out is NULL. 'wire' is
  * borrowed. A number written as a real is accepted only when integral. */
 int ot_op_from_json(ot_op **out, const json_t *wire);
+
+/* The same, but refusing an op not written in the canonical order: a
+ * delete component directly followed by an insert component ([-1,"x"])
+ * gives OT_EORDER instead of being reordered. A peer that wrote it that
+ * way does not normalise as we do, and would place concurrent inserts
+ * differently and diverge without any error; refusing it shows the
+ * mistake on its first such edit. Every other rule and error is that of
+ * ot_op_from_json(); adjacent components of one kind are still merged. */
+int ot_op_from_json_strict(ot_op **out, const json_t *wire);
 
 /* The same from JSON text of 'len' bytes (need not be NUL-terminated).
  * Also OT_EBIG when len > OT_MAX_WIRE or a number overflows, OT_EJSON for

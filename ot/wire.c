@@ -50,6 +50,33 @@ static int component(ot_op *op, const json_t *j)
     return OT_EJSON;
 }
 
+/* OT_EORDER when a delete component of 'wire' (an array) is directly
+ * followed by an insert, else 0. Other faults are left to component(). */
+static int order(const json_t *wire)
+{
+    size_t n = json_array_size(wire);
+    for (size_t i = 1; i < n; i++) {
+        const json_t *prev = json_array_get(wire, i - 1);
+        int del = json_is_integer(prev) ? json_integer_value(prev) < 0
+                  : json_is_real(prev)  ? json_real_value(prev) < 0
+                                        : 0;
+        if (del && json_is_string(json_array_get(wire, i))) return OT_EORDER;
+    }
+    return 0;
+}
+
+int ot_op_from_json_strict(ot_op **out, const json_t *wire)
+{
+    *out = NULL;
+    if (!json_is_array(wire)) return OT_EJSON;
+    int rc = ot_op_from_json(out, wire);
+    if (rc == 0 && (rc = order(wire)) != 0) {
+        ot_op_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int ot_op_from_json(ot_op **out, const json_t *wire)
 {
     *out = NULL;

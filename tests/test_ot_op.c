@@ -176,7 +176,7 @@ static void test_every_error_has_a_distinct_name_and_text(void)
 {
     const int codes[] = {OT_ENOMEM, OT_EJSON,  OT_EZERO, OT_ENOTINT,
                          OT_EEMPTY, OT_EBIG,   OT_EUTF8, OT_ESURROGATE,
-                         OT_ERANGE, OT_ELEN};
+                         OT_ERANGE, OT_ELEN,   OT_EORDER};
     const int n = sizeof codes / sizeof codes[0];
     for (int i = 0; i < n; i++) {
         CHECK(codes[i] < 0);

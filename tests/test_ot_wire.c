@@ -179,6 +179,57 @@ static void test_to_json_omits_the_trailing_retain_and_round_trips(void)
     ot_op_free(op);
 }
 
+/* ot_op_from_json_strict() on JSON text: its result, the op's wire form
+ * in 'norm' (when it decodes). */
+static int strict(const char *text, char *norm, size_t cap)
+{
+    ot_op *op = (ot_op *)1;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+    int rc = ot_op_from_json_strict(&op, j);
+    if (rc == 0) {
+        char *s = ot_op_dumps(op);
+        snprintf(norm, cap, "%s", s ? s : "?");
+        free(s);
+    } else {
+        CHECK(op == NULL);
+    }
+    ot_op_free(op);
+    json_decref(j);
+    return rc;
+}
+
+static void test_strict_decoding_refuses_a_delete_followed_by_an_insert(void)
+{
+    char n[64];
+    CHECK_EQ_INT(strict("[-1,\"x\"]", n, sizeof n), OT_EORDER);
+    CHECK_EQ_INT(strict("[3,-2,\"ab\",1]", n, sizeof n), OT_EORDER);
+    CHECK_EQ_INT(strict("[\"a\",-1,\"b\"]", n, sizeof n), OT_EORDER);
+    CHECK_EQ_INT(strict("[-1,-1,\"p\"]", n, sizeof n), OT_EORDER);
+    CHECK_EQ_INT(strict("[-1.0,\"p\"]", n, sizeof n), OT_EORDER);
+    CHECK(strstr(ot_strerror(OT_EORDER), "inserts go before deletes") != NULL);
+}
+
+static void test_strict_decoding_takes_every_other_canonical_op(void)
+{
+    char n[64];
+    CHECK_EQ_INT(strict("[\"x\",-1]", n, sizeof n), 0);
+    CHECK_EQ_STR(n, "[\"x\",-1]");
+    CHECK_EQ_INT(strict("[1,2,\"a\",\"b\",-1,-2,4]", n, sizeof n), 0);
+    CHECK_EQ_STR(n, "[3,\"ab\",-3]");
+    CHECK_EQ_INT(strict("[-1,2,\"x\"]", n, sizeof n), 0);
+    CHECK_EQ_STR(n, "[-1,2,\"x\"]");
+    CHECK_EQ_INT(strict("[]", n, sizeof n), 0);
+}
+
+static void test_strict_decoding_reports_other_faults_first(void)
+{
+    char n[8];
+    CHECK_EQ_INT(strict("[-1,\"\"]", n, sizeof n), OT_EEMPTY);
+    CHECK_EQ_INT(strict("[0,\"x\"]", n, sizeof n), OT_EZERO);
+    CHECK_EQ_INT(strict("{}", n, sizeof n), OT_EJSON);
+    CHECK_EQ_INT(strict("[-1,\"x\",true]", n, sizeof n), OT_EJSON);
+}
+
 static void test_whitespace_around_components_is_fine(void)
 {
     CHECK_EQ_STR(N(" \n[ 1 ,\t\"a\" ]\n"), "[1,\"a\"]");
@@ -203,5 +254,8 @@ int main(void)
     RUN(test_from_json_checks_values_built_without_the_parser);
     RUN(test_to_json_omits_the_trailing_retain_and_round_trips);
     RUN(test_whitespace_around_components_is_fine);
+    RUN(test_strict_decoding_refuses_a_delete_followed_by_an_insert);
+    RUN(test_strict_decoding_takes_every_other_canonical_op);
+    RUN(test_strict_decoding_reports_other_faults_first);
     return harness_done();
 }

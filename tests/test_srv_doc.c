@@ -331,6 +331,81 @@ static void test_a_resent_op_is_acked_again_and_not_applied_twice(void)
     fx_free();
 }
 
+/* ---- ops over HTTP (srv_docs_submit_op) */
+
+static int answers[8], nanswers;
+static int64_t answered_version[8];
+
+static void http_done(void *arg, int rc, int64_t version)
+{
+    (void)arg;
+    if (nanswers < 8) {
+        answers[nanswers] = rc;
+        answered_version[nanswers++] = version;
+    }
+}
+
+static int submit_http(const char *client, int64_t seq, int64_t version,
+                       const char *json)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    ot_op *o = NULL;
+    if (!j || ot_op_from_json(&o, j) < 0) {
+        fprintf(stderr, "  bad test op %s\n", json);
+        harness_case_failed = 1;
+        json_decref(j);
+        return -1;
+    }
+    srv_op_req req = {"doc", client, "script", version, seq, o,
+                      srv_wire_span(j), -1, 0};
+    json_decref(j);
+    return srv_docs_submit_op(fx.docs, &req, http_done, NULL);
+}
+
+static void test_an_http_op_is_answered_after_its_commit_and_a_retry_gets_its_version(void)
+{
+    fx_init(64);
+    nanswers = 0;
+    join(&A, "a", "doc", 0, 0);
+    CHECK_EQ_INT(submit_http("s1", 1, 0, "[\"x\"]"), 0);
+    CHECK_EQ_INT(submit_http("s1", 1, 0, "[\"x\"]"), 0); /* retried meanwhile */
+    CHECK_EQ_INT(fx.njobs, 1);
+    CHECK_EQ_INT(nanswers, 0);
+    commit(-1, 0);
+    CHECK_EQ_INT(nanswers, 2);
+    CHECK(answers[0] == 0 && answers[1] == 0);
+    CHECK(answered_version[0] == 1 && answered_version[1] == 1);
+    CHECK_EQ_INT(count(&A, 'r', "\"op\":[\"x\"],\"client\":\"s1\""), 1);
+    CHECK_EQ_INT(submit_http("s1", 1, 0, "[\"x\"]"), 0); /* after: at once */
+    CHECK(nanswers == 3 && answers[2] == 0 && answered_version[2] == 1);
+    CHECK_EQ_INT(submit_http(NULL, 0, 0, "[\"y\"]"), 0); /* no client */
+    commit(-1, 0);
+    CHECK(nanswers == 4 && answers[3] == 0 && answered_version[3] == 2);
+    CHECK_EQ_INT(count(&A, 'r', "\"op\":[1,\"y\"],\"client\":\"@http\""), 1);
+    fx_free();
+}
+
+static void test_an_http_op_is_refused_like_a_members(void)
+{
+    fx_init(64);
+    nanswers = 0;
+    join(&A, "a", "doc", 0, 0);
+    submit_http("s", 1, 5, "[\"x\"]");
+    submit_http("s", 2, 0, "[3,\"x\"]");
+    char big[1100] = "[\""; /* 1050 code points: past max_doc_chars 1000 */
+    memset(big + 2, 'z', 1050);
+    memcpy(big + 1052, "\"]", 3);
+    submit_http("s", 3, 0, big);
+    REQUIRE(nanswers == 3);
+    CHECK_EQ_INT(answers[0], SRV_SUB_EAHEAD);
+    CHECK_EQ_INT(answers[1], SRV_SUB_EBADOP);
+    CHECK_EQ_INT(answers[2], SRV_SUB_ELARGE);
+    CHECK_EQ_INT(fx.njobs, 0);
+    const char *msg = NULL;
+    CHECK(strcmp(srv_submit_code(SRV_SUB_ELARGE, &msg), "too_large") == 0 && msg);
+    fx_free();
+}
+
 static void test_a_resend_after_a_reconnect_is_recognised_from_storage(void)
 {
     fx_init(64);
@@ -528,6 +603,8 @@ static void test_out_of_memory_at_every_allocation_refuses_cleanly(void)
 int main(void)
 {
     nomem_once = 1;
+    RUN(test_an_http_op_is_answered_after_its_commit_and_a_retry_gets_its_version);
+    RUN(test_an_http_op_is_refused_like_a_members);
     RUN(test_an_op_is_acked_only_after_its_commit_and_relayed_to_the_others);
     RUN(test_ops_commit_in_version_order_and_each_is_acked_with_its_version);
     RUN(test_concurrent_ops_are_transformed_over_the_window_and_ties_go_to_the_first);

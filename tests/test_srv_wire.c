@@ -77,6 +77,22 @@ static void test_a_bad_op_or_cursor_is_a_late_problem_reported_after_access(void
     srv_wire_in_clear(&in);
 }
 
+static void test_a_delete_followed_by_an_insert_is_a_bad_op_naming_the_rule(void)
+{
+    srv_wire_in in;
+    decode(&in, "{\"type\":\"op\",\"doc\":\"d\",\"seq\":3,\"version\":0,"
+                "\"op\":[1,-1,\"x\"]}");
+    CHECK(in.err.code == NULL && in.late.code && strcmp(in.late.code, "bad_op") == 0);
+    CHECK(strstr(in.late.message, "inserts go before deletes") != NULL);
+    CHECK_EQ_INT(in.late.seq, 3);
+    CHECK(in.op == NULL);
+    srv_wire_in_clear(&in);
+    decode(&in, "{\"type\":\"op\",\"doc\":\"d\",\"seq\":3,\"version\":0,"
+                "\"op\":[1,\"x\",-1]}");
+    CHECK(!in.err.code && !in.late.code && in.op);
+    srv_wire_in_clear(&in);
+}
+
 static void test_a_good_op_is_decoded_with_its_span(void)
 {
     srv_wire_in in;
@@ -113,6 +129,7 @@ int main(void)
     RUN(test_a_message_that_is_not_an_object_with_a_type_is_bad_at_once);
     RUN(test_an_unknown_type_or_bad_doc_is_an_early_problem);
     RUN(test_a_bad_op_or_cursor_is_a_late_problem_reported_after_access);
+    RUN(test_a_delete_followed_by_an_insert_is_a_bad_op_naming_the_rule);
     RUN(test_a_good_op_is_decoded_with_its_span);
     RUN(test_hello_keeps_a_short_token_and_checks_the_name);
     return harness_done();

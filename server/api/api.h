@@ -38,7 +38,10 @@ typedef struct srv_api_env {
      * another STORE_E* code (stopping) */
     int (*submit_auth)(srv_task *t);
     store_writer *writer;                 /* /metrics: commit figures */
-    srv_docs *docs;                       /* the open documents (restore) */
+    srv_docs *docs;                       /* the open documents (restore,
+                                             HTTP writes) */
+    srv_map *rate;                        /* HTTP writes' token buckets
+                                             (writes.c), lws thread only */
     const srv_metrics *metrics;
     void (*gauges)(srv_api_gauges *out);
     /* a route took a right away (logout, roles, share revoke) */
@@ -96,6 +99,7 @@ struct srv_api_task {
     size_t len;
     int fd;                               /* or this file (owned), -1 */
     char disposition[160];
+    char etag[32];                        /* ETag, or empty */
 };
 
 /* A zeroed job of 'size' bytes (at least an srv_api_task) for call 'c',
@@ -134,6 +138,9 @@ void srv__api_docs_list(const srv_api_call *c);
 void srv__api_docs_create(const srv_api_call *c);
 void srv__api_doc_get(const srv_api_call *c);
 void srv__api_doc_text(const srv_api_call *c);
+void srv__api_doc_ops(const srv_api_call *c);       /* writes.c */
+void srv__api_doc_put_text(const srv_api_call *c);
+void srv__api_doc_append(const srv_api_call *c);
 void srv__api_login(const srv_api_call *c);
 void srv__api_logout(const srv_api_call *c);
 void srv__api_me(const srv_api_call *c);

@@ -3,11 +3,12 @@
  *   GET  /api/docs                      [{id,title,version,updated,created}]
  *   POST /api/docs {"id"?,"title"?}     201 doc | 400 bad id | 409 taken
  *   GET  /api/docs/D                    doc | 404
- *   GET  /api/docs/D/text[?version=N]   text/plain | 400 | 404
+ *   GET  /api/docs/D/text[?version=N]   text/plain, ETag "v" | 400 | 404
  *
  * Every database read runs on the reader pool (task.c); a document and
  * its owner are created in one transaction (store_doc_create_with), so a
  * crash never leaves a team-mode document without its owner. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,9 @@ static int build_text(store *st, srv_api_task *t)
                  ? store_text_at(st, t->doc, j->version, &text, &bytes)
                  : store_load(st, t->doc, &text, &bytes, &v);
     if (rc < 0) return srv__api_storage_error(t, rc);
+    /* the version read, for PUT .../text's If-Match (writes.c) */
+    snprintf(t->etag, sizeof t->etag, "\"%" PRId64 "\"",
+             j->has_version ? j->version : v);
     t->status = 200;
     t->ctype = SRV_HTTP_TEXT;
     t->body = text;

@@ -28,6 +28,10 @@ static const api_route routes[] = {
     {SRV_GET, "/metrics", SRV_NEED_PUBLIC, srv__api_metrics},
     {SRV_GET, "/api/docs/:doc", SRV_NEED_VIEWER, srv__api_doc_get},
     {SRV_GET, "/api/docs/:doc/text", SRV_NEED_VIEWER, srv__api_doc_text},
+    /* PUT may create the document: writes.c checks the role itself */
+    {SRV_PUT, "/api/docs/:doc/text", SRV_NEED_LOGIN, srv__api_doc_put_text},
+    {SRV_POST, "/api/docs/:doc/ops", SRV_NEED_EDITOR, srv__api_doc_ops},
+    {SRV_POST, "/api/docs/:doc/append", SRV_NEED_EDITOR, srv__api_doc_append},
     {SRV_GET, "/api/docs/:doc/roles", SRV_NEED_OWNER, srv__api_roles},
     {SRV_PUT, "/api/docs/:doc/roles", SRV_NEED_OWNER, srv__api_roles},
     {SRV_POST, "/api/docs/:doc/share", SRV_NEED_OWNER, srv__api_share},

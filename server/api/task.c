@@ -88,6 +88,8 @@ static int run(store *st, store_task *base)
 void srv__api_answer(srv_api_task *t)
 {
     srv_http_req *r = t->r;
+    if (r->wsi && t->etag[0])
+        snprintf(r->etag, sizeof r->etag, "%s", t->etag);
     if (t->fd >= 0) {
         if (r->wsi)
             snprintf(r->disposition, sizeof r->disposition, "%s",

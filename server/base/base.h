@@ -232,6 +232,8 @@ struct srv_http_req {
     size_t body_len;
     int body_too_large;
     int json_body;            /* Content-Type is application/json */
+    int text_body;            /* Content-Type is text/plain (utf-8) */
+    char if_match[64];        /* If-Match, or empty (or cut when longer) */
     int close_after;          /* the body cannot be delimited: close after
                                  the answer */
     /* refused by its headers alone (http.c): the answer, once the body is in */
@@ -247,6 +249,7 @@ struct srv_http_req {
     char disposition[256];    /* Content-Disposition, or empty */
     char set_cookie[256];     /* Set-Cookie, or empty */
     char allow[64];           /* Allow ("GET, HEAD"), or empty */
+    char etag[32];            /* ETag ("\"7\""), or empty */
     int responded, headers_sent;
     int refs;                 /* the connection, and a pending task */
 };

@@ -206,6 +206,7 @@ static lws_retry_bo_t retry;
 /* HTTP: net's environment (the "http" protocol's user pointer) and the
  * API's, which net reaches only through http_env.route. */
 static srv_api_env api_env;
+static srv_map api_rate; /* HTTP writes' buckets: the process's lifetime */
 static srv_http_env http_env;
 
 static void api_gauges(srv_api_gauges *g)
@@ -224,6 +225,8 @@ static void wire_http(void)
     api_env.submit_auth = srv_task_submit_auth;
     api_env.writer = srv__g.writer;
     api_env.docs = srv__g.docs;
+    srv_map_init(&api_rate);
+    api_env.rate = &api_rate;
     api_env.metrics = &srv__g.metrics;
     api_env.gauges = api_gauges;
     api_env.rights_changed = srv_rights_changed;

@@ -253,6 +253,39 @@ void srv_session_presence(srv_session *s, void *member, int64_t version,
 typedef void (*srv_submit_done)(void *arg, int rc, int64_t version);
 int srv_docs_submit(srv_docs *d, const char *doc, int64_t version, ot_op *op,
                     const char *user, srv_submit_done done, void *arg);
+
+/* An op sent by a client over HTTP (api/writes.c): the same checks and
+ * (with a client id; NULL: none) the same (doc, client, seq) dedup as a
+ * member's op, answered through
+ * done(arg, rc, version) instead of messages. 'op' is stolen; strings are
+ * copied. last_seq/last_version: the client's newest committed op on the
+ * document as the request read it from storage (last_seq -1: none), used
+ * when the session does not know the client yet. done runs once: rc 0
+ * after the commit (a resend: at once or at its first sending's commit,
+ * with that version), or rc < 0: one of SRV_SUB_E* below (nothing was
+ * applied) or a STORE_E* code (server_error; the op may have committed,
+ * and resending it with its seq says). It may run before this returns.
+ * Returns 0, or STORE_ENOMEM (then done is not called). */
+typedef struct srv_op_req {
+    const char *doc, *client, *user;
+    int64_t version, seq;
+    ot_op *op;
+    size_t span;              /* srv_wire_span of its wire form */
+    int64_t last_seq, last_version;
+} srv_op_req;
+enum {
+    SRV_SUB_EBADOP = -101,    /* bad_op: reaches past the end */
+    SRV_SUB_EAHEAD = -102,    /* version_ahead */
+    SRV_SUB_EOLD = -103,      /* too_old: not in the window */
+    SRV_SUB_ELARGE = -104,    /* too_large: past --max-doc-chars */
+    SRV_SUB_ESEQ = -105,      /* bad_message: a seq older than known */
+};
+int srv_docs_submit_op(srv_docs *d, const srv_op_req *req,
+                       srv_submit_done done, void *arg);
+/* The protocol's error code of a done() rc (a static string), and in
+ * *message a static message. STORE_E* codes are "server_error". */
+const char *srv_submit_code(int rc, const char **message);
+
 const char *srv_session_id(const srv_session *s);
 /* The committed version (what members have seen). */
 int64_t srv_session_version(const srv_session *s);

@@ -15,8 +15,9 @@
  * broadcast to every other member. So what any client sees is durable, and
  * every client sees a document's ops in version order.
  *
- * Loading a document and joining members is join.c's (session.h holds
- * what the two share).
+ * Loading a document and joining members is join.c's, ops without a
+ * member (server-made, HTTP) are submit.c's (session.h holds what they
+ * share).
  *
  * A failed commit (disk full, I/O error) fails the session: its members get
  * server_error and are no longer joined; the next join loads the document
@@ -116,6 +117,7 @@ static void free_submits(srv_session *s)
         ot_op_free(sub->op);
         free(sub);
     }
+    srv__sess_run_waiters(s, 0, STORE_EIO);
 }
 
 static void session_free(srv_session *s)
@@ -172,6 +174,7 @@ void srv__sess_fail(srv_session *s, const char *why)
     srv_err("document %s: %s; its clients must rejoin", s->id, why);
     s->state = SESS_FAILED;
     srv__sess_run_submits(s); /* each is told of the failure */
+    srv__sess_run_waiters(s, 0, STORE_EIO);
     while (s->nm > 0) srv__sess_refuse(s, &s->m[s->nm - 1], "server_error", why);
     srv__sess_retire(s);
 }
@@ -234,7 +237,7 @@ static void resent(srv_session *s, sess_member *m, sess_client *ce, int64_t seq)
 }
 
 /* Transform 'op' (made on version v) over the window ops after v. */
-static int rebase(srv_session *s, ot_op **op, int64_t v)
+int srv__sess_rebase(srv_session *s, ot_op **op, int64_t v)
 {
     for (int64_t u = v + 1; u <= s->version; u++) {
         ot_op *t = NULL;
@@ -248,9 +251,9 @@ static int rebase(srv_session *s, ot_op **op, int64_t v)
 
 /* Queue 'op' (taken on success) as version s->version + 1, of 'len_after'
  * code points. 0, or -1 on ENOMEM or a refusing writer (nothing changed). */
-static int queue_op(srv_session *s, const char *client, const char *user,
-                    int64_t seq, ot_op *op, size_t len_after,
-                    srv_submit_done done, void *arg)
+int srv__sess_queue_op(srv_session *s, const char *client, const char *user,
+                       int64_t seq, ot_op *op, size_t len_after,
+                       srv_submit_done done, void *arg)
 {
     const srv_doc_env *env = srv__sess_env(s);
     sess_op o;
@@ -293,7 +296,7 @@ err:
 }
 
 /* Code points of the text at 'version' (base <= version <= s->version). */
-static size_t len_at(srv_session *s, int64_t version)
+size_t srv__sess_len_at(srv_session *s, int64_t version)
 {
     return version == s->base ? s->base_len : srv__sess_win_at(s, version)->len_after;
 }
@@ -329,7 +332,9 @@ static int check_op(srv_session *s, void *h, int64_t version, int64_t seq,
     char why[160];
     /* 'span' counts a trailing retain too, which the decoded op dropped:
      * an op reaching past the end of its document is refused whole. */
-    int rc = span > len_at(s, version) ? OT_ERANGE : rebase(s, op, version);
+    int rc = span > srv__sess_len_at(s, version)
+                 ? OT_ERANGE
+                 : srv__sess_rebase(s, op, version);
     if (rc == 0 && ot_op_base_len(*op) > s->len) rc = OT_ERANGE;
     if (rc < 0) {
         snprintf(why, sizeof why, "bad op: %s", ot_strerror(rc));
@@ -363,7 +368,8 @@ void srv_session_op(srv_session *s, void *h, int64_t version, int64_t seq,
         ot_op_free(op);
         return;
     }
-    if (queue_op(s, m->client, M_NAME(m), seq, op, len_after, NULL, NULL) < 0) {
+    if (srv__sess_queue_op(s, m->client, M_NAME(m), seq, op, len_after, NULL,
+                           NULL) < 0) {
         srv__sess_error(s, h, "server_error", "cannot queue the op", seq);
         ot_op_free(op);
         return;
@@ -425,6 +431,7 @@ static void committed(srv_session *s, commit_job *j)
     move_cursors(s, o->op, o->client);
     if (o->done) o->done(o->done_arg, 0, v);
     o->done = NULL;
+    srv__sess_run_waiters(s, v, 0);
     s->ops_bytes += strlen(o->wire);
     if (snapshot_due(s)) submit_snapshot(s);
     win_evict(s);
@@ -444,9 +451,10 @@ static void append_done(commit_job *j)
     srv_session *s = j->sess;
     int rc = j->job.result;
     s->inflight--;
-    if (rc != 0) {
+    if (rc != 0 || s->state != SESS_READY) {
+        /* committed into a failed session: durable all the same */
         sess_op *o = srv__sess_win_at(s, j->job.rec.version);
-        if (o->done) o->done(o->done_arg, rc, 0);
+        if (o->done) o->done(o->done_arg, rc, rc ? 0 : j->job.rec.version);
         o->done = NULL;
     }
     if (s->state == SESS_READY && rc == 0) {
@@ -568,59 +576,4 @@ void srv_docs_free(srv_docs *d)
     }
     srv_map_clear(&d->sessions);
     free(d);
-}
-
-/* ---- ops made by the server itself (restore, tools) */
-
-static int submit_now(srv_session *s, sess_submit *sub)
-{
-    if (s->state != SESS_READY) return STORE_EIO;
-    if (sub->version > s->committed) return STORE_ERANGE;
-    if (sub->version < s->base) return STORE_ERANGE;
-    if (rebase(s, &sub->op, sub->version) < 0 ||
-        ot_op_base_len(sub->op) > s->len)
-        return STORE_EINVAL;
-    size_t ins = 0, del = 0;
-    ot_op_stats(sub->op, &ins, &del);
-    /* "@server" cannot be a client's id; the seq is the version it takes,
-     * which keeps (doc, client, seq) unique. */
-    if (queue_op(s, "@server", sub->user, s->version + 1, sub->op,
-                 s->len - del + ins, sub->done, sub->arg) < 0)
-        return STORE_ENOMEM;
-    sub->op = NULL;
-    return 0;
-}
-
-void srv__sess_run_submits(srv_session *s)
-{
-    while (s->submits) {
-        sess_submit *sub = s->submits;
-        s->submits = sub->next;
-        int rc = submit_now(s, sub);
-        if (rc < 0) sub->done(sub->arg, rc, 0);
-        ot_op_free(sub->op);
-        free(sub);
-    }
-}
-
-int srv_docs_submit(srv_docs *d, const char *doc, int64_t version, ot_op *op,
-                    const char *user, srv_submit_done done, void *arg)
-{
-    sess_submit *sub = calloc(1, sizeof *sub);
-    srv_session *s = sub ? srv_docs_open(d, user, doc) : NULL;
-    if (!s) {
-        free(sub);
-        ot_op_free(op);
-        return STORE_ENOMEM;
-    }
-    sub->op = op;
-    sub->version = version;
-    snprintf(sub->user, sizeof sub->user, "%s", user);
-    sub->done = done;
-    sub->arg = arg;
-    sub->next = s->submits;
-    s->submits = sub;
-    if (s->state == SESS_READY) srv__sess_run_submits(s);
-    if (s->nm == 0 && s->empty_since == 0) s->empty_since = d->env.mono_ms();
-    return 0;
 }

@@ -56,13 +56,18 @@ typedef struct sess_member {
 #define M_NAME(m) ((m)->client + (m)->name_off)
 #define M_COLOR(m) (M_NAME(m) + strlen(M_NAME(m)) + 1)
 
-typedef struct sess_submit {      /* a server-made op waiting for a load */
+typedef struct sess_submit {      /* a submitted op waiting for a load */
     struct sess_submit *next;
     ot_op *op;
-    int64_t version;
+    int64_t version;               /* made on; a waiter: the one awaited */
     char user[SRV_NAME_MAX + 1];
     srv_submit_done done;
     void *arg;
+    /* an HTTP op (srv_docs_submit_op): is_op; client[0] for dedup */
+    int is_op;
+    char client[SRV_CLIENT_MAX + 1];
+    int64_t seq, last_seq, last_version;
+    size_t span;
 } sess_submit;
 
 struct srv_docs {
@@ -86,7 +91,9 @@ struct srv_session {
     int64_t last_snapshot;
     size_t ops_bytes;              /* wire bytes committed since it */
     uint64_t empty_since;
-    sess_submit *submits;          /* server-made ops waiting for the load */
+    sess_submit *submits;          /* submitted ops waiting for the load */
+    sess_submit *waiters;          /* resent HTTP ops waiting for the
+                                      commit of their first sending */
     int inflight;                  /* writer jobs and tasks holding it */
     int dead;                      /* out of the table; freed at inflight 0 */
 };
@@ -140,7 +147,21 @@ void srv__sess_refuse(srv_session *s, sess_member *m, const char *code,
 void srv__sess_fail(srv_session *s, const char *why);
 /* Out of the table; freed once nothing holds it (maybe now). */
 void srv__sess_retire(srv_session *s);
-/* Run the server-made ops waiting for the load. */
+/* The op path shared with submit.c (session.c). Transform 'op' made on
+ * version v over the window ops after it: 0 or an OT_E* code. */
+int srv__sess_rebase(srv_session *s, ot_op **op, int64_t v);
+/* Queue 'op' (taken on success) as version s->version + 1, of 'len_after'
+ * code points; 'done' is told of its commit. 0, or -1 on ENOMEM or a
+ * refusing writer (nothing changed). */
+int srv__sess_queue_op(srv_session *s, const char *client, const char *user,
+                       int64_t seq, ot_op *op, size_t len_after,
+                       srv_submit_done done, void *arg);
+/* Code points of the text at 'version' (base <= version <= s->version). */
+size_t srv__sess_len_at(srv_session *s, int64_t version);
+/* Run the submitted ops waiting for the load (submit.c). */
 void srv__sess_run_submits(srv_session *s);
+/* Answer the waiters for version 'v' (submit.c) (0 and v), or all of them with
+ * 'rc' < 0 (v ignored). */
+void srv__sess_run_waiters(srv_session *s, int64_t v, int rc);
 
 #endif

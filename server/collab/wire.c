@@ -298,7 +298,7 @@ static void decode_op(srv_wire_in *in)
         return;
     }
     json_t *wire = json_object_get(in->root, "op");
-    int rc = ot_op_from_json(&in->op, wire);
+    int rc = ot_op_from_json_strict(&in->op, wire);
     if (rc < 0) {
         snprintf(in->text, sizeof in->text, "bad op: %s", ot_strerror(rc));
         set_err(&in->late, "bad_op", in->text, in->doc, in->seq);

@@ -140,19 +140,39 @@ static void copy_token(struct lws *wsi, char *out, size_t outlen)
     srv__http_token(wsi, out, outlen);
 }
 
-/* Content-Type application/json, with parameters or none? */
-static int is_json(struct lws *wsi)
+/* Content-Type 'type' (application/json, text/plain), with parameters or
+ * none? For text/plain a charset parameter, if any, must be utf-8. */
+static int has_type(struct lws *wsi, const char *type)
 {
     char ct[256];
+    size_t tl = strlen(type);
     int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
     if (n <= 0 || (size_t)n >= sizeof ct ||
         lws_hdr_copy(wsi, ct, sizeof ct, WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
         return 0;
     const char *p = ct + strspn(ct, " \t");
-    if (strncasecmp(p, "application/json", 16) != 0) return 0;
-    p += 16;
+    if (strncasecmp(p, type, tl) != 0) return 0;
+    p += tl;
     p += strspn(p, " \t");
-    return *p == 0 || *p == ';';
+    if (*p == 0) return 1;
+    if (*p != ';') return 0;
+    if (strcmp(type, "text/plain") != 0) return 1;
+    p += 1 + strspn(p + 1, " \t");
+    return strncasecmp(p, "charset=utf-8", 13) == 0 ||
+           strncasecmp(p, "charset=\"utf-8\"", 15) == 0;
+}
+
+/* The routes whose body is text, not JSON: PUT /api/docs/D/text and POST
+ * /api/docs/D/append (api/writes.c). A cross-site form could post
+ * text/plain, but the Origin check (gate.c) refuses it first. */
+static int text_route(const srv_http_req *r)
+{
+    size_t n = strlen(r->path);
+    if (strncmp(r->path, "/api/docs/", 10) != 0) return 0;
+    if (r->method == SRV_PUT) return n > 5 && strcmp(r->path + n - 5, "/text") == 0;
+    if (r->method == SRV_POST)
+        return n > 7 && strcmp(r->path + n - 7, "/append") == 0;
+    return 0;
 }
 
 static srv_http_req *start_request(srv_http_env *env, struct lws *wsi)
@@ -175,7 +195,12 @@ static srv_http_req *start_request(srv_http_env *env, struct lws *wsi)
     char *q = strchr(r->path, '?');
     if (q) *q = 0;
     copy_token(wsi, r->token, sizeof r->token);
-    r->json_body = is_json(wsi);
+    r->json_body = has_type(wsi, "application/json");
+    r->text_body = has_type(wsi, "text/plain");
+    if (lws_hdr_copy(wsi, r->if_match, sizeof r->if_match,
+                     WSI_TOKEN_HTTP_IF_MATCH) < 0)
+        snprintf(r->if_match, sizeof r->if_match, "%s", /* too long: bad */
+                 lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_MATCH) > 0 ? "?" : "");
     lws_get_peer_simple(wsi, r->ip, sizeof r->ip);
     while (r->nargs < SRV_HTTP_MAX_ARGS &&
            lws_hdr_copy_fragment(wsi, r->args[r->nargs],
@@ -224,6 +249,11 @@ static int write_headers(struct lws *wsi, srv_http_req *r)
         lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
                                     (const unsigned char *)r->allow,
                                     (int)strlen(r->allow), &p, end))
+        return -1;
+    if (r->etag[0] &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"etag:",
+                                    (const unsigned char *)r->etag,
+                                    (int)strlen(r->etag), &p, end))
         return -1;
     if (r->close_after &&
         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
@@ -329,7 +359,11 @@ static void dispatch(srv_http_env *env, srv_http_req *r)
         srv_http_error(r, r->refused, r->refused_code, r->refused_msg);
     else if (r->body_too_large)
         srv_http_error(r, 413, "too_large", "request body too large");
-    else if (r->body_len && !r->json_body && strncmp(r->path, "/api/", 5) == 0)
+    else if (r->body_len && text_route(r) && !r->text_body)
+        srv_http_error(r, 415, "unsupported_media_type",
+                       "send the body as Content-Type: text/plain; charset=utf-8");
+    else if (r->body_len && !r->json_body && !text_route(r) &&
+             strncmp(r->path, "/api/", 5) == 0)
         srv_http_error(r, 415, "unsupported_media_type",
                        "send the body as Content-Type: application/json");
     else

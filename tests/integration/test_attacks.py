@@ -396,7 +396,8 @@ async def test_an_op_past_the_document_limit_is_refused_and_changes_nothing():
         await c.send({"type": "op", "doc": "d", "version": v, "seq": 3, "op": [45000, "b" * 5000]})
         v = (await c.expect("ack"))["version"]
         # an op that does not grow the document passes even at the limit
-        await c.send({"type": "op", "doc": "d", "version": v, "seq": 4, "op": [-10, "c" * 10, 49990]})
+        # (the canonical order: an insert before a delete at one place)
+        await c.send({"type": "op", "doc": "d", "version": v, "seq": 4, "op": ["c" * 10, -10, 49990]})
         v = (await c.expect("ack"))["version"]
         await c.send({"type": "op", "doc": "d", "version": v, "seq": 5, "op": [-100, 49900]})
         await c.expect("ack")

@@ -293,7 +293,7 @@ async def test_any_text_a_user_can_type_survives_every_export():
         m = await c.expect("joined")
         ot = OTClient(c, "nasty", m["text"], m["version"])
         await ot.edit([NASTY])
-        await ot.edit([5, -3, NASTY[::-1]])
+        await ot.edit([5, NASTY[::-1], -3])  # canonical: insert before delete
         while not ot.synced:
             await ot.handle(await c.recv())
         want = ot.text

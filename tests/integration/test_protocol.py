@@ -132,6 +132,21 @@ async def test_bad_ops_are_refused_and_change_nothing():
         assert text_of(s, "d") == "abcd"
 
 
+async def test_delete_then_insert_is_refused_naming_the_rule():
+    # A client that writes [-1,"x"] does not normalise as the server does and
+    # would place concurrent inserts differently: refused on its first edit.
+    with Server() as s:
+        c, _ = await joined(s, "d")
+        await commit(c, "d", 0, 1, ["abc"])
+        for seq, op in enumerate(([-1, "x"], [1, -1, "x"], ["y", -1, "x"], [-1, -1, "p", 1]), start=2):
+            await c.send({"type": "op", "doc": "d", "version": 1, "seq": seq, "op": op})
+            m = await c.error("bad_op")
+            assert m["seq"] == seq and "inserts go before deletes" in m["message"], m
+        assert text_of(s, "d") == "abc"
+        assert (await commit(c, "d", 1, 9, [1, "x", -1]))["version"] == 2
+        assert text_of(s, "d") == "axc"
+
+
 async def test_version_ahead_and_too_old():
     with Server("--history-window", "16") as s:
         c, _ = await joined(s, "d")
