@@ -38,7 +38,8 @@ enum {
     STORE_ECORRUPT = -13, /* database or log inconsistent (see store_check) */
     STORE_ECANTOPEN = -14,/* cannot open or create the database file */
     STORE_ESTOPPED = -15, /* writer or pool is stopping: job not accepted */
-    STORE_ESQL = -16      /* any other SQLite error (a bug: please report) */
+    STORE_ESQL = -16,     /* any other SQLite error (a bug: please report) */
+    STORE_ETRASHED = -17  /* the document is in the trash (store_doc_trash) */
 };
 
 /* Text of an error code; never NULL. */
@@ -116,7 +117,8 @@ void store_docinfo_free(store_docinfo *arr, size_t n);
 int store_doc_create(store *s, const char *id, const char *title,
                      const char *creator, int64_t now_ms);
 
-/* Fill *out (clear it later). STORE_ENOTFOUND if no such document. */
+/* Fill *out (clear it later). STORE_ENOTFOUND if no such document (or it
+ * is in the trash). */
 int store_doc_get(store *s, const char *id, store_docinfo *out);
 
 /* Every document, most recently updated first. *out is a new array of *n
@@ -129,6 +131,37 @@ int store_doc_set_title(store *s, const char *id, const char *title,
 
 /* Delete the document with its log and snapshots. STORE_ENOTFOUND. */
 int store_doc_delete(store *s, const char *id);
+
+/* ---- The trash (store_trash.c) ------------------------------------------ */
+
+/* A trashed document's row is kept (its log, snapshots and roles too) but
+ * store_doc_get, store_doc_list and store_doc_set_title skip it. */
+
+/* When 'id' went to the trash (*trashed_ms; 0: it is not trashed).
+ * STORE_ENOTFOUND when there is no such row at all. */
+int store_doc_trashed(store *s, const char *id, int64_t *trashed_ms);
+/* Move 'id' to the trash at now_ms (> 0). STORE_ENOTFOUND when there is
+ * no such document or it is in the trash already. */
+int store_doc_trash(store *s, const char *id, int64_t now_ms);
+/* Bring 'id' back as it was. STORE_ENOTFOUND when it is not in the trash. */
+int store_doc_untrash(store *s, const char *id);
+/* Delete the trashed 'id' with its ops, snapshots and roles; the id is
+ * free again. STORE_ENOTFOUND when it is not in the trash. */
+int store_doc_purge(store *s, const char *id);
+/* Purge every document trashed before before_ms; *purged (may be NULL)
+ * says how many. */
+int store_trash_expire(store *s, int64_t before_ms, int64_t *purged);
+
+typedef struct store_trashinfo {
+    char *id, *title;   /* owned */
+    int64_t updated_ms, trashed_ms, version;
+} store_trashinfo;
+/* The trashed documents, newest trashed first: all of them when user_id
+ * is 0, else those 'user_id' owns. *out is a new array of *n
+ * (store_trashinfo_free); it may be NULL when *n is 0. */
+int store_trash_list(store *s, int64_t user_id, store_trashinfo **out,
+                     size_t *n);
+void store_trashinfo_free(store_trashinfo *arr, size_t n);
 
 /* ---- Op log ------------------------------------------------------------- */
 
