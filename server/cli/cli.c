@@ -3,7 +3,7 @@
  * what every subcommand shares: reading a number, opening the database
  * (srv_cli_db_open, the one place that does it).
  *
- * backup, check, export, import, user and token work on the database
+ * backup, check, export, import, user, token and doc work on the database
  * directly, safe while a server runs: SQLite's WAL gives them a consistent
  * snapshot, and the server sees their writes at its next read. */
 #include <errno.h>
@@ -187,5 +187,6 @@ const srv_command srv_commands[] = {
     {"import", srv_cli_import},
     {"user", srv_cli_user},
     {"token", srv_cli_token},
+    {"doc", srv_cli_doc},
     {NULL, NULL},
 };
