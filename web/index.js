@@ -1,4 +1,5 @@
-/* index.js -- the start page: list the documents, create one, open one.
+/* index.js -- the start page: list the documents, create one, open one,
+ * move one to the trash (with an undo notice), the Trash view (restore).
  * Titles and ids come from users: they are only ever set as textContent. */
 const $ = (id) => document.getElementById(id);
 
@@ -44,12 +45,99 @@ async function load() {
         const upd = document.createElement('td');
         upd.textContent = when(d.updated);
         if (d.updated) upd.title = new Date(d.updated).toLocaleString();
-        tr.append(title, id, ver, upd);
+        const act = document.createElement('td');
+        act.className = 'actions';
+        const del = document.createElement('button');
+        del.type = 'button';
+        del.className = 'link delete';
+        del.textContent = 'Delete';
+        del.setAttribute('aria-label', 'Delete ' + (d.title || d.id));
+        del.addEventListener('click', () => trash(d));
+        act.appendChild(del);
+        tr.append(title, id, ver, upd, act);
         body.appendChild(tr);
     }
     $('docs').hidden = docs.length === 0;
     $('empty').hidden = docs.length !== 0;
 }
+
+/* The error text of a failed answer. */
+async function why(r) {
+    try { const j = await r.json(); if (j && j.message) return j.message; } catch { /* not JSON */ }
+    return 'the server answered ' + r.status;
+}
+
+let undoTimer = 0;
+
+function showUndo(text, action) {
+    clearTimeout(undoTimer);
+    $('undo-text').textContent = text;
+    $('undo').hidden = false;
+    $('undo-button').onclick = async () => { hideUndo(); await action(); };
+    undoTimer = setTimeout(hideUndo, 10000);
+}
+
+function hideUndo() {
+    clearTimeout(undoTimer);
+    $('undo').hidden = true;
+}
+
+async function restore(id) {
+    const r = await fetch('/api/trash/' + encodeURIComponent(id) + '/restore', { method: 'POST' });
+    if (!r.ok) { $('list-error').textContent = 'Could not restore it: ' + await why(r); return false; }
+    return true;
+}
+
+async function trash(d) {
+    $('list-error').textContent = '';
+    const r = await fetch('/api/docs/' + encodeURIComponent(d.id), { method: 'DELETE' });
+    if (!r.ok) { $('list-error').textContent = 'Could not delete it: ' + await why(r); return; }
+    showUndo('“' + (d.title || d.id) + '” moved to the trash.', async () => { if (await restore(d.id)) load(); });
+    load();
+}
+
+async function loadTrash() {
+    const r = await fetch('/api/trash');
+    if (!r.ok) { $('list-error').textContent = 'Could not list the trash: ' + await why(r); return; }
+    const docs = await r.json();
+    const body = $('trash-body');
+    body.replaceChildren();
+    for (const d of docs) {
+        const tr = document.createElement('tr');
+        const cells = [d.title || d.id, d.id, when(d.trashed)].map((t) => {
+            const td = document.createElement('td');
+            td.textContent = t;
+            return td;
+        });
+        cells[1].className = 'muted';
+        const act = document.createElement('td');
+        act.className = 'actions';
+        const btn = document.createElement('button');
+        btn.type = 'button';
+        btn.className = 'link restore';
+        btn.textContent = 'Restore';
+        btn.setAttribute('aria-label', 'Restore ' + (d.title || d.id));
+        btn.addEventListener('click', async () => { if (await restore(d.id)) loadTrash(); });
+        act.appendChild(btn);
+        tr.append(...cells, act);
+        body.appendChild(tr);
+    }
+    $('trash-table').hidden = docs.length === 0;
+    $('trash-empty').hidden = docs.length !== 0;
+}
+
+function showView(trashView) {
+    $('show-docs').setAttribute('aria-pressed', String(!trashView));
+    $('show-trash').setAttribute('aria-pressed', String(trashView));
+    $('trash').hidden = !trashView;
+    $('docs').hidden = trashView || $('docs-body').children.length === 0;
+    $('empty').hidden = trashView || $('docs-body').children.length !== 0;
+    if (trashView) loadTrash();
+    else load();
+}
+
+$('show-docs').addEventListener('click', () => showView(false));
+$('show-trash').addEventListener('click', () => showView(true));
 
 $('create').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -101,6 +189,7 @@ async function start() {
     $('login').hidden = !team || !!user;
     $('create').hidden = team && !user;
     $('me').hidden = !team || !user;
+    $('views').hidden = team && !user;
     if (user) $('me-name').textContent = 'Logged in as ' + user.name;
     if (user && nextPage()) { location.replace(nextPage()); return; }
     if (team && !user) {
