@@ -163,6 +163,49 @@ int store_trash_list(store *s, int64_t user_id, store_trashinfo **out,
                      size_t *n);
 void store_trashinfo_free(store_trashinfo *arr, size_t n);
 
+/* ---- Full-text search (store_search.c, migration 0006) ---------------- */
+
+/* The index holds each document's title and the text of one version
+ * (documents.indexed_version); titles and purges follow by triggers,
+ * texts by store_search_put. Trashed documents stay indexed but are never
+ * found. */
+
+typedef struct store_docid {
+    char id[65];
+} store_docid;
+
+/* Up to 'max' documents whose indexed text is not their current version
+ * and whose last change is before quiet_before_ms, least recently changed
+ * first: *ids is a new array of *n (free it; NULL when none). */
+int store_search_stale(store *s, int64_t quiet_before_ms, size_t max,
+                       store_docid **ids, size_t *n);
+/* Index 'text' (bytes long) as the text of 'id' at 'version', with its
+ * current title, in one transaction. STORE_ENOTFOUND: no such document. */
+int store_search_put(store *s, const char *id, int64_t version,
+                     const char *text, size_t bytes);
+/* Load the current text of 'id' and index it (store_load's errors). */
+int store_search_index_one(store *s, const char *id);
+/* Empty the index and index every document again (chorus check
+ * --reindex); *count (may be NULL) says how many. */
+int store_search_reindex(store *s, int64_t *count);
+
+typedef struct store_hit {
+    char *id, *title, *body;   /* owned; body: the indexed text */
+    size_t bytes;              /* of body */
+    int64_t updated_ms;
+} store_hit;
+
+/* The documents whose title or indexed text holds 'q' (valid UTF-8, not
+ * empty), case-folded, best first, at most 'limit' (> 0); not trashed;
+ * user_id 0: every document, else those 'user_id' has a role on. 3 or
+ * more code points: the trigram index, ranked by bm25 (the title weighs
+ * more); fewer: a scan of the indexed texts (LIKE: case-folded for ASCII
+ * only), titles first, then the most recently changed. *out is a new
+ * array of *n (store_hits_free). */
+int store_search_query(store *s, const char *q, int64_t user_id, size_t limit,
+                       store_hit **out, size_t *n);
+void store_hits_free(store_hit *arr, size_t n);
+
 /* ---- Op log ------------------------------------------------------------- */
 
 /* One op of the log. As input the strings are borrowed; as output (from

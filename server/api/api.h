@@ -148,6 +148,7 @@ void srv__api_restore(const srv_api_call *c);
 void srv__api_fork(const srv_api_call *c);
 void srv__api_metrics(const srv_api_call *c);
 void srv__api_doc_rename(const srv_api_call *c);
+void srv__api_search(const srv_api_call *c);   /* search.c */
 /* trash.c */
 void srv__api_doc_trash(const srv_api_call *c);
 void srv__api_trash_list(const srv_api_call *c);

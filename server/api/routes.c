@@ -41,6 +41,7 @@ static const api_route routes[] = {
     {SRV_POST, "/api/docs/:doc/restore", SRV_NEED_EDITOR, srv__api_restore},
     {SRV_POST, "/api/docs/:doc/fork", SRV_NEED_VIEWER, srv__api_fork},
     /* a trashed document has no role to check before: trash.c checks */
+    {SRV_GET, "/api/search", SRV_NEED_LOGIN, srv__api_search},
     {SRV_GET, "/api/trash", SRV_NEED_LOGIN, srv__api_trash_list},
     {SRV_POST, "/api/trash/:doc/restore", SRV_NEED_LOGIN,
      srv__api_trash_restore},

@@ -220,6 +220,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 {
     uint64_t now = srv_mono_ms();
     expire_trash(now);
+    srv__index_tick();
     srv_docs_tick(srv__g.docs, now);
     srv__rights_tick(srv_wall_ms());
     trim_heap(now);
