@@ -1,5 +1,7 @@
 /* index.js -- the start page: list the documents, create one, open one,
- * move one to the trash (with an undo notice), the Trash view (restore).
+ * move one to the trash (with an undo notice), the Trash view (restore),
+ * and search as you type (debounced; matches marked with DOM nodes, never
+ * HTML; arrow keys move through the results, Enter opens one).
  * Titles and ids come from users: they are only ever set as textContent. */
 const $ = (id) => document.getElementById(id);
 
@@ -136,6 +138,100 @@ function showView(trashView) {
     else load();
 }
 
+/* ---- search */
+
+/* 'text' as text nodes, with the code point spans of 'match' in <mark>. */
+function marked(text, match) {
+    const cps = [...text];
+    const out = [];
+    let at = 0;
+    for (const [a, b] of match || []) {
+        if (a < at || b > cps.length || a >= b) continue;
+        if (a > at) out.push(document.createTextNode(cps.slice(at, a).join('')));
+        const m = document.createElement('mark');
+        m.textContent = cps.slice(a, b).join('');
+        out.push(m);
+        at = b;
+    }
+    if (at < cps.length) out.push(document.createTextNode(cps.slice(at).join('')));
+    return out;
+}
+
+/* Where 'q' is in 'text', case-folded (code point spans). */
+function spans(text, q) {
+    const t = [...text].map((c) => c.toLowerCase());
+    const k = [...q].map((c) => c.toLowerCase());
+    const out = [];
+    for (let i = 0; k.length && i + k.length <= t.length; i++) {
+        if (k.every((c, j) => t[i + j] === c)) { out.push([i, i + k.length]); i += k.length - 1; }
+    }
+    return out;
+}
+
+let searchSeq = 0;
+let searchTimer = 0;
+let selected = -1;
+
+function select(i) {
+    const items = [...$('search-results').children];
+    selected = items.length ? Math.max(0, Math.min(i, items.length - 1)) : -1;
+    items.forEach((li, j) => li.setAttribute('aria-selected', String(j === selected)));
+    if (selected >= 0) items[selected].scrollIntoView({ block: 'nearest' });
+}
+
+function showResults(q, hits) {
+    const list = $('search-results');
+    list.replaceChildren();
+    for (const h of hits) {
+        const li = document.createElement('li');
+        li.setAttribute('role', 'option');
+        li.dataset.id = h.id;
+        const title = document.createElement('div');
+        title.className = 'title';
+        title.append(...marked(h.title || h.id, h.title ? spans(h.title, q) : []));
+        li.appendChild(title);
+        for (const sn of h.snippets || []) {
+            const p = document.createElement('div');
+            p.className = 'snippet';
+            p.append(...marked(sn.text, sn.match));
+            li.appendChild(p);
+        }
+        li.addEventListener('click', () => { location.href = docUrl(h.id); });
+        list.appendChild(li);
+    }
+    $('search-none').hidden = !q || hits.length !== 0;
+    select(0);
+}
+
+async function runSearch() {
+    const q = $('search').value.trim();
+    const seq = ++searchSeq;
+    if (!q) { showResults('', []); return; }
+    try {
+        const r = await fetch('/api/search?' + new URLSearchParams({ q, limit: '20' }));
+        if (seq !== searchSeq) return; /* a newer query went out */
+        if (!r.ok) { $('list-error').textContent = 'Search failed: ' + await why(r); return; }
+        const hits = await r.json();
+        if (seq === searchSeq) showResults(q, hits);
+    } catch (e) {
+        if (seq === searchSeq) $('list-error').textContent = 'Search failed: ' + e.message;
+    }
+}
+
+$('search').addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(runSearch, 150);
+});
+$('search').addEventListener('keydown', (e) => {
+    const items = $('search-results').children;
+    if (e.key === 'ArrowDown') { e.preventDefault(); select(selected + 1); }
+    else if (e.key === 'ArrowUp') { e.preventDefault(); select(selected - 1); }
+    else if (e.key === 'Enter' && selected >= 0 && items[selected]) {
+        e.preventDefault();
+        location.href = docUrl(/** @type {HTMLElement} */ (items[selected]).dataset.id || '');
+    } else if (e.key === 'Escape') { $('search').value = ''; showResults('', []); }
+});
+
 $('show-docs').addEventListener('click', () => showView(false));
 $('show-trash').addEventListener('click', () => showView(true));
 
@@ -190,6 +286,7 @@ async function start() {
     $('create').hidden = team && !user;
     $('me').hidden = !team || !user;
     $('views').hidden = team && !user;
+    $('search-box').hidden = team && !user;
     if (user) $('me-name').textContent = 'Logged in as ' + user.name;
     if (user && nextPage()) { location.replace(nextPage()); return; }
     if (team && !user) {

@@ -2,7 +2,9 @@
 // against the real chorus binary (issue 19): a rename typed in one page's
 // header is seen live by a second page; the start page deletes with an undo
 // notice, and the Trash view restores; an editor open on a document moved
-// to the trash is told so and made read-only.
+// to the trash is told so and made read-only; the search box shows results
+// as one types, hostile text as text, matches in <mark>, and opens the
+// selected result with the keyboard.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server, launch, openEditor } from './lib/harness.mjs';
@@ -73,6 +75,45 @@ test('delete with undo on the start page, then restore from the Trash view', asy
     await page.waitForSelector('#trash-empty:not([hidden])');
     await page.click('#show-docs');
     await page.waitForFunction(() => [...document.querySelectorAll('#docs-body a')].some((a) => a.textContent === 'To be deleted'));
+    assert.equal(page.errors, undefined);
+    await ctx.close();
+    await editor.context().close();
+});
+
+test('the search box: results as you type, marks, hostile text, keyboard', async () => {
+    const editor = await openEditor(browser, server, 'srch', 'Sam');
+    await editor.click('#text');
+    await editor.keyboard.type('<img src=x onerror="window.pwned=1"> 배포일정 배포 "quoted"');
+    await editor.waitForFunction(() => window.chorus.doc.saved);
+    await api('PATCH', '/api/docs/srch', { title: '<b>배포</b> plan' });
+    await api('POST', '/api/docs', { id: 'other', title: 'Unrelated' });
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(server.url + '/');
+    // the index catches up once the document is quiet (about 2.5 s)
+    let n = 0;
+    for (let i = 0; i < 40 && n === 0; i++) {
+        await page.fill('#search', '');
+        await page.type('#search', '배포');
+        await page.waitForTimeout(400);
+        n = await page.$$eval('#search-results li', (x) => x.length);
+    }
+    assert.equal(n, 1);
+    const marks = await page.$$eval('#search-results mark', (m) => m.map((x) => x.textContent));
+    assert.ok(marks.length >= 3 && marks.every((m) => m === '배포'), JSON.stringify(marks));
+    const text = await page.textContent('#search-results li');
+    assert.ok(text.includes('onerror="window.pwned=1"> 배포일정'), text);
+    assert.ok(text.includes('<b>배포</b> plan'), text);
+    assert.equal(await page.$$eval('#search-results img, #search-results b', (x) => x.length), 0);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+    await page.fill('#search', 'zzzz');
+    await page.waitForSelector('#search-none:not([hidden])');
+    await page.fill('#search', '');
+    await page.type('#search', 'quoted');
+    await page.waitForSelector('#search-results li[aria-selected="true"]');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/d/srch');
     assert.equal(page.errors, undefined);
     await ctx.close();
     await editor.context().close();
