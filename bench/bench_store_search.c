@@ -1,15 +1,16 @@
 /* bench_store_search.c -- full-text search on a generated corpus.
  *
  * 10,000 documents of about 10 KB each (Korean, English and C-like code
- * mixed, from a fixed seed) are created with one logged op each and
- * indexed (store_search_put). Then: p50/p99 of store_search_query (limit
- * 20, all documents readable) for queries of 2, 3 and 8 characters drawn
- * from the corpus; the index's size as a share of the text (the database
+ * words from a vocabulary of 6,000, common ones more often; a fixed seed) are created with one logged op each and
+ * indexed (store_search_reindex). Then: p50/p99 of store_search_query
+ * (limit 20, all documents readable) for queries of 2, 3 and 8 characters
+ * cut from generated text (so each is found); the index's size as a share of the text (the database
  * file grows by it, the index's own copy of the texts included); and the
  * op throughput of a committing thread (one op a transaction, synchronous
- * FULL) alone against the same with another connection indexing documents
- * without pause, the worst case of the server's indexer (which only
- * touches documents that have been quiet). CHORUS_SEARCH_DOCS changes the
+ * FULL) alone against the same with another connection indexing 10
+ * documents a second (ten documents going quiet every second: a busy
+ * team), and indexing without pause (the worst case: the server's indexer
+ * only touches documents that have been quiet). CHORUS_SEARCH_DOCS changes the
  * corpus size. Timings are in docs/benchmarks.md. */
 #include <ftw.h>
 #include <pthread.h>
@@ -45,29 +46,77 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)(rng % n);
 }
 
-static const char *const words[] = {
-    "배포", "일정", "서버", "회의록", "데이터베이스", "검색", "문서", "협업",
-    "사용자", "권한", "release", "server", "document", "search", "editor",
-    "commit", "quarterly", "planning", "Review", "Budget", "int main(void)",
-    "return 0;", "for (i = 0; i < n; i++)", "if (rc < 0) goto err;",
-    "static void", "struct store", "malloc(len)", "printf(\"%d\\n\", x);",
-};
-#define NWORDS (sizeof words / sizeof words[0])
+/* A vocabulary of NWORDS pseudo-words: Korean of 2-4 syllables, English
+ * of 3-9 letters, and code tokens, so that queries are as selective as in
+ * real text (every document does not hold every word). */
+#define NWORDS 6000
+static char *words[NWORDS];
 
-/* A document of about DOC_BYTES: words, spaces and line breaks, and a
- * few numbered tokens so that 8-character queries are selective. */
+static void make_words(void)
+{
+    static const char *const code[] = {
+        "int", "return", "static", "struct", "malloc", "free", "goto err;",
+        "if (rc < 0)", "for (i = 0; i < n; i++)", "{", "}", "NULL", "->",
+    };
+    char w[64];
+    for (int i = 0; i < NWORDS; i++) {
+        size_t n = 0;
+        int kind = i % 10;
+        if (kind < 4) { /* Hangul: U+AC00 + a syllable among the first 400 */
+            for (int k = 2 + (int)rnd(3); k > 0; k--) {
+                uint32_t c = 0xac00 + rnd(400) * 7;
+                w[n++] = (char)(0xe0 | c >> 12);
+                w[n++] = (char)(0x80 | (c >> 6 & 0x3f));
+                w[n++] = (char)(0x80 | (c & 0x3f));
+            }
+        } else if (kind < 9) {
+            for (int k = 3 + (int)rnd(7); k > 0; k--)
+                w[n++] = "etaoinshrdlucmfwypvbgkjqxz"[rnd(rnd(2) ? 8 : 26)];
+        } else {
+            n = (size_t)snprintf(w, sizeof w, "%s", code[rnd(13)]);
+        }
+        w[n] = 0;
+        words[i] = strdup(w);
+    }
+}
+
+/* A document of about DOC_BYTES: words (a Zipf-like choice: low indexes
+ * are common), spaces and line breaks. */
 static void make_text(char *buf, int doc)
 {
     size_t n = 0;
+    (void)doc;
     while (n < DOC_BYTES - 64) {
-        const char *w = words[rnd(NWORDS)];
+        uint32_t r = rnd(NWORDS);
+        const char *w = words[rnd(r + 1)];
         n += (size_t)snprintf(buf + n, DOC_BYTES - n, "%s%s", w,
                               rnd(12) ? " " : "\n");
-        if (rnd(50) == 0)
-            n += (size_t)snprintf(buf + n, DOC_BYTES - n, "ticket-%05d ",
-                                  (doc * 7 + (int)rnd(100)) % 100000);
     }
     buf[n] = 0;
+}
+
+/* 'count' queries of 'cps' code points: substrings of generated text
+ * that hold no space or line break, so each one is found. */
+static char **make_queries(int cps, int count)
+{
+    char **q = calloc((size_t)count, sizeof *q);
+    char *buf = malloc(DOC_BYTES + 1);
+    for (int i = 0; i < count;) {
+        make_text(buf, 0);
+        size_t len = strlen(buf), at = rnd((uint32_t)(len - 64));
+        while ((buf[at] & 0xc0) == 0x80) at++;
+        size_t end = at;
+        int k = 0;
+        while (k < cps && buf[end] && buf[end] != ' ' && buf[end] != '\n') {
+            end++;
+            while ((buf[end] & 0xc0) == 0x80) end++;
+            k++;
+        }
+        if (k < cps) continue;
+        q[i++] = strndup(buf + at, end - at);
+    }
+    free(buf);
+    return q;
 }
 
 static store *open_db(const char *path)
@@ -112,8 +161,7 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void time_queries(store *s, const char *name, const char *const *qs,
-                         size_t nq)
+static void time_queries(store *s, const char *name, char **qs, size_t nq)
 {
     double t[QUERIES];
     size_t hits = 0;
@@ -145,6 +193,7 @@ typedef struct indexer {
     const char *path;
     int ndocs;
     volatile int stop;
+    int pause_ms;                 /* between documents: 0, without pause */
     int64_t done;
 } indexer;
 
@@ -156,6 +205,7 @@ static void *index_loop(void *arg)
     while (!x->stop) {
         snprintf(id, sizeof id, "doc%05d", (int)rnd((uint32_t)x->ndocs));
         if (store_search_index_one(s, id) == 0) x->done++;
+        if (x->pause_ms) usleep((useconds_t)x->pause_ms * 1000);
     }
     store_close(s);
     return NULL;
@@ -183,21 +233,29 @@ static void throughput(const char *path, int ndocs)
     int64_t v = 0;
     int rc = store_doc_create(s, "hot", "", "bench", 1);
     if (rc) die("create hot", rc);
-    double off = 0, on = 0;
-    indexer x = {path, ndocs, 0, 0};
-    for (int round = 0; round < 2; round++) { /* interleaved: fairer on a busy machine */
+    double off = 0, on[2] = {0, 0};
+    int64_t done[2] = {0, 0};
+    static const int pauses[2] = {100, 0};
+    for (int round = 0; round < 3; round++) { /* interleaved: fairer on a busy machine */
         off += ops_per_sec(s, &v, 1500);
-        pthread_t th;
-        x.stop = 0;
-        pthread_create(&th, NULL, index_loop, &x);
-        on += ops_per_sec(s, &v, 1500);
-        x.stop = 1;
-        pthread_join(th, NULL);
+        for (int k = 0; k < 2; k++) {
+            indexer x = {path, ndocs, 0, pauses[k], 0};
+            pthread_t th;
+            pthread_create(&th, NULL, index_loop, &x);
+            on[k] += ops_per_sec(s, &v, 1500);
+            x.stop = 1;
+            pthread_join(th, NULL);
+            done[k] += x.done;
+        }
     }
-    printf("search_ops_per_sec_indexing_off: %.0f ops/s\n", off / 2);
-    printf("search_ops_per_sec_indexing_on: %.0f ops/s\n", on / 2);
-    printf("search_ops_indexing_cost: %.1f %%\n", 100.0 * (off - on) / off);
-    printf("search_docs_indexed_meanwhile: %lld docs\n", (long long)x.done);
+    printf("search_ops_per_sec_indexing_off: %.0f ops/s\n", off / 3);
+    printf("search_ops_per_sec_indexing_10_docs_per_sec: %.0f ops/s\n", on[0] / 3);
+    printf("search_ops_indexing_10_docs_per_sec_cost: %.1f %%\n",
+           100.0 * (off - on[0]) / off);
+    printf("search_ops_per_sec_indexing_nonstop: %.0f ops/s\n", on[1] / 3);
+    printf("search_ops_indexing_nonstop_cost: %.1f %%\n",
+           100.0 * (off - on[1]) / off);
+    printf("search_docs_indexed_nonstop: %.0f docs/s\n", (double)done[1] / 4.5);
     store_close(s);
 }
 
@@ -217,15 +275,13 @@ int main(void)
     snprintf(path, sizeof path, "%s/chorus.db", dir);
     store *s = open_db(path);
     size_t text = 0;
-    double t0 = now_ms();
+    make_words();
     build(s, ndocs, &text);
-    store_search_reindex(s, NULL); /* empty the index of what build left */
     store_close(s);
     s = open_db(path); /* closing checkpoints: the file holds everything */
     off_t before = file_size(path);
-    /* sizes: the texts alone, then with the index */
     int64_t n = 0;
-    t0 = now_ms();
+    double t0 = now_ms();
     int rc = store_search_reindex(s, &n);
     if (rc) die("reindex", rc);
     double idx_ms = now_ms() - t0;
@@ -236,13 +292,14 @@ int main(void)
     printf("search_index_size_share: %.2f x text\n",
            (double)(after - before) / (double)text);
     s = open_db(path);
-    static const char *const q2[] = {"배포", "서버", "검색", "문서", "ab", "xq"};
-    static const char *const q3[] = {"회의록", "ser", "ver", "데이터", "mal"};
-    static const char *const q8[] = {"ticket-0", "quarterl", "planning",
-                                     "데이터베이스 검색", "int main"};
-    time_queries(s, "2char", q2, 6);
-    time_queries(s, "3char", q3, 5);
-    time_queries(s, "8char", q8, 5);
+    static const int lens[] = {2, 3, 8};
+    for (int i = 0; i < 3; i++) {
+        char name[16], **q = make_queries(lens[i], 50);
+        snprintf(name, sizeof name, "%dchar", lens[i]);
+        time_queries(s, name, q, 50);
+        for (int k = 0; k < 50; k++) free(q[k]);
+        free(q);
+    }
     store_close(s);
     throughput(path, ndocs);
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
