@@ -137,6 +137,37 @@ def test_team_mode_each_route_with_each_role():
         assert api(s, "GET", "/api/docs/own", tok["olga"])[0] == 404
 
 
+async def test_team_mode_editors_are_left_out_and_joins_refused():
+    with team_server() as s:
+        tok = {n: token_of(s, n) for n in ("olga", "eddie", "nina")}
+        assert api(s, "POST", "/api/docs", tok["olga"], {"id": "tw"})[0] == 201
+        assert api(s, "PUT", "/api/docs/tw/roles", tok["olga"],
+                   {"user": "eddie", "role": "editor"})[0] == 200
+        conns = {}
+        for who in ("olga", "eddie"):
+            c = await Client.connect(s, hello=False)
+            await c.send({"type": "hello", "client": "c" + who, "token": tok[who]})
+            await c.expect("welcome")
+            await c.join("tw")
+            await c.expect("joined")
+            conns[who] = c
+        assert api(s, "PATCH", "/api/docs/tw", tok["eddie"], {"title": "new"})[0] == 200
+        for c in conns.values():
+            assert (await c.expect("title"))["title"] == "new"
+        assert api(s, "DELETE", "/api/docs/tw", tok["olga"])[0] == 200
+        for c in conns.values():
+            await c.error("doc_trashed")
+        # a join again: those with a role are told it is in the trash; a
+        # stranger learns no more than "no access"
+        await conns["eddie"].join("tw")
+        await conns["eddie"].error("doc_trashed")
+        n = await Client.connect(s, hello=False)
+        await n.send({"type": "hello", "client": "cnina", "token": tok["nina"]})
+        await n.expect("welcome")
+        await n.join("tw")
+        await n.error("forbidden")
+
+
 def cli(*args):
     return subprocess.run([BIN] + list(args), capture_output=True, text=True)
 
