@@ -390,7 +390,8 @@ typedef struct store_task {
     int result;                                /* run's return value */
     void *ctx;                                 /* the caller's */
     int light;    /* 1: a small periodic task (a poll): it does not keep the
-                     thread's idle page cache from being given back */
+                     thread's idle page cache from being given back (read
+                     after run, which may clear it once it did real work) */
 } store_task;
 
 typedef struct store_pool store_pool;

@@ -160,9 +160,10 @@ static lws_sorted_usec_list_t tick_sul;
 
 static void trim_heap(uint64_t now_ms)
 {
-    static uint64_t seen[4], again_ms;
-    uint64_t now[4] = {srv__g.metrics.conns_total, (uint64_t)srv__g.nconns,
-                       srv_docs_count(srv__g.docs), srv__g.metrics.commits};
+    static uint64_t seen[5], again_ms;
+    uint64_t now[5] = {srv__g.metrics.conns_total, (uint64_t)srv__g.nconns,
+                       srv_docs_count(srv__g.docs), srv__g.metrics.commits,
+                       srv__g.indexed_total};
     if (memcmp(now, seen, sizeof now) != 0) {
         memcpy(seen, now, sizeof now);
         again_ms = now_ms + TRIM_AGAIN_MS;

@@ -37,6 +37,8 @@ static int run_index(store *st, store_task *base)
             else if (rc == 0) k->indexed++;
         }
         free(ids);
+        /* work done: the pool gives its page cache back once idle */
+        if (k->indexed) base->light = 0;
         if (rc || n < BATCH) return rc;
         if (srv_mono_ms() - t0 >= PASS_MS) {
             k->more = 1;
@@ -49,6 +51,7 @@ static void index_done(srv_task *t)
 {
     index_task *k = (index_task *)t;
     srv__g.indexing = 0;
+    srv__g.indexed_total += (uint64_t)k->indexed; /* the heap trim sees it */
     if (t->base.result < 0)
         srv_warn("indexing for search failed: %s (again in a second)",
                  store_strerror(t->base.result));

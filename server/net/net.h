@@ -273,6 +273,7 @@ struct srv {
     srv_metrics metrics;
     srv_rights rights;
     int indexing;                 /* an indexer task is out (indexer.c) */
+    uint64_t indexed_total;       /* documents it indexed since start */
     volatile sig_atomic_t stopping;
 };
 
