@@ -152,10 +152,11 @@ static int check_tls(const srv_config *cfg)
 static lws_sorted_usec_list_t tick_sul;
 
 /* After connections, documents, commits or indexing come or go, hand the
- * heap's free pages back to the system (a join storm leaves handshake buffers, queues
- * and texts behind): once on the tick that sees the change, and once more
- * when the storage threads have had time to give their idle page caches
- * back (STORE__IDLE_MS). An idle or a steady server never pays for it. */
+ * heap's free pages back to the system (a join storm leaves handshake
+ * buffers, queues and texts behind): once on the tick that sees the
+ * change, and once more when the storage threads have had time to give
+ * their idle page caches back (STORE__IDLE_MS). An idle or a steady server
+ * never pays for it. */
 #define TRIM_AGAIN_MS 3000
 
 static void trim_heap(uint64_t now_ms)
