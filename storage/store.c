@@ -32,11 +32,13 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DOC_INSERT] = "INSERT INTO documents(id, title, creator, created_ms,"
                       " updated_ms, version) VALUES (?1, ?2, ?3, ?4, ?4, 0)",
     [ST_DOC_GET] = "SELECT id, title, creator, created_ms, updated_ms, version"
-                   " FROM documents WHERE id = ?1",
+                   " FROM documents WHERE id = ?1 AND trashed_ms = 0",
     [ST_DOC_LIST] = "SELECT id, title, creator, created_ms, updated_ms,"
-                    " version FROM documents ORDER BY updated_ms DESC, id",
+                    " version FROM documents WHERE trashed_ms = 0"
+                    " ORDER BY updated_ms DESC, id",
     [ST_DOC_TITLE] = "UPDATE documents SET title = ?2,"
-                     " updated_ms = max(updated_ms, ?3) WHERE id = ?1",
+                     " updated_ms = max(updated_ms, ?3)"
+                     " WHERE id = ?1 AND trashed_ms = 0",
     [ST_DOC_DELETE] = "DELETE FROM documents WHERE id = ?1",
     [ST_DOC_VERSION] = "SELECT version, num FROM documents WHERE id = ?1",
     [ST_DOC_BUMP] = "UPDATE documents SET version = ?2,"
@@ -94,6 +96,7 @@ const char *store_strerror(int err)
     case STORE_ECANTOPEN: return "cannot open the database file";
     case STORE_ESTOPPED: return "storage is shutting down";
     case STORE_ESQL: return "unexpected SQLite error";
+    case STORE_ETRASHED: return "the document is in the trash";
     default: return "unknown storage error";
     }
 }

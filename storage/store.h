@@ -38,7 +38,8 @@ enum {
     STORE_ECORRUPT = -13, /* database or log inconsistent (see store_check) */
     STORE_ECANTOPEN = -14,/* cannot open or create the database file */
     STORE_ESTOPPED = -15, /* writer or pool is stopping: job not accepted */
-    STORE_ESQL = -16      /* any other SQLite error (a bug: please report) */
+    STORE_ESQL = -16,     /* any other SQLite error (a bug: please report) */
+    STORE_ETRASHED = -17  /* the document is in the trash (store_doc_trash) */
 };
 
 /* Text of an error code; never NULL. */
@@ -116,7 +117,8 @@ void store_docinfo_free(store_docinfo *arr, size_t n);
 int store_doc_create(store *s, const char *id, const char *title,
                      const char *creator, int64_t now_ms);
 
-/* Fill *out (clear it later). STORE_ENOTFOUND if no such document. */
+/* Fill *out (clear it later). STORE_ENOTFOUND if no such document (or it
+ * is in the trash). */
 int store_doc_get(store *s, const char *id, store_docinfo *out);
 
 /* Every document, most recently updated first. *out is a new array of *n
@@ -129,6 +131,80 @@ int store_doc_set_title(store *s, const char *id, const char *title,
 
 /* Delete the document with its log and snapshots. STORE_ENOTFOUND. */
 int store_doc_delete(store *s, const char *id);
+
+/* ---- The trash (store_trash.c) ------------------------------------------ */
+
+/* A trashed document's row is kept (its log, snapshots and roles too) but
+ * store_doc_get, store_doc_list and store_doc_set_title skip it. */
+
+/* When 'id' went to the trash (*trashed_ms; 0: it is not trashed).
+ * STORE_ENOTFOUND when there is no such row at all. */
+int store_doc_trashed(store *s, const char *id, int64_t *trashed_ms);
+/* Move 'id' to the trash at now_ms (> 0). STORE_ENOTFOUND when there is
+ * no such document or it is in the trash already. */
+int store_doc_trash(store *s, const char *id, int64_t now_ms);
+/* Bring 'id' back as it was. STORE_ENOTFOUND when it is not in the trash. */
+int store_doc_untrash(store *s, const char *id);
+/* Delete the trashed 'id' with its ops, snapshots and roles; the id is
+ * free again. STORE_ENOTFOUND when it is not in the trash. */
+int store_doc_purge(store *s, const char *id);
+/* Purge every document trashed before before_ms; *purged (may be NULL)
+ * says how many. */
+int store_trash_expire(store *s, int64_t before_ms, int64_t *purged);
+
+typedef struct store_trashinfo {
+    char *id, *title;   /* owned */
+    int64_t updated_ms, trashed_ms, version;
+} store_trashinfo;
+/* The trashed documents, newest trashed first: all of them when user_id
+ * is 0, else those 'user_id' owns. *out is a new array of *n
+ * (store_trashinfo_free); it may be NULL when *n is 0. */
+int store_trash_list(store *s, int64_t user_id, store_trashinfo **out,
+                     size_t *n);
+void store_trashinfo_free(store_trashinfo *arr, size_t n);
+
+/* ---- Full-text search (store_search.c, migration 0006) ---------------- */
+
+/* The index holds each document's title and the text of one version
+ * (documents.indexed_version); titles and purges follow by triggers,
+ * texts by store_search_put. Trashed documents stay indexed but are never
+ * found. */
+
+typedef struct store_docid {
+    char id[65];
+} store_docid;
+
+/* Up to 'max' documents whose indexed text is not their current version
+ * and whose last change is before quiet_before_ms, least recently changed
+ * first: *ids is a new array of *n (free it; NULL when none). */
+int store_search_stale(store *s, int64_t quiet_before_ms, size_t max,
+                       store_docid **ids, size_t *n);
+/* Index 'text' (bytes long) as the text of 'id' at 'version', with its
+ * current title, in one transaction. STORE_ENOTFOUND: no such document. */
+int store_search_put(store *s, const char *id, int64_t version,
+                     const char *text, size_t bytes);
+/* Load the current text of 'id' and index it (store_load's errors). */
+int store_search_index_one(store *s, const char *id);
+/* Empty the index and index every document again (chorus check
+ * --reindex); *count (may be NULL) says how many. */
+int store_search_reindex(store *s, int64_t *count);
+
+typedef struct store_hit {
+    char *id, *title, *body;   /* owned; body: the indexed text */
+    size_t bytes;              /* of body */
+    int64_t updated_ms;
+} store_hit;
+
+/* The documents whose title or indexed text holds 'q' (valid UTF-8, not
+ * empty), case-folded, best first, at most 'limit' (> 0); not trashed;
+ * user_id 0: every document, else those 'user_id' has a role on. 3 or
+ * more code points: the trigram index, ranked by bm25 (the title weighs
+ * more); fewer: a scan of the indexed texts (LIKE: case-folded for ASCII
+ * only), titles first, then the most recently changed. *out is a new
+ * array of *n (store_hits_free). */
+int store_search_query(store *s, const char *q, int64_t user_id, size_t limit,
+                       store_hit **out, size_t *n);
+void store_hits_free(store_hit *arr, size_t n);
 
 /* ---- Op log ------------------------------------------------------------- */
 
@@ -314,7 +390,8 @@ typedef struct store_task {
     int result;                                /* run's return value */
     void *ctx;                                 /* the caller's */
     int light;    /* 1: a small periodic task (a poll): it does not keep the
-                     thread's idle page cache from being given back */
+                     thread's idle page cache from being given back (read
+                     after run, which may clear it once it did real work) */
 } store_task;
 
 typedef struct store_pool store_pool;

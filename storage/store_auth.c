@@ -16,8 +16,8 @@
 
 /* Prepare 'sql' and bind the arguments described by 'fmt': 's' text,
  * 'i' int64, 'b' blob (pointer, then size_t). NULL on error (*rc set). */
-static sqlite3_stmt *prep(store *s, int *rc, const char *sql, const char *fmt,
-                          ...)
+sqlite3_stmt *store__prep(store *s, int *rc, const char *sql, const char *fmt,
+                           ...)
 {
     sqlite3_stmt *st = NULL;
     va_list ap;
@@ -50,7 +50,7 @@ static sqlite3_stmt *prep(store *s, int *rc, const char *sql, const char *fmt,
 
 /* Run a statement that returns no rows; STORE_ENOTFOUND when it changed
  * none and 'need_change'. */
-static int exec_done(store *s, sqlite3_stmt *st, int need_change)
+int store__exec_done(store *s, sqlite3_stmt *st, int need_change)
 {
     int r = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -78,12 +78,12 @@ int store_user_add(store *s, const char *name, const char *pwhash, int admin,
 {
     int rc = 0;
     if (!name || !*name || strlen(name) > 64 || !pwhash) return STORE_EINVAL;
-    sqlite3_stmt *st = prep(s, &rc,
+    sqlite3_stmt *st = store__prep(s, &rc,
                             "INSERT INTO users(name, pwhash, admin, created_ms)"
                             " VALUES (?1, ?2, ?3, ?4)",
                             "ssii", name, pwhash, (int64_t)(admin != 0), now_ms);
     if (!st) return rc;
-    rc = exec_done(s, st, 0);
+    rc = store__exec_done(s, st, 0);
     if (rc == 0 && id) *id = sqlite3_last_insert_rowid(s->db);
     return rc;
 }
@@ -113,7 +113,7 @@ static int read_user(sqlite3_stmt *st, store_user *out, char **pwhash)
 int store_user_get(store *s, const char *name, store_user *out, char **pwhash)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "SELECT id, name, admin, created_ms, pwhash"
+    sqlite3_stmt *st = store__prep(s, &rc, "SELECT id, name, admin, created_ms, pwhash"
                                     " FROM users WHERE name = ?1", "s", name);
     return st ? read_user(st, out, pwhash) : rc;
 }
@@ -121,7 +121,7 @@ int store_user_get(store *s, const char *name, store_user *out, char **pwhash)
 int store_user_get_id(store *s, int64_t id, store_user *out)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "SELECT id, name, admin, created_ms, pwhash"
+    sqlite3_stmt *st = store__prep(s, &rc, "SELECT id, name, admin, created_ms, pwhash"
                                     " FROM users WHERE id = ?1", "i", id);
     return st ? read_user(st, out, NULL) : rc;
 }
@@ -132,7 +132,7 @@ int store_user_list(store *s, store_user **out, size_t *n)
     size_t cap = 0;
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = prep(s, &rc, "SELECT id, name, admin, created_ms"
+    sqlite3_stmt *st = store__prep(s, &rc, "SELECT id, name, admin, created_ms"
                                     " FROM users ORDER BY name", "");
     if (!st) return rc;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -162,25 +162,25 @@ int store_user_list(store *s, store_user **out, size_t *n)
 int store_user_set_password(store *s, const char *name, const char *pwhash)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "UPDATE users SET pwhash = ?2 WHERE name = ?1",
+    sqlite3_stmt *st = store__prep(s, &rc, "UPDATE users SET pwhash = ?2 WHERE name = ?1",
                             "ss", name, pwhash);
-    return st ? exec_done(s, st, 1) : rc;
+    return st ? store__exec_done(s, st, 1) : rc;
 }
 
 int store_user_logout_all(store *s, const char *name)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "DELETE FROM tokens WHERE kind = 'session'"
+    sqlite3_stmt *st = store__prep(s, &rc, "DELETE FROM tokens WHERE kind = 'session'"
                                     " AND user_id = (SELECT id FROM users"
                                     " WHERE name = ?1)", "s", name);
-    return st ? exec_done(s, st, 0) : rc;
+    return st ? store__exec_done(s, st, 0) : rc;
 }
 
 int store_user_remove(store *s, const char *name)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "DELETE FROM users WHERE name = ?1", "s", name);
-    return st ? exec_done(s, st, 1) : rc;
+    sqlite3_stmt *st = store__prep(s, &rc, "DELETE FROM users WHERE name = ?1", "s", name);
+    return st ? store__exec_done(s, st, 1) : rc;
 }
 
 int store_token_put(store *s, const unsigned char *hash, size_t len,
@@ -188,11 +188,11 @@ int store_token_put(store *s, const unsigned char *hash, size_t len,
                     int64_t expires_ms)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc,
+    sqlite3_stmt *st = store__prep(s, &rc,
                             "INSERT INTO tokens(hash, user_id, kind, created_ms,"
                             " expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                             "bisii", hash, len, user_id, kind, now_ms, expires_ms);
-    return st ? exec_done(s, st, 0) : rc;
+    return st ? store__exec_done(s, st, 0) : rc;
 }
 
 int store_token_user(store *s, const unsigned char *hash, size_t len,
@@ -205,7 +205,7 @@ int store_token_lookup(store *s, const unsigned char *hash, size_t len,
                        int64_t now_ms, int64_t *user_id, int64_t *expires_ms)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc,
+    sqlite3_stmt *st = store__prep(s, &rc,
                             "SELECT user_id, expires_ms FROM tokens WHERE"
                             " hash = ?1 AND (expires_ms = 0 OR expires_ms > ?2)",
                             "bi", hash, len, now_ms);
@@ -221,18 +221,18 @@ int store_token_lookup(store *s, const unsigned char *hash, size_t len,
 int store_token_delete(store *s, const unsigned char *hash, size_t len)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "DELETE FROM tokens WHERE hash = ?1", "b",
+    sqlite3_stmt *st = store__prep(s, &rc, "DELETE FROM tokens WHERE hash = ?1", "b",
                             hash, len);
-    return st ? exec_done(s, st, 1) : rc;
+    return st ? store__exec_done(s, st, 1) : rc;
 }
 
 int store_tokens_purge(store *s, int64_t now_ms, int64_t *n)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "DELETE FROM tokens WHERE expires_ms > 0"
+    sqlite3_stmt *st = store__prep(s, &rc, "DELETE FROM tokens WHERE expires_ms > 0"
                                     " AND expires_ms <= ?1", "i", now_ms);
     if (!st) return rc;
-    rc = exec_done(s, st, 0);
+    rc = store__exec_done(s, st, 0);
     if (rc == 0 && n) *n = sqlite3_changes(s->db);
     return rc;
 }
@@ -240,7 +240,7 @@ int store_tokens_purge(store *s, int64_t now_ms, int64_t *n)
 int store_role_get(store *s, const char *doc, int64_t user_id, int *role)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "SELECT role FROM roles WHERE doc = " DOCNUM
+    sqlite3_stmt *st = store__prep(s, &rc, "SELECT role FROM roles WHERE doc = " DOCNUM
                                     " AND user_id = ?2", "si", doc, user_id);
     if (!st) return rc;
     int r = sqlite3_step(st);
@@ -258,16 +258,16 @@ int store_role_set(store *s, const char *doc, int64_t user_id, int role)
     if (rc < 0) return rc;
     sqlite3_stmt *st =
         role == STORE_ROLE_NONE
-            ? prep(s, &rc, "DELETE FROM roles WHERE doc = " DOCNUM
+            ? store__prep(s, &rc, "DELETE FROM roles WHERE doc = " DOCNUM
                            " AND user_id = ?2", "si", doc, user_id)
             /* an upsert, not INSERT OR REPLACE: a changed role is an
              * UPDATE, which the auth generation's trigger sees */
-            : prep(s, &rc, "INSERT INTO roles(doc, user_id, role)"
+            : store__prep(s, &rc, "INSERT INTO roles(doc, user_id, role)"
                            " VALUES (" DOCNUM ", ?2, ?3)"
                            " ON CONFLICT(doc, user_id) DO UPDATE"
                            " SET role = excluded.role",
                    "sii", doc, user_id, (int64_t)role);
-    return st ? exec_done(s, st, 0) : rc;
+    return st ? store__exec_done(s, st, 0) : rc;
 }
 
 int store_role_list(store *s, const char *doc, store_user **users, int **roles,
@@ -278,7 +278,7 @@ int store_role_list(store *s, const char *doc, store_user **users, int **roles,
     *users = NULL;
     *roles = NULL;
     *n = 0;
-    sqlite3_stmt *st = prep(s, &rc,
+    sqlite3_stmt *st = store__prep(s, &rc,
                             "SELECT u.id, u.name, u.admin, u.created_ms, r.role"
                             " FROM roles r JOIN users u ON u.id = r.user_id"
                             " WHERE r.doc = " DOCNUM " ORDER BY r.role DESC, u.name",
@@ -317,7 +317,7 @@ int store_role_list(store *s, const char *doc, store_user **users, int **roles,
 int store_share_epoch(store *s, const char *doc, int64_t *epoch)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "SELECT share_epoch FROM documents WHERE id = ?1",
+    sqlite3_stmt *st = store__prep(s, &rc, "SELECT share_epoch FROM documents WHERE id = ?1",
                             "s", doc);
     if (!st) return rc;
     int r = sqlite3_step(st);
@@ -330,10 +330,10 @@ int store_share_epoch(store *s, const char *doc, int64_t *epoch)
 int store_share_rotate(store *s, const char *doc, int64_t *epoch)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "UPDATE documents SET share_epoch ="
+    sqlite3_stmt *st = store__prep(s, &rc, "UPDATE documents SET share_epoch ="
                                     " share_epoch + 1 WHERE id = ?1", "s", doc);
     if (!st) return rc;
-    rc = exec_done(s, st, 1);
+    rc = store__exec_done(s, st, 1);
     return rc < 0 ? rc : store_share_epoch(s, doc, epoch);
 }
 
@@ -341,7 +341,7 @@ int store_meta_get(store *s, const char *key, unsigned char **value,
                    size_t *len)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "SELECT value FROM meta WHERE key = ?1", "s", key);
+    sqlite3_stmt *st = store__prep(s, &rc, "SELECT value FROM meta WHERE key = ?1", "s", key);
     if (!st) return rc;
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
@@ -360,15 +360,15 @@ int store_meta_put_new(store *s, const char *key, const unsigned char *value,
                        size_t len)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "INSERT INTO meta(key, value) VALUES (?1, ?2)",
+    sqlite3_stmt *st = store__prep(s, &rc, "INSERT INTO meta(key, value) VALUES (?1, ?2)",
                             "sb", key, value, len);
-    return st ? exec_done(s, st, 0) : rc;
+    return st ? store__exec_done(s, st, 0) : rc;
 }
 
 int store_auth_generation(store *s, int64_t *gen)
 {
     int rc = 0;
-    sqlite3_stmt *st = prep(s, &rc, "SELECT value FROM meta WHERE key ="
+    sqlite3_stmt *st = store__prep(s, &rc, "SELECT value FROM meta WHERE key ="
                                     " 'auth_generation'", "");
     if (!st) return rc;
     int r = sqlite3_step(st);

@@ -69,6 +69,16 @@ int store__dc_flush(store *s);
 void store__dc_reset(store *s);
 void store__dc_free(store *s);
 
+/* Prepare 'sql' and bind the arguments described by 'fmt': 's' text,
+ * 'i' int64, 'b' blob (pointer, then size_t). NULL on error (*rc set).
+ * The caller finalizes it. (store_auth.c) */
+sqlite3_stmt *store__prep(store *s, int *rc, const char *sql, const char *fmt,
+                          ...);
+/* Step a statement that returns no rows and finalize it: 0,
+ * STORE_EEXIST (a constraint), STORE_ENOTFOUND when it changed no row and
+ * 'need_change', or another STORE_E* code. (store_auth.c) */
+int store__exec_done(store *s, sqlite3_stmt *st, int need_change);
+
 /* Map an SQLite result code to STORE_E*. */
 int store__err(int sqlite_rc);
 

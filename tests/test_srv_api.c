@@ -51,7 +51,11 @@ static void test_wrong_method_is_405_with_allow_from_the_table(void)
         {SRV_DELETE, "/api/docs", "GET, HEAD, POST"},
         {SRV_GET, "/api/login", "POST"},
         {SRV_PUT, "/metrics", "GET, HEAD"},
-        {SRV_POST, "/api/docs/notes", "GET, HEAD"},
+        {SRV_POST, "/api/docs/notes", "GET, HEAD, DELETE, PATCH"},
+        {SRV_POST, "/api/search", "GET, HEAD"},
+        {SRV_POST, "/api/trash", "GET, HEAD"},
+        {SRV_GET, "/api/trash/notes", "DELETE"},
+        {SRV_GET, "/api/trash/notes/restore", "POST"},
         {SRV_POST, "/api/docs/notes/roles", "GET, HEAD, PUT"},
         {SRV_GET, "/api/docs/notes/share/revoke", "POST"},
         {SRV_GET, "/api/docs/notes/restore", "POST"},
@@ -91,7 +95,8 @@ static void test_unknown_api_path_is_404_and_others_are_not_ours(void)
 static void test_bad_doc_id_is_400_before_method_or_route(void)
 {
     static const char *paths[] = {"/api/docs/", "/api/docs/.hidden",
-                                  "/api/docs//text", "/api/docs/a%20b/nope"};
+                                  "/api/docs//text", "/api/docs/a%20b/nope",
+                                  "/api/trash/.x", "/api/trash//restore"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         int ours = 0;
         srv_http_req *r = ask(SRV_DELETE, paths[i], &ours);

@@ -497,7 +497,7 @@ static void test_deleting_a_document_removes_its_log_and_snapshots(void)
 
 static void test_error_codes_have_texts(void)
 {
-    for (int e = 0; e >= STORE_ESQL; e--)
+    for (int e = 0; e >= STORE_ETRASHED; e--)
         CHECK(strcmp(store_strerror(e), "unknown storage error") != 0);
     CHECK_EQ_STR(store_strerror(-999), "unknown storage error");
 }

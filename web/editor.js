@@ -101,6 +101,8 @@ async function start() {
     /* After the first join: joining may have just created the document. */
     if (me.mode === 'team' && me.user) doc.on('ready', () => initShare({ docId, api, title: () => title }));
     doc.on('change', onChange);
+    doc.on('title', showTitle);
+    initRename();
     doc.on('presence', () => { showPeople(); scheduleOverlay(); });
     doc.on('saved', (saved) => {
         showSaved(saved);
@@ -112,6 +114,7 @@ async function start() {
         if (doc.readOnly) { ta.readOnly = true; notice('View only: you cannot edit this document.'); }
         else if (e.code === 'forbidden' || e.code === 'unauthorized') accessProblem(e.code);
         else if (e.code === 'access_revoked') { ta.readOnly = true; notice('Your access to this document was taken away.'); }
+        else if (e.code === 'doc_trashed') { ta.readOnly = true; notice('This document was moved to the trash: restore it from the start page.'); }
         else if (e.code === 'too_large') notice('That edit is too large for the server.');
         else if (e.code === 'server_error') notice('The server could not save: retrying…', 'retry');
     });
@@ -138,17 +141,71 @@ function accessProblem(code) {
     } else notice('You may not do that here: your role on this document does not allow it.');
 }
 
+/* The header shows the title, or the id while there is none. */
+function showTitle(t) {
+    title = t || docId;
+    $('title').textContent = title;
+    document.title = title + ' - Chorus';
+}
+
 async function loadTitle() {
     try {
         const r = await fetch(api(''));
         if (!r.ok) return;
         const d = await r.json();
-        if (d && typeof d.title === 'string' && d.title) {
-            title = d.title;
-            $('title').textContent = d.title;
-            document.title = d.title + ' - Chorus';
-        }
+        if (d && typeof d.title === 'string' && d.title) showTitle(d.title);
     } catch { /* the title is a nicety; the id is shown already */ }
+}
+
+/* Rename: editors and owners click the title (or press Enter on it) and
+ * edit it in place; Enter saves (PATCH), Escape or leaving the field
+ * without a change cancels. Every open editor sees the new title through
+ * the server's "title" message, this page too. */
+function initRename() {
+    const el = $('title');
+    el.tabIndex = 0;
+    el.setAttribute('role', 'button');
+    el.title = 'Rename';
+    const begin = () => {
+        if (!doc || !doc.ready || doc.readOnly || el.querySelector('input')) return;
+        const input = document.createElement('input');
+        input.type = 'text';
+        input.maxLength = 200;
+        input.id = 'title-input';
+        input.setAttribute('aria-label', 'Title');
+        input.value = title === docId ? '' : title;
+        const shown = el.textContent;
+        el.replaceChildren(input);
+        input.focus();
+        input.select();
+        let done = false;
+        const end = async (save) => {
+            if (done) return;
+            done = true;
+            const t = input.value.trim();
+            el.textContent = shown;
+            if (save && t && t !== title) await rename(t);
+        };
+        input.addEventListener('keydown', (e) => {
+            if (e.key === 'Enter') { e.preventDefault(); end(true); }
+            else if (e.key === 'Escape') { e.preventDefault(); end(false); }
+        });
+        input.addEventListener('blur', () => end(true));
+    };
+    el.addEventListener('click', begin);
+    el.addEventListener('keydown', (e) => { if (e.key === 'Enter' && e.target === el) { e.preventDefault(); begin(); } });
+}
+
+async function rename(t) {
+    try {
+        const r = await fetch(api(''), { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ title: t }) });
+        if (r.ok) { showTitle((await r.json()).title); return; }
+        let msg = 'the server answered ' + r.status;
+        try { const j = await r.json(); if (j && j.message) msg = j.message; } catch { /* not JSON */ }
+        notice('Could not rename it: ' + msg);
+    } catch (ex) {
+        notice('Could not rename it: ' + ex.message);
+    }
 }
 
 /* A document API URL; a share link's token goes along (team mode). */

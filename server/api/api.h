@@ -154,6 +154,13 @@ void srv__api_export(const srv_api_call *c);
 void srv__api_restore(const srv_api_call *c);
 void srv__api_fork(const srv_api_call *c);
 void srv__api_metrics(const srv_api_call *c);
+void srv__api_doc_rename(const srv_api_call *c);
+void srv__api_search(const srv_api_call *c);   /* search.c */
+/* trash.c */
+void srv__api_doc_trash(const srv_api_call *c);
+void srv__api_trash_list(const srv_api_call *c);
+void srv__api_trash_restore(const srv_api_call *c);
+void srv__api_trash_purge(const srv_api_call *c);
 
 /* ---- a bounded, growable string (metrics.c), for text answers built
  * piece by piece: an append that would pass 'max' (or finds no memory)

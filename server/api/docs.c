@@ -4,6 +4,8 @@
  *   POST /api/docs {"id"?,"title"?}     201 doc | 400 bad id | 409 taken
  *   GET  /api/docs/D                    doc | 404
  *   GET  /api/docs/D/text[?version=N]   text/plain, ETag "v" | 400 | 404
+ *   PATCH /api/docs/D {"title"}         doc | 400 | 404; open editors are
+ *                                       told (a "title" message)
  *
  * Every database read runs on the reader pool (task.c); a document and
  * its owner are created in one transaction (store_doc_create_with), so a
@@ -85,6 +87,25 @@ static int build_create(store *st, srv_api_task *t)
     rc = build_get(st, t);
     if (rc == 0) t->status = 201;
     return rc;
+}
+
+static int build_rename(store *st, srv_api_task *t)
+{
+    docs_job *j = (docs_job *)t;
+    int rc = store_doc_set_title(st, t->doc, j->title, (int64_t)srv_wall_ms());
+    if (rc < 0) return srv__api_storage_error(t, rc);
+    return build_get(st, t);
+}
+
+/* Lws thread, once the title is stored: tell the open editors. */
+static int rename_finish(srv_api_task *t)
+{
+    docs_job *j = (docs_job *)t;
+    if (t->status == 200 && t->env->docs &&
+        srv_docs_retitle(t->env->docs, t->doc, j->title) < 0)
+        srv_log(SRV_LOG_WARN, "rename of %s: out of memory telling its editors",
+                t->doc);
+    return 0;
 }
 
 static int build_text(store *st, srv_api_task *t)
@@ -206,4 +227,26 @@ void srv__api_doc_text(const srv_api_call *c)
     j->has_version = v != NULL;
     j->version = n;
     srv__api_start(&j->t);
+}
+
+void srv__api_doc_rename(const srv_api_call *c)
+{
+    json_t *b = srv__api_body(c->r, JSON_ALLOW_NUL);
+    if (!b) return;
+    json_t *title = json_object_get(b, "title");
+    const char *err = title ? srv_title_problem(title) : "title is missing";
+    docs_job *j = err ? NULL : srv__api_task_new(c, sizeof *j, build_rename);
+    if (j) {
+        j->t.clear = docs_clear;
+        j->t.finish = rename_finish;
+        j->title = strdup(json_string_value(title));
+    }
+    json_decref(b);
+    if (err) srv_http_error(c->r, 400, "bad_request", err);
+    else if (j && !j->title) {
+        srv__api_task_free(&j->t);
+        srv_http_error(c->r, 500, "server_error", "out of memory");
+    } else if (j) {
+        srv__api_start(&j->t);
+    }
 }

@@ -27,6 +27,8 @@ static const api_route routes[] = {
     {SRV_GET, "/api/users", SRV_NEED_LOGIN, srv__api_users},
     {SRV_GET, "/metrics", SRV_NEED_PUBLIC, srv__api_metrics},
     {SRV_GET, "/api/docs/:doc", SRV_NEED_VIEWER, srv__api_doc_get},
+    {SRV_PATCH, "/api/docs/:doc", SRV_NEED_EDITOR, srv__api_doc_rename},
+    {SRV_DELETE, "/api/docs/:doc", SRV_NEED_OWNER, srv__api_doc_trash},
     {SRV_GET, "/api/docs/:doc/text", SRV_NEED_VIEWER, srv__api_doc_text},
     /* PUT may create the document: writes.c checks the role itself */
     {SRV_PUT, "/api/docs/:doc/text", SRV_NEED_LOGIN, srv__api_doc_put_text},
@@ -42,10 +44,17 @@ static const api_route routes[] = {
     {SRV_GET, "/api/docs/:doc/export", SRV_NEED_VIEWER, srv__api_export},
     {SRV_POST, "/api/docs/:doc/restore", SRV_NEED_EDITOR, srv__api_restore},
     {SRV_POST, "/api/docs/:doc/fork", SRV_NEED_VIEWER, srv__api_fork},
+    /* a trashed document has no role to check before: trash.c checks */
+    {SRV_GET, "/api/search", SRV_NEED_LOGIN, srv__api_search},
+    {SRV_GET, "/api/trash", SRV_NEED_LOGIN, srv__api_trash_list},
+    {SRV_POST, "/api/trash/:doc/restore", SRV_NEED_LOGIN,
+     srv__api_trash_restore},
+    {SRV_DELETE, "/api/trash/:doc", SRV_NEED_LOGIN, srv__api_trash_purge},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
 #define DOCS_PREFIX "/api/docs/"
+#define TRASH_PREFIX "/api/trash/"
 
 /* Does 'path' match 'pattern'? 1 with the :doc segment (if any) in
  * doc[65] (it may still be no valid id: see doc_segment), else 0. */
@@ -66,13 +75,17 @@ static int match(const char *pattern, const char *path, char *doc)
     return *path == 0;
 }
 
-/* The first segment after /api/docs/: 1 when there is none to check, or
+/* The first segment after /api/docs/ or /api/trash/: 1 when there is none to check, or
  * it is a valid document id; 0 when it cannot be one (a 400). */
 static int doc_segment_ok(const char *path)
 {
     char doc[65];
-    if (strncmp(path, DOCS_PREFIX, strlen(DOCS_PREFIX)) != 0) return 1;
-    path += strlen(DOCS_PREFIX);
+    if (strncmp(path, DOCS_PREFIX, strlen(DOCS_PREFIX)) == 0)
+        path += strlen(DOCS_PREFIX);
+    else if (strncmp(path, TRASH_PREFIX, strlen(TRASH_PREFIX)) == 0)
+        path += strlen(TRASH_PREFIX);
+    else
+        return 1;
     size_t n = strcspn(path, "/");
     if (n == 0 || n >= sizeof doc) return 0;
     memcpy(doc, path, n);

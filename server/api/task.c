@@ -68,7 +68,9 @@ int srv__api_storage_error(srv_api_task *t, int rc)
     return srv__api_error(t, 500, "server_error", store_strerror(rc), rc);
 }
 
-/* Pool thread: who asks, may they (the route's role), then build(). */
+/* Pool thread: who asks, may they (the route's role), is the document
+ * out of the trash (a trashed one is 404 on every document route, open
+ * mode included), then build(). */
 static int run(store *st, store_task *base)
 {
     srv_api_task *t = (srv_api_task *)base;
@@ -82,6 +84,10 @@ static int run(store *st, store_task *base)
                               : status == 403 ? "you do not have access to this"
                               : status == 404 ? "no such document"
                                               : "server error", -1);
+    int64_t trashed = 0;
+    if (t->doc[0] && t->need >= SRV_NEED_VIEWER && t->need <= SRV_NEED_OWNER &&
+        store_doc_trashed(st, t->doc, &trashed) == 0 && trashed)
+        return srv__api_error(t, 404, "not_found", "no such document", -1);
     return t->build(st, t);
 }
 

@@ -32,6 +32,7 @@ typedef struct write_job {
     int has_if_match;
     int64_t if_match;
     int created;
+    int asked_again;              /* PUT: the create found the id taken once */
 } write_job;
 
 static void write_clear(srv_api_task *t)
@@ -131,8 +132,16 @@ static int put_rights(store *st, write_job *j)
         return srv__api_error(t, 401, "unauthorized", "log in to create", -1);
     int rc = store_doc_create_with(st, t->doc, "", t->who.user_id ? t->who.name : "",
                                    (int64_t)srv_wall_ms(), t->who.user_id, NULL, 0);
-    if (rc == STORE_EEXIST) /* created meanwhile: ask again */
+    if (rc == STORE_EEXIST && !j->asked_again) { /* created meanwhile */
+        j->asked_again = 1;
         return put_rights(st, j);
+    }
+    if (rc == STORE_EEXIST) { /* it exists but cannot be seen: in the trash */
+        if (srv_auth_may_know(st, &t->who, t->doc))
+            return srv__api_error(t, 409, "exists",
+                                  "a document with that id is in the trash", rc);
+        return srv__api_error(t, 409, "id_unavailable", SRV_ID_UNAVAILABLE, rc);
+    }
     if (rc < 0) return srv__api_storage_error(t, rc);
     j->created = 1;
     return 0;

@@ -110,6 +110,8 @@ typedef struct srv_config {
     int idle_timeout;       /* seconds without traffic before ping; hang-up at 2x */
     int hello_timeout;      /* seconds a new connection has to say hello */
     int unload_after;       /* seconds an empty session stays loaded */
+    int trash_days;         /* trashed documents are purged after this many
+                               days; 0 keeps them */
     int snapshot_every;     /* ops between snapshots */
     int sync_full;          /* 1: synchronous=FULL (default), 0: NORMAL */
     int wal_prealloc_mib;   /* an empty WAL is filled to this (default 64) */

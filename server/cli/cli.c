@@ -3,7 +3,7 @@
  * what every subcommand shares: reading a number, opening the database
  * (srv_cli_db_open, the one place that does it).
  *
- * backup, check, export, import, user and token work on the database
+ * backup, check, export, import, user, token and doc work on the database
  * directly, safe while a server runs: SQLite's WAL gives them a consistent
  * snapshot, and the server sees their writes at its next read. */
 #include <errno.h>
@@ -160,18 +160,45 @@ static void print_line(void *arg, const char *line)
     printf("%s\n", line);
 }
 
+/* `chorus check --reindex`: rebuild the search index. The exit status. */
+static int reindex(store *s)
+{
+    int64_t n = 0;
+    int rc = store_search_reindex(s, &n);
+    if (rc < 0) {
+        fprintf(stderr, "chorus: reindexing failed: %s\n", store_strerror(rc));
+        return 1;
+    }
+    printf("search index rebuilt: %lld documents\n", (long long)n);
+    return 0;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     const char *data;
+    int re = 0;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--reindex") == 0) {
+            re = 1;
+            memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof *argv);
+            argc--;
+            break;
+        }
     int rc = data_only(argc, argv,
-                       "usage: chorus check [--data DIR]\n"
+                       "usage: chorus check [--data DIR] [--reindex]\n"
                        "  verify DIR/chorus.db: SQLite integrity, and for every\n"
                        "  document that its log is whole and its snapshots equal\n"
-                       "  the replay of the log; exit 1 on any problem\n",
+                       "  the replay of the log; exit 1 on any problem\n"
+                       "  --reindex: rebuild the search index first (safe while\n"
+                       "  the server runs)\n",
                        &data, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     store *s = srv_cli_db_open(data, 0, NULL, 0);
     if (!s) return 1;
+    if (re && reindex(s)) {
+        store_close(s);
+        return 1;
+    }
     rc = store_check(s, print_line, NULL);
     store_close(s);
     if (rc < 0 && rc != STORE_ECORRUPT)
@@ -187,5 +214,6 @@ const srv_command srv_commands[] = {
     {"import", srv_cli_import},
     {"user", srv_cli_user},
     {"token", srv_cli_token},
+    {"doc", srv_cli_doc},
     {NULL, NULL},
 };

@@ -25,6 +25,9 @@ extern const srv_command srv_commands[];
 int srv_cli_user(int argc, char **argv);
 int srv_cli_token(int argc, char **argv);
 
+/* cli_doc.c: `chorus doc list|rm|restore|purge` (the trash). */
+int srv_cli_doc(int argc, char **argv);
+
 /* cli_history.c: `chorus export` and `chorus import`. */
 int srv_cli_export(int argc, char **argv);
 int srv_cli_import(int argc, char **argv);

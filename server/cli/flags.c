@@ -172,6 +172,10 @@ static const flag flags[] = {
     {"unload-after", "S", "30", "30",
      "unload a document from memory S seconds after its last client leaves",
      set_int, AT(unload_after), 0, 86400},
+    {"trash-days", "N", "30", "30",
+     "purge a document N days after it was moved to the trash (checked at "
+     "start and hourly); 0 keeps the trash until it is emptied by hand",
+     set_int, AT(trash_days), 0, 36500},
     {"snapshot-every", "N", "200", "200", "ops between stored snapshots",
      set_int, AT(snapshot_every), 1, 1000000},
     {"history-window", "N", "4096", "4096",

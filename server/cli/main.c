@@ -1,7 +1,7 @@
 /* main.c -- the chorus binary's entry point: `chorus <command> [flags]`.
  *
  * It only finds the command by name in srv_commands[] (cli.c: serve,
- * backup, check, export, import, user, token) and answers --version and
+ * backup, check, export, import, user, token, doc) and answers --version and
  * --help itself. Each command parses its own flags and has --help; a bad
  * flag prints one line on stderr and exits 2, a failure prints one line
  * and exits 1. Linked alone into build/chorus (the Makefile keeps it out
@@ -23,6 +23,7 @@ static const char *usage_text =
     "  import    recreate a document from a json export\n"
     "  user      manage accounts (team mode): add, list, passwd, remove\n"
     "  token     create an API token for a bot (team mode)\n"
+    "  doc       list documents; move to the trash, restore, purge\n"
     "\n"
     "  chorus <command> --help   flags of one command\n"
     "  chorus --version\n";

@@ -151,18 +151,20 @@ static int check_tls(const srv_config *cfg)
 
 static lws_sorted_usec_list_t tick_sul;
 
-/* After connections, documents or commits come or go, hand the heap's free
- * pages back to the system (a join storm leaves handshake buffers, queues
- * and texts behind): once on the tick that sees the change, and once more
- * when the storage threads have had time to give their idle page caches
- * back (STORE__IDLE_MS). An idle or a steady server never pays for it. */
+/* After connections, documents, commits or indexing come or go, hand the
+ * heap's free pages back to the system (a join storm leaves handshake
+ * buffers, queues and texts behind): once on the tick that sees the
+ * change, and once more when the storage threads have had time to give
+ * their idle page caches back (STORE__IDLE_MS). An idle or a steady server
+ * never pays for it. */
 #define TRIM_AGAIN_MS 3000
 
 static void trim_heap(uint64_t now_ms)
 {
-    static uint64_t seen[4], again_ms;
-    uint64_t now[4] = {srv__g.metrics.conns_total, (uint64_t)srv__g.nconns,
-                       srv_docs_count(srv__g.docs), srv__g.metrics.commits};
+    static uint64_t seen[5], again_ms;
+    uint64_t now[5] = {srv__g.metrics.conns_total, (uint64_t)srv__g.nconns,
+                       srv_docs_count(srv__g.docs), srv__g.metrics.commits,
+                       srv__g.indexed_total};
     if (memcmp(now, seen, sizeof now) != 0) {
         memcpy(seen, now, sizeof now);
         again_ms = now_ms + TRIM_AGAIN_MS;
@@ -173,9 +175,54 @@ static void trim_heap(uint64_t now_ms)
     }
 }
 
+/* ---- the trash: purge what has been there --trash-days */
+
+#define EXPIRE_EVERY_MS (3600 * 1000)
+
+typedef struct expire_task {
+    srv_task t;
+    int64_t before_ms;
+    int64_t purged;
+} expire_task;
+
+static int run_expire(store *st, store_task *base)
+{
+    expire_task *e = (expire_task *)base;
+    return store_trash_expire(st, e->before_ms, &e->purged);
+}
+
+static void expire_done(srv_task *t)
+{
+    expire_task *e = (expire_task *)t;
+    if (t->base.result < 0)
+        srv_warn("purging the trash failed: %s (again in an hour)",
+                 store_strerror(t->base.result));
+    else if (e->purged)
+        srv_info("purged %lld documents trashed over %d days ago",
+                 (long long)e->purged, srv__g.cfg.trash_days);
+    free(e);
+}
+
+/* At the first tick, then hourly: a pool task purges the old trash. */
+static void expire_trash(uint64_t now_ms)
+{
+    static uint64_t next_ms;
+    if (srv__g.cfg.trash_days <= 0 || now_ms < next_ms) return;
+    next_ms = now_ms + EXPIRE_EVERY_MS;
+    expire_task *e = calloc(1, sizeof *e);
+    if (!e) return;
+    e->before_ms = (int64_t)srv_wall_ms() -
+                   (int64_t)srv__g.cfg.trash_days * 86400 * 1000;
+    e->t.base.run = run_expire;
+    e->t.done = expire_done;
+    if (srv_task_submit(&e->t) < 0) free(e);
+}
+
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     uint64_t now = srv_mono_ms();
+    expire_trash(now);
+    srv__index_tick();
     srv_docs_tick(srv__g.docs, now);
     srv__rights_tick(srv_wall_ms());
     trim_heap(now);

@@ -67,6 +67,8 @@ srv_msg *srv_wire_left(const char *doc, const char *client, const char *name,
  * NULL, else without (a catch-up went before it). */
 srv_msg *srv_wire_joined(const char *doc, int64_t version, const char *text,
                          size_t bytes);
+/* {"type":"title","doc","title"}: the document was renamed. */
+srv_msg *srv_wire_title(const char *doc, const char *title);
 /* {"type":"error",...}; 'doc' may be NULL, 'seq' < 0 for none. */
 srv_msg *srv_wire_error(const char *code, const char *message,
                         const char *doc, int64_t seq);
@@ -286,6 +288,17 @@ int srv_docs_submit_op(srv_docs *d, const srv_op_req *req,
  * *message a static message. STORE_E* codes are "server_error". */
 const char *srv_submit_code(int rc, const char **message);
 
+/* Tell every member of the loaded 'doc' its new title (a "title"
+ * message, relayed). Returns how many were told (0 when it is not
+ * loaded), or -1 on ENOMEM (nobody was told). */
+int srv_docs_retitle(srv_docs *d, const char *doc, const char *title);
+/* End the loaded session of 'doc' (moved to the trash): every member gets
+ * error 'code' with 'message' and is dropped (out->drop, before this
+ * returns); ops not yet committed are neither acked nor broadcast. A
+ * later srv_docs_open loads it anew. Returns how many members were
+ * dropped (0 when it is not loaded). */
+int srv_docs_close(srv_docs *d, const char *doc, const char *code,
+                   const char *message);
 const char *srv_session_id(const srv_session *s);
 /* The committed version (what members have seen). */
 int64_t srv_session_version(const srv_session *s);

@@ -37,7 +37,10 @@ static int run_load(store *st, store_task *base)
 {
     load_task *lt = (load_task *)base;
     const char *doc = lt->sess->id;
-    int rc = store_load(st, doc, &lt->text, &lt->bytes, &lt->version);
+    int64_t trashed = 0;
+    int rc = store_doc_trashed(st, doc, &trashed);
+    if (rc == 0 && trashed) return STORE_ETRASHED;
+    rc = store_load(st, doc, &lt->text, &lt->bytes, &lt->version);
     if (rc == STORE_ENOTFOUND) {
         rc = store_doc_create(st, doc, "", lt->creator, lt->now_ms);
         if (rc == 0 || rc == STORE_EEXIST)
@@ -58,6 +61,10 @@ static void load_done(srv_task *t)
     if (rc == 0 && !(s->doc = ot_doc_new(lt->text, lt->bytes))) rc = STORE_ECORRUPT;
     free(lt->text);
     free(lt);
+    if (rc == STORE_ETRASHED) {
+        srv__sess_end(s, "doc_trashed", "the document is in the trash");
+        return;
+    }
     if (rc < 0) {
         char why[160];
         snprintf(why, sizeof why, "cannot load the document: %s", store_strerror(rc));

@@ -169,14 +169,40 @@ void srv__sess_refuse(srv_session *s, sess_member *m, const char *code,
 }
 
 /* Tell every member the document is gone from under them, and let go. */
-void srv__sess_fail(srv_session *s, const char *why)
+void srv__sess_end(srv_session *s, const char *code, const char *why)
 {
-    srv_err("document %s: %s; its clients must rejoin", s->id, why);
     s->state = SESS_FAILED;
     srv__sess_run_submits(s); /* each is told of the failure */
     srv__sess_run_waiters(s, 0, STORE_EIO);
-    while (s->nm > 0) srv__sess_refuse(s, &s->m[s->nm - 1], "server_error", why);
+    while (s->nm > 0) srv__sess_refuse(s, &s->m[s->nm - 1], code, why);
     srv__sess_retire(s);
+}
+
+void srv__sess_fail(srv_session *s, const char *why)
+{
+    srv_err("document %s: %s; its clients must rejoin", s->id, why);
+    srv__sess_end(s, "server_error", why);
+}
+
+int srv_docs_close(srv_docs *d, const char *doc, const char *code,
+                   const char *message)
+{
+    srv_session *s = srv_map_get(&d->sessions, doc);
+    if (!s) return 0;
+    int n = s->nm;
+    srv__sess_end(s, code, message);
+    return n;
+}
+
+int srv_docs_retitle(srv_docs *d, const char *doc, const char *title)
+{
+    srv_session *s = srv_map_get(&d->sessions, doc);
+    if (!s || s->nm == 0) return 0;
+    srv_msg *m = srv_wire_title(doc, title);
+    if (!m) return -1;
+    int n = s->nm;
+    srv__sess_broadcast(s, m, NULL);
+    return n;
 }
 
 static void submit_snapshot(srv_session *s)

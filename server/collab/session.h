@@ -143,6 +143,9 @@ void srv__sess_drop(srv_session *s, int i);
 /* Tell the member why and drop it. */
 void srv__sess_refuse(srv_session *s, sess_member *m, const char *code,
                       const char *why);
+/* Refuse every member with 'code' and 'why' and retire 's': nothing more
+ * is applied, acked or broadcast; server-made ops waiting are told. */
+void srv__sess_end(srv_session *s, const char *code, const char *why);
 /* Tell every member the document is gone, and retire the session. */
 void srv__sess_fail(srv_session *s, const char *why);
 /* Out of the table; freed once nothing holds it (maybe now). */

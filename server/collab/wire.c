@@ -128,6 +128,12 @@ srv_msg *srv_wire_joined(const char *doc, int64_t version, const char *text,
                                   jt));
 }
 
+srv_msg *srv_wire_title(const char *doc, const char *title)
+{
+    return srv_msg_take(json_pack("{s:s,s:s,s:s}", "type", "title", "doc", doc,
+                                  "title", title));
+}
+
 srv_msg *srv_wire_error(const char *code, const char *message,
                         const char *doc, int64_t seq)
 {

@@ -184,6 +184,14 @@ void srv__rights_tick(uint64_t now_ms);
  * hello or join whose rights were read before must read them again. */
 int srv_rights_stale(uint64_t seq);
 
+/* ---- the search index follows the documents (indexer.c) */
+/* Once a second (timer): when no indexer task is out, submit one that
+ * indexes, on the pool, the documents whose text moved on since they were
+ * indexed and that have been quiet for SRV_INDEX_QUIET_MS. At start this
+ * catches up whatever a crash or another process left behind. */
+#define SRV_INDEX_QUIET_MS 1500
+void srv__index_tick(void);
+
 /* ---- HTTP (http.c, static.c, gate.c) */
 /* What net is handed at start-up (serve.c) and keeps for its life; the
  * protocol's user pointer (struct lws_protocols .user) points to it. */
@@ -264,6 +272,8 @@ struct srv {
     size_t queued_bytes;          /* over every connection */
     srv_metrics metrics;
     srv_rights rights;
+    int indexing;                 /* an indexer task is out (indexer.c) */
+    uint64_t indexed_total;       /* documents it indexed since start */
     volatile sig_atomic_t stopping;
 };
 

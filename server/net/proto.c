@@ -169,6 +169,18 @@ typedef struct access_task {
     int role;
 } access_task;
 
+/* Is a->doc in the trash, and may the joiner know it (a role on it kept
+ * in the trash, or an admin)? Strangers are told no more than "no access". */
+static int in_trash_for(store *st, const access_task *a)
+{
+    int64_t trashed = 0;
+    int role = STORE_ROLE_NONE;
+    if (store_doc_trashed(st, a->doc, &trashed) < 0 || !trashed) return 0;
+    if (a->who.admin) return 1;
+    return store_role_get(st, a->doc, a->who.user_id, &role) == 0 &&
+           role > STORE_ROLE_NONE;
+}
+
 static int run_access(store *st, store_task *base)
 {
     access_task *a = (access_task *)base;
@@ -185,6 +197,7 @@ static int run_access(store *st, store_task *base)
         role = rc == 0 ? STORE_ROLE_OWNER
                        : srv_auth_doc_role(st, &a->who, a->doc, a->share, &exists);
         if (role < 0) return role;
+        if (rc == STORE_EEXIST && !exists && in_trash_for(st, a)) return STORE_ETRASHED;
     }
     a->role = role;
     return 0;
@@ -221,6 +234,8 @@ static void access_done(srv_task *t)
     if (c) a->who.admin = c->admin; /* as a re-check left it */
     if (c && read_again(t, &a->rights_seq)) return;
     if (!c || c->close_code) {
+    } else if (t->base.result == STORE_ETRASHED) {
+        srv_conn_error(c, "doc_trashed", "the document is in the trash", a->doc, -1);
     } else if (t->base.result < 0) {
         srv_conn_error(c, "server_error", store_strerror(t->base.result), a->doc, -1);
     } else if (a->role == STORE_ROLE_NONE) {

@@ -243,5 +243,23 @@ async def test_concurrent_http_writes_while_websocket_clients_type_converge():
         assert "".join(ch for ch in final if ch in "<>0123456789") == "".join(appended)
 
 
+def test_writes_to_a_trashed_document_are_refused_and_the_server_keeps_serving():
+    """A trashed document cannot be written over HTTP: PUT (which would
+    create it) is 409, append and ops 404; after a restore they work."""
+    with Server() as s:
+        assert put_text(s, "t", "hello") == (201, {"version": 1})
+        st, h, b = http("DELETE", s.url + "/api/docs/t")
+        assert st == 200, b
+        st, body = put_text(s, "t", "again")
+        assert st == 409 and body["error"] == "exists", body
+        assert append(s, "t", "more")[0] == 404
+        assert post_op(s, "t", {"version": 1, "op": [5, "x"]})[0] == 404
+        assert http_get(s.url + "/healthz")[0] == 200
+        st, h, b = http("POST", s.url + "/api/trash/t/restore")
+        assert st == 200, b
+        assert append(s, "t", "!") == (200, {"version": 2})
+        assert get_text(s, "t") == ("hello!", '"2"')
+
+
 if __name__ == "__main__":
     run(globals())

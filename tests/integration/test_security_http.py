@@ -405,7 +405,7 @@ def test_unknown_methods_on_known_routes_are_405_with_allow():
         cases = [("OPTIONS", "/api/docs", "GET, HEAD, POST"),
                  ("DELETE", "/api/docs", "GET, HEAD, POST"),
                  ("GET", "/api/login", "POST"), ("PATCH", "/api/me", "GET, HEAD"),
-                 ("DELETE", "/api/docs/d", "GET, HEAD"),
+                 ("PUT", "/api/docs/d", "GET, HEAD, DELETE, PATCH"),
                  ("OPTIONS", "/api/docs/d/roles", "GET, HEAD, PUT"),
                  ("GET", "/api/docs/d/share", "POST"),
                  ("PUT", "/api/docs/d/history", "GET, HEAD"),

@@ -220,6 +220,7 @@ export class Connection extends Emitter {
         case 'ack': if (d) d.onAck(m); break;
         case 'presence': if (d) d.onPresence(m); break;
         case 'error': this.onError(m, d); break;
+        case 'title': if (d && typeof m.title === 'string') d.emit('title', m.title); break;
         default: break; /* unknown types are ignored: the protocol may grow */
         }
     }
@@ -244,7 +245,7 @@ export class Connection extends Emitter {
             d.readOnly = true; /* a viewer's presence was refused */
         } else if ((m.code === 'forbidden' || m.code === 'unauthorized') && !d.joined) {
             d.denied = m.code; /* the join was refused: no role, or not logged in */
-        } else if (m.code === 'access_revoked') {
+        } else if (m.code === 'access_revoked' || m.code === 'doc_trashed') {
             d.onRevoked();     /* the server took the document away */
             d.denied = m.code;
         } else if (m.code === 'server_error') {

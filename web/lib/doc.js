@@ -70,7 +70,8 @@ export const TRANSITIONS = Object.freeze({
  * version, the OT state and the other clients present. Made by
  * Connection.open(); events: 'ready' (joined: text is the server's),
  * 'change' (op, info) after the text changed (info.remote, info.client,
- * info.user), 'presence' (peers), 'saved' (bool), 'error' (ChorusError),
+ * info.user), 'presence' (peers), 'saved' (bool), 'title' (the new title,
+ * someone renamed it), 'error' (ChorusError),
  * 'reset' (the local state was replaced by the server's). */
 export class Doc extends Emitter {
     /**
