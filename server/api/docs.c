@@ -181,6 +181,20 @@ void srv__api_doc_get(const srv_api_call *c)
     start(c, build_get);
 }
 
+
+/* Start a job that carries a title (create, rename), or answer why not:
+ * 'err' (the body's problem: 400), or no job (already answered) or no
+ * copy of the title (500). */
+static void start_titled(const srv_api_call *c, docs_job *j, const char *err)
+{
+    if (err) srv_http_error(c->r, 400, "bad_request", err);
+    else if (j && !j->title) {
+        srv__api_task_free(&j->t);
+        srv_http_error(c->r, 500, "server_error", "out of memory");
+    } else if (j) {
+        srv__api_start(&j->t);
+    }
+}
 void srv__api_docs_create(const srv_api_call *c)
 {
     /* U+0000 parses, so that a title holding it is refused for what it is */
@@ -200,13 +214,7 @@ void srv__api_docs_create(const srv_api_call *c)
         j->title = strdup(title ? json_string_value(title) : "");
     }
     json_decref(b);
-    if (err) srv_http_error(c->r, 400, "bad_request", err);
-    else if (j && !j->title) {
-        srv__api_task_free(&j->t);
-        srv_http_error(c->r, 500, "server_error", "out of memory");
-    } else if (j) {
-        srv__api_start(&j->t);
-    }
+    start_titled(c, j, err);
 }
 
 void srv__api_doc_text(const srv_api_call *c)
@@ -242,11 +250,5 @@ void srv__api_doc_rename(const srv_api_call *c)
         j->title = strdup(json_string_value(title));
     }
     json_decref(b);
-    if (err) srv_http_error(c->r, 400, "bad_request", err);
-    else if (j && !j->title) {
-        srv__api_task_free(&j->t);
-        srv_http_error(c->r, 500, "server_error", "out of memory");
-    } else if (j) {
-        srv__api_start(&j->t);
-    }
+    start_titled(c, j, err);
 }

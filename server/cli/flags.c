@@ -40,22 +40,26 @@ static int set_str(srv_config *cfg, const flag *f, const char *arg)
     return 0;
 }
 
-static int set_int(srv_config *cfg, const flag *f, const char *arg)
+/* The number 'arg' within the flag's range into *v: 0, or -1 (said). */
+static int number(const flag *f, const char *arg, long *v)
 {
     char name[64];
-    long v;
     snprintf(name, sizeof name, "--%s", f->name);
-    if (srv_cli_int(name, arg, f->lo, f->hi, &v) < 0) return -1;
+    return srv_cli_int(name, arg, f->lo, f->hi, v);
+}
+
+static int set_int(srv_config *cfg, const flag *f, const char *arg)
+{
+    long v;
+    if (number(f, arg, &v) < 0) return -1;
     *(int *)((char *)cfg + f->off) = (int)v;
     return 0;
 }
 
 static int set_size(srv_config *cfg, const flag *f, const char *arg)
 {
-    char name[64];
     long v;
-    snprintf(name, sizeof name, "--%s", f->name);
-    if (srv_cli_int(name, arg, f->lo, f->hi, &v) < 0) return -1;
+    if (number(f, arg, &v) < 0) return -1;
     *(size_t *)((char *)cfg + f->off) = (size_t)v;
     return 0;
 }

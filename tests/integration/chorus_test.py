@@ -33,6 +33,17 @@ if not os.path.isabs(BIN):
     BIN = os.path.join(ROOT, BIN)
 
 
+
+def make_cert(tmp):
+    """A self-signed certificate for 127.0.0.1 in 'tmp' (a day long):
+    returns the paths (cert, key), for --tls-cert and --tls-key."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
 def free_port():
     """A port free now, below the kernel's ephemeral range (32768 and up), so
     that no outgoing connection of a test or of another process on this

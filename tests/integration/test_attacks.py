@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 
-from chorus_test import BIN, Client, Server, http_get, run
+from chorus_test import BIN, Client, Server, http_get, run, make_cert
 
 ASAN = "/asan/" in BIN   # ASan keeps freed memory in quarantine: no RSS checks
 
@@ -243,11 +243,7 @@ def cpu_seconds(pid):
 
 def test_half_close_over_tls_keeps_serving():
     with tempfile.TemporaryDirectory() as tmp:
-        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"],
-                       check=True, capture_output=True)
+        cert, key = make_cert(tmp)
         ctx = ssl.create_default_context(cafile=cert)
         ctx.set_alpn_protocols(["http/1.1"])
         s = TlsServer(cert, key, ctx)

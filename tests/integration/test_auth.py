@@ -13,7 +13,7 @@ import time
 
 import websockets
 
-from chorus_test import BIN, Client, Server, free_port, http, http_get, run
+from chorus_test import BIN, Client, Server, free_port, http, http_get, run, make_cert
 
 PASSWORDS = {"root": "root-password", "olga": "olga-password", "eddie": "eddie-password",
              "vera": "vera-password", "nina": "nina-password"}
@@ -326,11 +326,7 @@ def test_team_mode_is_default_off_loopback_and_open_on_loopback():
 async def test_tls_serves_https_and_wss():
     import ssl
     with tempfile.TemporaryDirectory() as tmp:
-        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"],
-                       check=True, capture_output=True)
+        cert, key = make_cert(tmp)
         port = free_port()
         p = subprocess.Popen([BIN, "serve", "--port", str(port), "--data", tmp + "/d",
                               "--tls-cert", cert, "--tls-key", key],

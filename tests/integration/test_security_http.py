@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from chorus_test import BIN, Client, Server, free_port, http, http_get, run
+from chorus_test import BIN, Client, Server, free_port, http, http_get, run, make_cert
 from test_auth import PASSWORDS, team_server, token_of
 
 EVIL = "http://evil.example"
@@ -373,11 +373,7 @@ def test_bodies_without_a_length_are_answered_at_once():
 
 def test_bodies_without_a_length_are_answered_at_once_over_tls():
     with tempfile.TemporaryDirectory() as tmp:
-        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                        "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
-                        "-addext", "subjectAltName=IP:127.0.0.1"],
-                       check=True, capture_output=True)
+        cert, key = make_cert(tmp)
         port = free_port()
         p = subprocess.Popen([BIN, "serve", "--port", str(port), "--data", tmp + "/d",
                               "--tls-cert", cert, "--tls-key", key],
