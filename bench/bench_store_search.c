@@ -11,7 +11,9 @@
  * documents a second (ten documents going quiet every second: a busy
  * team), and indexing without pause (the worst case: the server's indexer
  * only touches documents that have been quiet). CHORUS_SEARCH_DOCS changes the
- * corpus size. Timings are in docs/benchmarks.md. */
+ * corpus size; CHORUS_SEARCH_DB=path keeps the corpus there and, when the
+ * file exists, reuses it and times the queries only. Timings are in
+ * docs/benchmarks.md. */
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -274,28 +276,33 @@ static int rm_one(const char *p, const struct stat *sb, int flag,
 int main(void)
 {
     const char *env = getenv("CHORUS_SEARCH_DOCS");
+    const char *keep = getenv("CHORUS_SEARCH_DB"); /* reuse a corpus */
     int ndocs = env ? atoi(env) : 10000;
-    char dir[] = "/tmp/chorus-bench-search-XXXXXX", path[64];
+    char dir[] = "/tmp/chorus-bench-search-XXXXXX", path[256];
     if (ndocs < 10 || !mkdtemp(dir)) return 1;
     snprintf(path, sizeof path, "%s/chorus.db", dir);
-    store *s = open_db(path);
-    size_t text = 0;
+    if (keep) snprintf(path, sizeof path, "%s", keep);
     make_words();
-    build(s, ndocs, &text);
-    store_close(s);
-    s = open_db(path); /* closing checkpoints: the file holds everything */
-    off_t before = file_size(path);
-    int64_t n = 0;
-    double t0 = now_ms();
-    int rc = store_search_reindex(s, &n);
-    if (rc) die("reindex", rc);
-    double idx_ms = now_ms() - t0;
-    store_close(s);
-    off_t after = file_size(path);
-    printf("search_corpus: %d docs, %.1f MB\n", ndocs, (double)text / 1e6);
-    printf("search_index_build: %.1f MB/s\n", (double)text / 1e3 / idx_ms);
-    printf("search_index_size_share: %.2f x text\n",
-           (double)(after - before) / (double)text);
+    store *s;
+    if (!keep || file_size(path) == 0) {
+        s = open_db(path);
+        size_t text = 0;
+        build(s, ndocs, &text);
+        store_close(s);
+        s = open_db(path); /* closing checkpoints: the file holds everything */
+        off_t before = file_size(path);
+        int64_t n = 0;
+        double t0 = now_ms();
+        int rc = store_search_reindex(s, &n);
+        if (rc) die("reindex", rc);
+        double idx_ms = now_ms() - t0;
+        store_close(s);
+        off_t after = file_size(path);
+        printf("search_corpus: %d docs, %.1f MB\n", ndocs, (double)text / 1e6);
+        printf("search_index_build: %.1f MB/s\n", (double)text / 1e3 / idx_ms);
+        printf("search_index_size_share: %.2f x text\n",
+               (double)(after - before) / (double)text);
+    }
     s = open_db(path);
     static const int lens[] = {2, 3, 8};
     for (int i = 0; i < 3; i++) {
@@ -306,7 +313,7 @@ int main(void)
         free(q);
     }
     store_close(s);
-    throughput(path, ndocs);
+    if (!keep) throughput(path, ndocs);
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
     return 0;
 }
