@@ -299,6 +299,16 @@ int srv_docs_retitle(srv_docs *d, const char *doc, const char *title);
  * dropped (0 when it is not loaded). */
 int srv_docs_close(srv_docs *d, const char *doc, const char *code,
                    const char *message);
+/* Other writers of the same store (the nodes of a cluster): the store may
+ * hold ops of 'doc' that this set has not seen. If 'doc' is loaded, its
+ * session reads the ops after its committed version, applies them in
+ * version order, relays them to its members, transforms its own ops not
+ * yet committed over them and queues those again (catchup.c). Returns 1 if
+ * it is loaded, else 0 (nothing to do: a load reads the store). */
+int srv_docs_poke(srv_docs *d, const char *doc);
+/* srv_docs_poke for every loaded document (a poll when no bus tells). */
+void srv_docs_poke_all(srv_docs *d);
+
 const char *srv_session_id(const srv_session *s);
 /* The committed version (what members have seen). */
 int64_t srv_session_version(const srv_session *s);
