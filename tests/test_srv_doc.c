@@ -99,8 +99,20 @@ static void out_committed(void *arg, double ack_s)
     if (ack_s >= 0) fx.acks++;
 }
 
+/* A commit of this node's, published in cluster mode: event 'p' of no
+ * member, "doc version client seq". */
+static void out_commit_rec(void *arg, const store_oprec *r)
+{
+    char t[128];
+    (void)arg;
+    int n = snprintf(t, sizeof t, "%s %lld %s %lld", r->doc,
+                     (long long)r->version, r->client, (long long)r->seq);
+    record(NULL, 'p', t, (size_t)n);
+}
+
 static const srv_doc_out outputs = {out_send, out_relay, out_error,
-                                    out_drop, out_queued, out_committed};
+                                    out_drop, out_queued, out_committed,
+                                    out_commit_rec};
 
 static int fake_write(void *io, store_job *job)
 {
@@ -670,6 +682,11 @@ static void test_another_writer_first_the_ops_are_caught_up_transformed_and_queu
     CHECK_EQ_INT(count(&B, 'r', "\"version\":2,\"op\":[1,\"a\"]"), 1);
     CHECK_EQ_INT(count(&A, 'r', "\"version\":3,\"op\":[2,\"b\"]"), 1);
     check_text("doc", 4, "Rabz");
+    /* this node's commits are published, the other node's op is not */
+    CHECK_EQ_INT(count(NULL, 'p', "doc 2 a 1"), 1);
+    CHECK_EQ_INT(count(NULL, 'p', "doc 3 b 1"), 1);
+    CHECK_EQ_INT(count(NULL, 'p', "doc 4 a 2"), 1);
+    CHECK_EQ_INT(count(NULL, 'p', " other "), 0);
     join(&C, "c", "doc", 0, 0);
     CHECK_EQ_INT(count(&C, 'w', "\"text\":\"Rabz\""), 1);
     CHECK_EQ_INT(store_check(fx.st, NULL, NULL), 0);
@@ -706,6 +723,52 @@ static void test_a_poke_applies_another_nodes_ops_and_new_ops_wait_for_it(void)
     CHECK_EQ_INT(fx.njobs, 1);                    /* queued at once again */
     commit(-1, 0);
     check_text("doc", 5, "<xy!z");
+    fx_free();
+}
+
+/* A bus message: applied at once when it is the next version and nothing
+ * of the session's own is out; ignored when known; otherwise (a gap, an op
+ * that does not apply, own ops out) the store is read instead. */
+static void test_a_bus_message_is_applied_at_once_or_sends_the_session_to_the_store(void)
+{
+    fx_init(64);
+    store_oprec r = rec("doc", 1, "[\"x\"]", "other", 1);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r), 0);     /* not loaded */
+    join(&A, "a", "doc", 0, 0);
+    remote("doc", 1, "[\"x\"]", "other", 1);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r), 1);
+    CHECK_EQ_INT(fx.ntasks, 0);                        /* no store read */
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":1,\"op\":[\"x\"]"), 1);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r), 1);     /* known: nothing */
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":1,"), 1);
+    /* a message that lies (bad op) is not believed: the store is read */
+    store_oprec bad = rec("doc", 2, "[99,\"?\"]", "other", 2);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &bad), 1);
+    CHECK_EQ_INT(fx.ntasks, 1);
+    run_tasks();
+    CHECK_EQ_INT(count(&A, 'e', ""), 0);
+    /* a gap: versions 2 and 3 are stored, only 3 is heard of */
+    remote("doc", 2, "[1,\"y\"]", "other", 2);
+    remote("doc", 3, "[2,\"z\"]", "other", 3);
+    store_oprec r3 = rec("doc", 3, "[2,\"z\"]", "other", 3);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r3), 1);
+    CHECK_EQ_INT(fx.ntasks, 1);
+    run_tasks();
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":2,\"op\":[1,\"y\"]"), 1);
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":3,\"op\":[2,\"z\"]"), 1);
+    /* own op out: the message waits for the store read after it */
+    op(&A, "doc", 3, 1, "[\"<\"]");
+    remote("doc", 4, "[3,\"!\"]", "other", 4);
+    store_oprec r4 = rec("doc", 4, "[3,\"!\"]", "other", 4);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r4), 1);
+    CHECK_EQ_INT(fx.ntasks, 0);
+    commit(-1, 0);                                     /* refused */
+    run_tasks();
+    commit(-1, 0);
+    CHECK_EQ_INT(count(&A, 's', "\"seq\":1,\"version\":5"), 1);
+    check_text("doc", 5, "<xyz!");
+    join(&B, "b", "doc", 0, 0);
+    CHECK_EQ_INT(count(&B, 'w', "\"text\":\"<xyz!\""), 1);
     fx_free();
 }
 
@@ -772,6 +835,7 @@ int main(void)
     RUN(test_many_members_grow_the_member_array_and_all_see_each_other);
     RUN(test_another_writer_first_the_ops_are_caught_up_transformed_and_queued_again);
     RUN(test_a_poke_applies_another_nodes_ops_and_new_ops_wait_for_it);
+    RUN(test_a_bus_message_is_applied_at_once_or_sends_the_session_to_the_store);
     RUN(test_a_document_that_keeps_changing_under_the_session_fails_it_after_bounded_rounds);
     RUN(test_a_held_op_committed_through_another_node_fails_the_session_and_a_rejoin_dedups);
     RUN(test_out_of_memory_at_every_allocation_refuses_cleanly);

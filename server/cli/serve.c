@@ -223,6 +223,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     uint64_t now = srv_mono_ms();
     expire_trash(now);
     srv__index_tick();
+    srv__cluster_tick(now);
     srv_docs_tick(srv__g.docs, now);
     srv__rights_tick(srv_wall_ms());
     trim_heap(now);
@@ -373,6 +374,10 @@ int srv_run(const srv_config *cfg)
                                           srv__g.ctx, err, sizeof err);
     if (srv__g.auth_pool && srv__docs_start() < 0)
         snprintf(err, sizeof err, "out of memory");
+    if (srv__g.docs && srv__cluster_start() < 0) {
+        srv__docs_stop();
+        goto out;
+    }
     if (!srv__g.writer || !srv__g.pool || !srv__g.auth_pool || !srv__g.docs) {
         fprintf(stderr, "chorus: %s: %s\n", srv__g.db_path, err);
         goto out;
@@ -400,6 +405,7 @@ int srv_run(const srv_config *cfg)
     srv__docs_stop();
     rc = 0;
 out:
+    srv__cluster_stop();
     srv__relay_ticker_stop();
     lws_sul_cancel(&tick_sul);
     store_pool_free(srv__g.auth_pool);

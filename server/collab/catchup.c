@@ -129,24 +129,29 @@ static int transform_held(sess_op *h, size_t n, const ot_op *op)
     return rc;
 }
 
-/* Apply the stored op 'r' (the next version) as a commit of another
- * writer: window, text, members, cursors; and move the held ops over it.
- * NULL, or why the session must fail. */
-static const char *apply_one(srv_session *s, const store_oprec *r,
+/* The op of 'r' if it can be the session's next version: parsed, its
+ * base length that of the text; NULL if not (nothing changed). */
+static ot_op *next_op(srv_session *s, const store_oprec *r)
+{
+    ot_op *op = NULL;
+    if (r->version != s->committed + 1 ||
+        ot_op_parse(&op, r->op, strlen(r->op)) < 0)
+        return NULL;
+    if (ot_op_base_len(op) > s->len) {
+        ot_op_free(op);
+        return NULL;
+    }
+    return op;
+}
+
+/* Apply 'op' (taken), the op of 'r', the next version, as a commit of
+ * another writer: window, text, members, cursors; then move the held ops
+ * over it. NULL, or why the session must fail. */
+static const char *apply_one(srv_session *s, const store_oprec *r, ot_op *op,
                              sess_op *held, size_t nheld)
 {
     const srv_doc_env *env = srv__sess_env(s);
-    ot_op *op = NULL;
     sess_op o;
-    if (r->version != s->committed + 1) return "a gap in the stored log";
-    for (size_t i = 0; i < nheld; i++)
-        if (held[i].seq == r->seq && strcmp(held[i].client, r->client) == 0)
-            return "an op was committed by another node while held here";
-    if (ot_op_parse(&op, r->op, strlen(r->op)) < 0 ||
-        ot_op_base_len(op) > s->len) {
-        ot_op_free(op);
-        return "a stored op does not apply";
-    }
     size_t ins = 0, del = 0;
     ot_op_stats(op, &ins, &del);
     memset(&o, 0, sizeof o);
@@ -173,6 +178,36 @@ static const char *apply_one(srv_session *s, const store_oprec *r,
     if (transform_held(held, nheld, op) < 0)
         return "cannot transform the held ops";
     return NULL;
+}
+
+/* A stored op in the catch-up: NULL, or why the session must fail. */
+static const char *apply_stored(srv_session *s, const store_oprec *r,
+                                sess_op *held, size_t nheld)
+{
+    if (r->version != s->committed + 1) return "a gap in the stored log";
+    for (size_t i = 0; i < nheld; i++)
+        if (held[i].seq == r->seq && strcmp(held[i].client, r->client) == 0)
+            return "an op was committed by another node while held here";
+    ot_op *op = next_op(s, r);
+    if (!op) return "a stored op does not apply";
+    return apply_one(s, r, op, held, nheld);
+}
+
+int srv_docs_remote(srv_docs *d, const store_oprec *r)
+{
+    srv_session *s = srv_map_get(&d->sessions, r->doc);
+    if (!s || s->state != SESS_READY) return 0;
+    if (r->version <= s->committed) return 1;
+    ot_op *op = NULL;
+    if (!s->held && !s->poked && !s->catching_up && s->appending == 0 &&
+        s->version == s->committed && (op = next_op(s, r))) {
+        const char *why = apply_one(s, r, op, NULL, 0);
+        if (why) srv__sess_fail(s, why);
+        else srv__sess_win_evict(s);
+        return 1;
+    }
+    srv__sess_conflict(s);
+    return 1;
 }
 
 /* Versions after 'from' moved up by 'k' (the held ops, renumbered): the
@@ -251,7 +286,7 @@ static void catchup_done(srv_task *t)
     held = take_held(s, &nheld, &oom);
     if (oom) why = "out of memory";
     for (size_t i = 0; !why && i < ct->n; i++)
-        why = apply_one(s, &ct->recs[i], held, nheld);
+        why = apply_stored(s, &ct->recs[i], held, nheld);
     int more = !why && ct->n == CATCHUP_MAX;
     store_oprecs_free(ct->recs);
     free(ct);

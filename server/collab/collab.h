@@ -170,6 +170,9 @@ typedef struct srv_doc_out {
     /* An op committed (metrics); 'ack_s' >= 0: its author was acked that
      * many seconds after it arrived, < 0: no author to ack. */
     void (*committed)(void *arg, double ack_s);
+    /* The op 'r' of this node was committed (cluster mode: published to
+     * the other nodes). May be NULL. */
+    void (*commit_rec)(void *arg, const store_oprec *r);
 } srv_doc_out;
 
 /* Everything a session reaches outside itself. Copied by srv_docs_new. */
@@ -308,6 +311,12 @@ int srv_docs_close(srv_docs *d, const char *doc, const char *code,
 int srv_docs_poke(srv_docs *d, const char *doc);
 /* srv_docs_poke for every loaded document (a poll when no bus tells). */
 void srv_docs_poke_all(srv_docs *d);
+/* Another node says it committed 'r' (a bus message: a hint, not the
+ * truth). Applied at once when 'doc' is loaded, 'r' is its next version
+ * and nothing of its own is out; ignored when already known; otherwise
+ * (a gap, own ops out, an op that does not apply) the session reads the
+ * store as srv_docs_poke does. Returns 1 if 'doc' is loaded, else 0. */
+int srv_docs_remote(srv_docs *d, const store_oprec *r);
 
 const char *srv_session_id(const srv_session *s);
 /* The committed version (what members have seen). */

@@ -480,6 +480,11 @@ static void committed(srv_session *s, commit_job *j)
         ack_s = env->now_s() - o->t_recv;
     }
     env->out->committed(env->out_arg, ack_s);
+    if (env->out->commit_rec) {
+        store_oprec r = {s->id, v, o->wire, o->client, o->seq, o->user,
+                         o->time_ms};
+        env->out->commit_rec(env->out_arg, &r);
+    }
     if (s->nm > (author ? 1 : 0))
         srv__sess_broadcast(s, srv_wire_op(s->id, v, o->wire, o->client, o->seq, o->user),
                       author ? author->h : NULL);
