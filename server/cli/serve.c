@@ -262,6 +262,21 @@ static void api_gauges(srv_api_gauges *g)
     g->conns = srv__g.nconns;
     g->open_docs = srv_docs_count(srv__g.docs);
     g->queued_bytes = srv__g.queued_bytes;
+    if (srv__g.bus) {
+        srv_bus_stats bs;
+        srv_docs_stats ds;
+        srv_bus_stats_get(srv__g.bus, &bs);
+        srv_docs_stats_get(srv__g.docs, &ds);
+        g->cluster = 1;
+        g->bus_up = bs.up;
+        g->bus_published = bs.published;
+        g->bus_received = bs.received;
+        g->bus_dropped = bs.dropped;
+        g->bus_polls = srv__g.bus_polls;
+        g->remote_ops = ds.remote_ops;
+        g->catchups = ds.catchups;
+        g->conflicts = ds.conflicts;
+    }
 }
 
 /* Once the context and the pools exist, before the loop serves anything. */

@@ -71,6 +71,7 @@ static void start(srv_session *s)
     }
     s->poked = 0;
     s->catching_up = 1;
+    s->docs->stats.catchups++;
     s->inflight++;
 }
 
@@ -79,6 +80,11 @@ void srv__sess_catchup_maybe(srv_session *s)
     if (s->poked && !s->catching_up && s->appending == 0 &&
         s->state == SESS_READY && !s->dead)
         start(s);
+}
+
+void srv_docs_stats_get(const srv_docs *d, srv_docs_stats *out)
+{
+    *out = d->stats;
 }
 
 void srv__sess_conflict(srv_session *s)
@@ -169,6 +175,7 @@ static const char *apply_one(srv_session *s, const store_oprec *r, ot_op *op,
         return "out of memory";
     }
     s->version++;
+    s->docs->stats.remote_ops++;
     if (ot_doc_apply(s->doc, op) < 0) return "out of memory";
     s->committed++;
     s->len = o.len_after;

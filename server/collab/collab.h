@@ -317,6 +317,13 @@ void srv_docs_poke_all(srv_docs *d);
  * (a gap, own ops out, an op that does not apply) the session reads the
  * store as srv_docs_poke does. Returns 1 if 'doc' is loaded, else 0. */
 int srv_docs_remote(srv_docs *d, const store_oprec *r);
+/* Counters of the above since start (/metrics). */
+typedef struct srv_docs_stats {
+    uint64_t remote_ops;          /* other nodes' ops applied */
+    uint64_t catchups;            /* store reads for them */
+    uint64_t conflicts;           /* APPENDs refused: version taken */
+} srv_docs_stats;
+void srv_docs_stats_get(const srv_docs *d, srv_docs_stats *out);
 
 const char *srv_session_id(const srv_session *s);
 /* The committed version (what members have seen). */

@@ -516,6 +516,7 @@ static void append_done(commit_job *j)
         s->state == SESS_READY) {
         /* another writer took the version: hold, catch up, queue again */
         srv__sess_win_at(s, j->job.rec.version)->out = 0;
+        s->docs->stats.conflicts++;
         free(j);
         srv__sess_conflict(s);
         return;

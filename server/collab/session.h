@@ -75,6 +75,7 @@ struct srv_docs {
     srv_doc_env env;
     srv_map sessions;              /* doc id -> srv_session (live ones) */
     uint64_t next_member_id;
+    srv_docs_stats stats;          /* catchup.c */
 };
 
 struct srv_session {
