@@ -8,9 +8,9 @@
 set -e
 what=${1:-run}
 
-pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev"
+pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev libhiredis-dev"
 if [ "$what" = test ]; then
-    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev"
+    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev redis-server"
 fi
 
 missing=""

@@ -51,8 +51,13 @@ async def edit_and_converge(nodes, clients, doc, rng, steps, pause=0.01,
             if during and i == steps // 2 and oc is clients[0]:
                 during()
 
-    await asyncio.gather(*(worker(oc, random.Random(rng.random()))
-                           for oc in clients))
+    try:
+        await asyncio.gather(*(worker(oc, random.Random(rng.random()))
+                               for oc in clients))
+    except AssertionError:
+        for n in nodes:
+            print("---- node log:\n" + n.log())
+        raise
     deadline = time.time() + 30
     while True:
         for oc in clients:
