@@ -4,13 +4,16 @@
 # Debian packages: installed with apt-get when run as root, otherwise the
 # exact command is printed and we stop. npm packages: 'npm ci' from the
 # committed package-lock.json, only when node_modules is older than the lock.
-# Usage: sh tools/deps.sh run|test
+# Usage: sh tools/deps.sh run|test|cluster
 set -e
 what=${1:-run}
 
 pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev libhiredis-dev"
+if [ "$what" = cluster ]; then
+    pkgs="$pkgs redis-server haproxy"
+fi
 if [ "$what" = test ]; then
-    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev redis-server"
+    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev redis-server haproxy"
 fi
 
 missing=""
