@@ -155,6 +155,14 @@ class Resuming:
         return self.inflight is None and self.buffer is None
 
 
+def test_readyz_answers_while_the_store_answers():
+    with Server() as s:
+        st, h, body = http_get(s.url + "/readyz",
+                               headers={"Host": "anything.example"})
+        assert st == 200 and json.loads(body) == {"ready": True}, (st, body)
+        assert http_get(s.url + "/healthz")[0] == 200
+
+
 def connections(node):
     for line in http_get(node.url + "/metrics")[2].decode().splitlines():
         if line.startswith("chorus_connections "):
