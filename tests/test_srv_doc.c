@@ -110,9 +110,23 @@ static void out_commit_rec(void *arg, const store_oprec *r)
     record(NULL, 'p', t, (size_t)n);
 }
 
+/* A local member's presence, published in cluster mode: event 'q' of no
+ * member, "doc client cursor|none|left". */
+static void out_presence_rec(void *arg, const srv_presence_rec *p)
+{
+    char t[128];
+    (void)arg;
+    int n = p->left ? snprintf(t, sizeof t, "%s %s left", p->doc, p->client)
+            : p->has_cursor ? snprintf(t, sizeof t, "%s %s %u-%u", p->doc,
+                                       p->client, p->anchor, p->head)
+                            : snprintf(t, sizeof t, "%s %s none", p->doc,
+                                       p->client);
+    record(NULL, 'q', t, (size_t)n);
+}
+
 static const srv_doc_out outputs = {out_send, out_relay, out_error,
                                     out_drop, out_queued, out_committed,
-                                    out_commit_rec};
+                                    out_commit_rec, out_presence_rec};
 
 static int fake_write(void *io, store_job *job)
 {
@@ -772,6 +786,51 @@ static void test_a_bus_message_is_applied_at_once_or_sends_the_session_to_the_st
     fx_free();
 }
 
+/* Members of other nodes: relayed here with their cursors moved over what
+ * this node committed since, given to a later joiner, moved by ops, gone
+ * when they leave or their node goes silent; local members are published. */
+static void test_members_of_other_nodes_are_relayed_kept_and_dropped_with_their_node(void)
+{
+    fx_init(64);
+    srv_presence_rec p = {"doc", "n2", "zed", "Zed", "#123456", 0, 1, 0, 0, 0};
+    CHECK_EQ_INT(srv_docs_remote_presence(fx.docs, &p), 0); /* not loaded */
+    join(&A, "a", "doc", 0, 0);
+    CHECK_EQ_INT(count(NULL, 'q', "doc a none"), 1);     /* A published */
+    op(&A, "doc", 0, 1, "[\"hello\"]");
+    commit(-1, 0);
+    op(&A, "doc", 1, 2, "[\">\"]");
+    commit(-1, 0);
+    p.version = 1;                             /* Zed's caret at 3 in "hello" */
+    p.anchor = p.head = 3;
+    CHECK_EQ_INT(srv_docs_remote_presence(fx.docs, &p), 1);
+    /* moved over what this node committed since: ">" went before it */
+    CHECK_EQ_INT(count(&A, 'r', "\"client\":\"zed\",\"user\":{\"name\":\"Zed\",\"color\":\"#123456\"},\"version\":2,\"cursor\":{\"anchor\":4,\"head\":4}"), 1);
+    CHECK_EQ_INT(count(NULL, 'q', "doc a none"), 2);     /* told the new one */
+    op(&A, "doc", 2, 3, "[\"<\"]");                     /* moves Zed's caret */
+    commit(-1, 0);
+    join(&B, "b", "doc", 0, 0);
+    CHECK_EQ_INT(count(&B, 's', "\"client\":\"zed\""), 1);
+    CHECK_EQ_INT(count(&B, 's', "\"cursor\":{\"anchor\":5,\"head\":5}"), 1);
+    srv_session_presence(srv_docs_get(fx.docs, "doc"), &A, 3, 1, 1, 3);
+    CHECK_EQ_INT(count(NULL, 'q', "doc a 1-3"), 1);
+    srv_docs_node_gone(fx.docs, "n9");                    /* not its node */
+    CHECK_EQ_INT(count(&B, 'r', "\"left\":true"), 0);
+    srv_docs_node_gone(fx.docs, "n2");
+    CHECK_EQ_INT(count(&A, 'r', "\"client\":\"zed\"") >= 2, 1);
+    CHECK_EQ_INT(count(&B, 'r', "\"left\":true"), 1);
+    join(&C, "c", "doc", 0, 0);
+    CHECK_EQ_INT(count(&C, 's', "\"client\":\"zed\""), 0);
+    /* a remote member that leaves by itself */
+    p.version = 3;
+    CHECK_EQ_INT(srv_docs_remote_presence(fx.docs, &p), 1);
+    p.left = 1;
+    CHECK_EQ_INT(srv_docs_remote_presence(fx.docs, &p), 1);
+    CHECK_EQ_INT(count(&C, 'r', "\"left\":true"), 1);
+    srv_session_leave(srv_docs_get(fx.docs, "doc"), &B);
+    CHECK_EQ_INT(count(NULL, 'q', "doc b left"), 1);
+    fx_free();
+}
+
 static void test_a_document_that_keeps_changing_under_the_session_fails_it_after_bounded_rounds(void)
 {
     fx_init(64);
@@ -836,6 +895,7 @@ int main(void)
     RUN(test_another_writer_first_the_ops_are_caught_up_transformed_and_queued_again);
     RUN(test_a_poke_applies_another_nodes_ops_and_new_ops_wait_for_it);
     RUN(test_a_bus_message_is_applied_at_once_or_sends_the_session_to_the_store);
+    RUN(test_members_of_other_nodes_are_relayed_kept_and_dropped_with_their_node);
     RUN(test_a_document_that_keeps_changing_under_the_session_fails_it_after_bounded_rounds);
     RUN(test_a_held_op_committed_through_another_node_fails_the_session_and_a_rejoin_dedups);
     RUN(test_out_of_memory_at_every_allocation_refuses_cleanly);

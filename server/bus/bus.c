@@ -1,9 +1,12 @@
 /* bus.c -- Redis pub/sub between nodes, on two threads of its own (bus.h).
  *
- * A message is one JSON object on the channel "chorus:ops":
+ * A message is one JSON object on the channel "chorus:ops", one of
  *
- *   {"node":N,"doc":D,"version":V,"op":"<wire JSON of the op>",
+ *   {"t":"op","node":N,"doc":D,"version":V,"op":"<wire JSON of the op>",
  *    "client":C,"seq":S,"user":U,"time":T}
+ *   {"t":"presence","node":N,"doc":D,"client":C,"name":U,"color":"#rrggbb",
+ *    "version":V,"cursor":{"anchor":A,"head":H}|null,"left":false}
+ *   {"t":"alive","node":N}                       (once a second)
  *
  * The op travels as a string (its wire text, exactly as stored), so a
  * receiver hands the store's own text on. Received messages are parsed
@@ -178,14 +181,9 @@ static void *pub_main(void *arg)
     return NULL;
 }
 
-void srv_bus_publish(srv_bus *b, const store_oprec *r)
+/* Queue the JSON object 'o' (stolen) for publication. */
+static void enqueue(srv_bus *b, json_t *o)
 {
-    if (!b) return;
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:I}",
-                          "node", b->node, "doc", r->doc,
-                          "version", (json_int_t)r->version, "op", r->op,
-                          "client", r->client, "seq", (json_int_t)r->seq,
-                          "user", r->user, "time", (json_int_t)r->time_ms);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     size_t len = text ? strlen(text) : 0;
@@ -210,29 +208,104 @@ void srv_bus_publish(srv_bus *b, const store_oprec *r)
     free(text);
 }
 
+void srv_bus_publish(srv_bus *b, const store_oprec *r)
+{
+    if (!b) return;
+    enqueue(b, json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:I}",
+                         "t", "op", "node", b->node, "doc", r->doc,
+                         "version", (json_int_t)r->version, "op", r->op,
+                         "client", r->client, "seq", (json_int_t)r->seq,
+                         "user", r->user, "time", (json_int_t)r->time_ms));
+}
+
+void srv_bus_publish_presence(srv_bus *b, const srv_bus_presence *p)
+{
+    if (!b) return;
+    json_t *cursor = p->has_cursor
+                         ? json_pack("{s:I, s:I}", "anchor",
+                                     (json_int_t)p->anchor, "head",
+                                     (json_int_t)p->head)
+                         : json_null();
+    enqueue(b, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:b}",
+                         "t", "presence", "node", b->node, "doc", p->doc,
+                         "client", p->client, "name", p->name, "color",
+                         p->color, "version", (json_int_t)p->version,
+                         "cursor", cursor, "left", p->left));
+}
+
+void srv_bus_publish_alive(srv_bus *b)
+{
+    if (b) enqueue(b, json_pack("{s:s, s:s}", "t", "alive", "node", b->node));
+}
+
+const char *srv_bus_node(const srv_bus *b)
+{
+    return b->node;
+}
+
 /* ---- subscribing */
+
+static int parse_op(json_t *o, srv_bus_msg *m)
+{
+    const char *doc = NULL, *op = NULL, *client = NULL, *user = NULL;
+    json_int_t version = 0, seq = 0, t = 0;
+    if (json_unpack(o, "{s:s, s:I, s:s, s:s, s:I, s:s, s:I}", "doc", &doc,
+                    "version", &version, "op", &op, "client", &client, "seq",
+                    &seq, "user", &user, "time", &t) < 0 ||
+        version < 1)
+        return -1;
+    m->rec = (store_oprec){doc, version, op, client, seq, user, t};
+    return 0;
+}
+
+static int parse_presence(json_t *o, srv_bus_msg *m)
+{
+    srv_bus_presence *p = &m->pres;
+    json_t *cursor = NULL;
+    json_int_t version = 0, anchor = 0, head = 0;
+    int left = 0;
+    if (json_unpack(o, "{s:s, s:s, s:s, s:s, s:I, s:o, s:b}", "doc", &p->doc,
+                    "client", &p->client, "name", &p->name, "color",
+                    &p->color, "version", &version, "cursor", &cursor, "left",
+                    &left) < 0 ||
+        version < 0)
+        return -1;
+    if (json_is_object(cursor) &&
+        (json_unpack(cursor, "{s:I, s:I}", "anchor", &anchor, "head",
+                     &head) < 0 ||
+         anchor < 0 || head < 0 || anchor > UINT32_MAX || head > UINT32_MAX))
+        return -1;
+    p->version = version;
+    p->has_cursor = json_is_object(cursor);
+    p->anchor = (uint32_t)anchor;
+    p->head = (uint32_t)head;
+    p->left = left;
+    return 0;
+}
 
 /* A message's text into a srv_bus_msg; NULL if malformed. */
 static srv_bus_msg *parse(const char *data, size_t len)
 {
     json_error_t e;
+    const char *node = NULL, *t = NULL;
     if (len > MSG_MAX) return NULL;
     json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
     srv_bus_msg *m = o ? calloc(1, sizeof *m) : NULL;
-    const char *node = NULL, *doc = NULL, *op = NULL, *client = NULL,
-               *user = NULL;
-    json_int_t version = 0, seq = 0, t = 0;
-    if (!m || json_unpack(o, "{s:s, s:s, s:I, s:s, s:s, s:I, s:s, s:I}",
-                          "node", &node, "doc", &doc, "version", &version,
-                          "op", &op, "client", &client, "seq", &seq, "user",
-                          &user, "time", &t) < 0 ||
-        version < 1 || strlen(doc) > 64) {
+    int rc = !m || json_unpack(o, "{s:s, s:s}", "t", &t, "node", &node) < 0
+                 ? -1 : 0;
+    if (rc == 0 && strcmp(t, "op") == 0) m->kind = SRV_BUS_OP, rc = parse_op(o, m);
+    else if (rc == 0 && strcmp(t, "presence") == 0)
+        m->kind = SRV_BUS_PRESENCE, rc = parse_presence(o, m);
+    else if (rc == 0 && strcmp(t, "alive") == 0) m->kind = SRV_BUS_ALIVE;
+    else rc = -1;
+    const char *doc = m && m->kind == SRV_BUS_OP ? m->rec.doc
+                      : m && m->kind == SRV_BUS_PRESENCE ? m->pres.doc : "";
+    if (rc < 0 || strlen(doc) > 64) {
         free(m);
         json_decref(o);
         return NULL;
     }
     snprintf(m->node, sizeof m->node, "%s", node);
-    m->rec = (store_oprec){doc, version, op, client, seq, user, t};
     m->root = o;
     return m;
 }

@@ -25,12 +25,28 @@
 
 typedef struct srv_bus srv_bus;
 
-/* One received op: rec's strings point into the message (freed with it). */
+enum {
+    SRV_BUS_OP = 1,               /* a committed op: rec */
+    SRV_BUS_PRESENCE,             /* a member joined, moved or left: pres */
+    SRV_BUS_ALIVE                 /* the node is there (once a second) */
+};
+
+/* A member's presence on the bus (the node is the message's). */
+typedef struct srv_bus_presence {
+    const char *doc, *client, *name, *color;
+    int64_t version;
+    int has_cursor, left;
+    uint32_t anchor, head;
+} srv_bus_presence;
+
+/* One received message: its strings point into it (freed with it). */
 typedef struct srv_bus_msg {
     struct srv_bus_msg *next;
-    store_oprec rec;
+    int kind;                     /* SRV_BUS_* */
+    store_oprec rec;              /* SRV_BUS_OP */
+    srv_bus_presence pres;        /* SRV_BUS_PRESENCE */
     char node[40];                /* the publishing node */
-    void *root;                   /* owned: the parsed JSON rec points into */
+    void *root;                   /* owned: the parsed JSON they point into */
 } srv_bus_msg;
 
 typedef struct srv_bus_stats {
@@ -53,6 +69,11 @@ srv_bus *srv_bus_new(const char *url, const char *node,
 
 /* Queue the committed op 'r' for publication (any thread; never blocks). */
 void srv_bus_publish(srv_bus *b, const store_oprec *r);
+/* The same for a member's presence, and for "this node is alive". */
+void srv_bus_publish_presence(srv_bus *b, const srv_bus_presence *p);
+void srv_bus_publish_alive(srv_bus *b);
+/* This bus's node name (as given). */
+const char *srv_bus_node(const srv_bus *b);
 
 /* The received messages, oldest first (NULL if none); free each with
  * srv_bus_msg_free. */

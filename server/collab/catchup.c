@@ -353,3 +353,114 @@ static void catchup_done(srv_task *t)
         }
     srv__sess_catchup_maybe(s);   /* poked again meanwhile */
 }
+
+/* ---- presence across nodes */
+
+void srv__sess_publish_presence(srv_session *s, sess_member *m, int left)
+{
+    const srv_doc_env *env = srv__sess_env(s);
+    if (!env->out->presence_rec) return;
+    srv_presence_rec p = {s->id, "", m->client, M_NAME(m), M_COLOR(m),
+                          s->committed, left ? 0 : m->has_cursor, left,
+                          m->anchor, m->head};
+    env->out->presence_rec(env->out_arg, &p);
+}
+
+static srv_msg *remote_msg(srv_session *s, const sess_remote *r)
+{
+    return srv_wire_presence(s->id, r->client, r->name, r->color,
+                             s->committed, r->has_cursor, r->anchor, r->head);
+}
+
+void srv__sess_send_remotes(srv_session *s, sess_member *m)
+{
+    for (int i = 0; i < s->nrm; i++)
+        srv__sess_send(s, m->h, remote_msg(s, &s->rm[i]), 0);
+}
+
+static sess_remote *find_remote(srv_session *s, const char *node,
+                                const char *client)
+{
+    for (int i = 0; i < s->nrm; i++)
+        if (strcmp(s->rm[i].client, client) == 0 &&
+            strcmp(s->rm[i].node, node) == 0)
+            return &s->rm[i];
+    return NULL;
+}
+
+/* Take remote member 'r' out and tell the members here it left. */
+static void remote_left(srv_session *s, sess_remote *r)
+{
+    srv_msg *left = srv_wire_left(s->id, r->client, r->name, r->color,
+                                  s->committed);
+    *r = s->rm[--s->nrm];
+    srv__sess_broadcast(s, left, NULL);
+}
+
+int srv_docs_remote_presence(srv_docs *d, const srv_presence_rec *p)
+{
+    srv_session *s = srv_map_get(&d->sessions, p->doc);
+    if (!s || s->state != SESS_READY) return 0;
+    sess_remote *r = find_remote(s, p->node, p->client);
+    if (p->left) {
+        if (r) remote_left(s, r);
+        return 1;
+    }
+    if (!r) {
+        /* a member new to this node: the node it is on may not know ours
+         * either (a document loaded there later): tell it */
+        for (int i = 0; i < s->nm; i++)
+            if (s->m[i].ready) srv__sess_publish_presence(s, &s->m[i], 0);
+        if (s->nrm == s->rmcap) {
+            int cap = s->rmcap ? 2 * s->rmcap : 4;
+            sess_remote *n = realloc(s->rm, (size_t)cap * sizeof *n);
+            if (!n) return 1; /* presence is best effort */
+            s->rm = n;
+            s->rmcap = cap;
+        }
+        r = &s->rm[s->nrm++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->client, sizeof r->client, "%s", p->client);
+        snprintf(r->node, sizeof r->node, "%s", p->node);
+    }
+    snprintf(r->name, sizeof r->name, "%s", p->name);
+    snprintf(r->color, sizeof r->color, "%s", p->color);
+    uint32_t anchor = p->anchor, head = p->head;
+    /* the cursor was at the other node's version: move it over what came
+     * after, when that is in the window (else it is kept as said) */
+    for (int64_t v = p->version + 1;
+         p->has_cursor && p->version >= s->base && v <= s->committed; v++) {
+        sess_op *o = srv__sess_win_at(s, v);
+        int side = strcmp(o->client, p->client) == 0 ? OT_RIGHT : OT_LEFT;
+        anchor = (uint32_t)ot_transform_pos(anchor, o->op, side);
+        head = (uint32_t)ot_transform_pos(head, o->op, side);
+    }
+    size_t len = ot_doc_len(s->doc);
+    r->has_cursor = p->has_cursor;
+    r->anchor = anchor > len ? (uint32_t)len : anchor;
+    r->head = head > len ? (uint32_t)len : head;
+    srv__sess_broadcast(s, remote_msg(s, r), NULL);
+    return 1;
+}
+
+void srv_docs_node_gone(srv_docs *d, const char *node)
+{
+    const char *k;
+    void *val;
+    for (size_t i = 0; srv_map_next(&d->sessions, &i, &k, &val);) {
+        srv_session *s = val;
+        for (int j = s->nrm - 1; j >= 0; j--)
+            if (strcmp(s->rm[j].node, node) == 0) remote_left(s, &s->rm[j]);
+    }
+}
+
+void srv_docs_presence_again(srv_docs *d)
+{
+    const char *k;
+    void *val;
+    for (size_t i = 0; srv_map_next(&d->sessions, &i, &k, &val);) {
+        srv_session *s = val;
+        for (int j = 0; s->state == SESS_READY && j < s->nm; j++)
+            if (s->m[j].ready) srv__sess_publish_presence(s, &s->m[j], 0);
+    }
+}

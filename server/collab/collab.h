@@ -151,6 +151,15 @@ typedef struct srv_session srv_session; /* one open document */
 /* What the session tells its members, through net/ (or a test). 'member'
  * is the opaque handle given at join. The session calls these from inside
  * any of its functions, before they return (see each function). */
+/* A member's presence as it travels between nodes (cluster mode): its
+ * cursor at 'version' (has_cursor 0: none), or that it left. */
+typedef struct srv_presence_rec {
+    const char *doc, *node, *client, *name, *color;
+    int64_t version;
+    int has_cursor, left;
+    uint32_t anchor, head;
+} srv_presence_rec;
+
 typedef struct srv_doc_out {
     /* Queue 'm' for the member (a new reference is taken; the session
      * keeps its own). 'whole': an answer the client cannot do without
@@ -173,6 +182,9 @@ typedef struct srv_doc_out {
     /* The op 'r' of this node was committed (cluster mode: published to
      * the other nodes). May be NULL. */
     void (*commit_rec)(void *arg, const store_oprec *r);
+    /* A member of this node joined, moved its cursor or left (cluster
+     * mode: published). May be NULL. */
+    void (*presence_rec)(void *arg, const struct srv_presence_rec *p);
 } srv_doc_out;
 
 /* Everything a session reaches outside itself. Copied by srv_docs_new. */
@@ -317,6 +329,17 @@ void srv_docs_poke_all(srv_docs *d);
  * (a gap, own ops out, an op that does not apply) the session reads the
  * store as srv_docs_poke does. Returns 1 if 'doc' is loaded, else 0. */
 int srv_docs_remote(srv_docs *d, const store_oprec *r);
+/* A member of another node ('p->node') joined, moved or left 'p->doc':
+ * its presence is kept with the loaded session (its cursor follows the
+ * ops), relayed to the members here and given to those who join later.
+ * Returns 1 if 'doc' is loaded, else 0. */
+int srv_docs_remote_presence(srv_docs *d, const srv_presence_rec *p);
+/* Node 'node' is gone (no word from it for a while): its members leave
+ * every document here. */
+void srv_docs_node_gone(srv_docs *d, const char *node);
+/* Tell out->presence_rec of every ready member here again (after the bus
+ * came back: what was said meanwhile was lost). */
+void srv_docs_presence_again(srv_docs *d);
 /* Counters of the above since start (/metrics). */
 typedef struct srv_docs_stats {
     uint64_t remote_ops;          /* other nodes' ops applied */

@@ -308,7 +308,9 @@ static void finish_member(srv_session *s, sess_member *m, store_oprec *recs,
     for (int i = 0; i < s->nm; i++)
         if (&s->m[i] != m && s->m[i].ready)
             srv__sess_send(s, m->h, srv__sess_presence(s, &s->m[i]), 0);
+    srv__sess_send_remotes(s, m);
     srv__sess_broadcast(s, srv__sess_presence(s, m), m->h);
+    srv__sess_publish_presence(s, m, 0);
 }
 
 /* Room for one more member: 0, or -1 on ENOMEM (nothing changed). */
@@ -370,6 +372,7 @@ void srv_session_leave(srv_session *s, void *h)
     srv_msg *left = m->ready ? srv_wire_left(s->id, m->client, M_NAME(m),
                                              M_COLOR(m), s->committed)
                              : NULL;
+    if (m->ready) srv__sess_publish_presence(s, m, 1);
     srv__sess_drop(s, (int)(m - s->m));
     srv__sess_broadcast(s, left, h);
     if (s->dead) srv__sess_retire(s);

@@ -137,6 +137,7 @@ static void session_free(srv_session *s)
     free_submits(s);
     ot_doc_free(s->doc);
     free(s->m);
+    free(s->rm);
     free(s);
 }
 
@@ -452,6 +453,13 @@ void srv__sess_move_cursors(srv_session *s, const ot_op *op, const char *author)
         m->anchor = (uint32_t)ot_transform_pos(m->anchor, op, side);
         m->head = (uint32_t)ot_transform_pos(m->head, op, side);
     }
+    for (int i = 0; i < s->nrm; i++) {
+        sess_remote *r = &s->rm[i];
+        if (!r->has_cursor) continue;
+        int side = strcmp(r->client, author) == 0 ? OT_RIGHT : OT_LEFT;
+        r->anchor = (uint32_t)ot_transform_pos(r->anchor, op, side);
+        r->head = (uint32_t)ot_transform_pos(r->head, op, side);
+    }
 }
 
 /* Every snapshot_every ops; but a snapshot writes the whole text, so for a
@@ -597,6 +605,7 @@ void srv_session_presence(srv_session *s, void *h, int64_t version,
     srv_msg_unref(m->pres); /* the cursor moved */
     m->pres = NULL;
     srv__sess_broadcast(s, srv__sess_presence(s, m), h);
+    srv__sess_publish_presence(s, m, 0);
 }
 
 /* ---- the set */

@@ -60,6 +60,15 @@ typedef struct sess_member {
 #define M_NAME(m) ((m)->client + (m)->name_off)
 #define M_COLOR(m) (M_NAME(m) + strlen(M_NAME(m)) + 1)
 
+typedef struct sess_remote {      /* a member of another node (catchup.c) */
+    char client[SRV_CLIENT_MAX + 1];
+    char name[SRV_NAME_MAX + 1];
+    char color[8];
+    char node[40];
+    int has_cursor;
+    uint32_t anchor, head;         /* at s->committed */
+} sess_remote;
+
 typedef struct sess_submit {      /* a submitted op waiting for a load */
     struct sess_submit *next;
     ot_op *op;
@@ -108,6 +117,8 @@ struct srv_session {
     int held, poked, catching_up;
     int fresh;                     /* the next APPEND has store_job.fresh */
     int conflicts;                 /* catch-ups since the last commit */
+    sess_remote *rm;               /* other nodes' members (cluster mode) */
+    int nrm, rmcap;
     int dead;                      /* out of the table; freed at inflight 0 */
 };
 
@@ -192,5 +203,10 @@ void srv__sess_win_evict(srv_session *s);
  * APPEND is out (called after each commit too). */
 void srv__sess_conflict(srv_session *s);
 void srv__sess_catchup_maybe(srv_session *s);
+/* Presence across nodes (catchup.c): tell the other nodes about local
+ * member 'm' (left: it leaves); send the joiner 'm' the other nodes'
+ * members. */
+void srv__sess_publish_presence(srv_session *s, sess_member *m, int left);
+void srv__sess_send_remotes(srv_session *s, sess_member *m);
 
 #endif

@@ -58,9 +58,18 @@ static void out_commit_rec(void *arg, const store_oprec *r)
     if (g->bus) srv_bus_publish(g->bus, r);
 }
 
+static void out_presence_rec(void *arg, const srv_presence_rec *p)
+{
+    srv *g = arg;
+    if (!g->bus) return;
+    srv_bus_presence bp = {p->doc, p->client, p->name, p->color, p->version,
+                           p->has_cursor, p->left, p->anchor, p->head};
+    srv_bus_publish_presence(g->bus, &bp);
+}
+
 static const srv_doc_out outputs = {
     out_send, out_relay, out_error, out_drop, out_queued, out_committed,
-    out_commit_rec,
+    out_commit_rec, out_presence_rec,
 };
 
 /* ---- the writer and the pool */

@@ -196,5 +196,49 @@ async def test_teams_across_nodes_login_on_one_act_on_the_other_revoke_within_a_
         assert st == 401, st
 
 
+async def test_presence_crosses_nodes_and_a_dead_nodes_members_leave():
+    with Redis() as redis, Server("--bus", redis.url) as n1, \
+            Server("--bus", redis.url, data=n1.data) as n2:
+        b = await Client.connect(n2, name="Bea")
+        await b.join("p")
+        await b.expect("joined")
+        a = await Client.connect(n1, name="Al")
+        await a.join("p")
+        await a.expect("joined")
+        # Bea (node 2) is told Al (node 1) joined, then where his caret is
+        m = await b.expect("presence", skip=())
+        assert m["user"]["name"] == "Al" and m["cursor"] is None, m
+        a_seen = await a.expect("presence", skip=())   # and Al of Bea
+        assert a_seen["user"]["name"] == "Bea", a_seen
+        await a.send({"type": "op", "doc": "p", "version": 0, "seq": 1,
+                      "op": ["hello"]})
+        await a.expect("ack")
+        await a.send({"type": "presence", "doc": "p", "version": 1,
+                      "cursor": {"anchor": 2, "head": 4}})
+        while True:
+            m = await b.recv(10)
+            if m.get("type") == "presence" and m["cursor"]:
+                break
+        assert m["user"]["name"] == "Al" and m["cursor"] == {
+            "anchor": 2, "head": 4}, m
+        # a late joiner on node 2 is told of Al too
+        c = await Client.connect(n2, name="Cy")
+        await c.join("p")
+        await c.expect("joined", skip=("op",))
+        names = set()
+        for _ in range(2):
+            names.add((await c.expect("presence", skip=()))["user"]["name"])
+        assert names == {"Al", "Bea"}, names
+        # node 1 dies: Al leaves for Bea within NODE_GONE_MS (5 s) + a tick
+        t0 = time.monotonic()
+        n1.kill9()
+        while True:
+            m = await b.recv(10)
+            if m.get("type") == "presence" and m.get("left"):
+                break
+        assert m["user"]["name"] == "Al", m
+        assert time.monotonic() - t0 < 8, time.monotonic() - t0
+
+
 if __name__ == "__main__":
     run(globals())
