@@ -89,7 +89,10 @@ async function start() {
     nameInput.value = storage.getItem('chorus.name') || '';
     const clientId = await C.claimClientId(storage, navigator.locks);
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    conn = new C.Connection({ url: `${proto}//${location.host}/ws`, clientId, name: nameInput.value.trim(), storage });
+    /* ?doc= is for a proxy in front of a cluster: it keeps one document's
+     * editors on one node (docs/cluster.md); the server ignores it */
+    const wsUrl = `${proto}//${location.host}/ws?doc=${encodeURIComponent(docId)}`;
+    conn = new C.Connection({ url: wsUrl, clientId, name: nameInput.value.trim(), storage });
     window.chorus = { conn, get doc() { return doc; } }; /* for tests and the curious */
     history = initHistory({ docId, api, doc: () => doc, conn: () => conn, me: () => me });
     conn.on('status', showStatus);
