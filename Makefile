@@ -113,6 +113,12 @@ deps:
 deps-test:
 	@sh tools/deps.sh test
 
+# Cluster mode beside a single node, same load generator (docs/benchmarks.md).
+.PHONY: bench-cluster
+bench-cluster: $(BUILD)/chorus $(LOADGEN)
+	@sh tools/deps.sh cluster
+	@BUILD=$(BUILD) sh bench/cluster.bench.sh
+
 # Cluster mode on one machine (docs/cluster.md): Redis, two nodes, HAProxy.
 .PHONY: cluster
 cluster: $(BUILD)/chorus

@@ -470,7 +470,7 @@ static int connect_one(client *c)
     memset(&ci, 0, sizeof ci);
     ci.context = R.ctx;
     ci.address = R.cfg->host;
-    ci.port = R.cfg->port;
+    ci.port = R.cfg->port2 > 0 && c->idx % 2 ? R.cfg->port2 : R.cfg->port;
     ci.path = R.cfg->path;
     ci.host = R.cfg->host;
     ci.method = "RAW";               /* ws.c does the WebSocket part */

@@ -77,6 +77,7 @@ enum lg_proto { LG_CHORUS, LG_SHAREDB };
 typedef struct lg_config {
     const char *host;
     int port;
+    int port2;              /* > 0: odd clients connect here (two nodes) */
     const char *path;
     int clients;            /* N */
     int docs;               /* D: client i joins doc i % D */

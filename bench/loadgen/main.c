@@ -20,6 +20,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: loadgen --port P --clients N --mode closed|paced|idle [flags]\n"
             "  --host H          server address (default 127.0.0.1)\n"
+            "  --port2 P2        odd clients connect to port P2 (authors\n"
+            "                    split across two nodes of a cluster)\n"
             "  --path P          WebSocket path (default /ws)\n"
             "  --proto P         chorus (chorus.v1, default) or sharedb (ShareDB's\n"
             "                    protocol, collection \"docs\", type text-unicode)\n"
@@ -57,6 +59,7 @@ static int parse(int argc, char **argv, lg_config *cfg)
         {"duration", 1, 0, 't'}, {"server-pid", 1, 0, 's'}, {"src", 1, 0, 'S'},
         {"window", 1, 0, 'W'},   {"name", 1, 0, 'N'},   {"procs", 1, 0, 'k'},
         {"proto", 1, 0, 'o'},   {"prefill", 1, 0, 'F'},
+        {"port2", 1, 0, '2'},
         {0, 0, 0, 0},
     };
     int o;
@@ -64,6 +67,7 @@ static int parse(int argc, char **argv, lg_config *cfg)
         switch (o) {
         case 'h': cfg->host = optarg; break;
         case 'p': cfg->port = atoi(optarg); break;
+        case '2': cfg->port2 = atoi(optarg); break;
         case 'P': cfg->path = optarg; break;
         case 'n': cfg->clients = atoi(optarg); break;
         case 'd': cfg->docs = atoi(optarg); break;
