@@ -129,6 +129,8 @@ int srv__api_metrics_text(const srv_api_env *env, srv_sb *b)
         COUNTER(b, "chorus_store_polls_total", "%" PRIu64, g.bus_polls);
         COUNTER(b, "chorus_remote_ops_total", "%" PRIu64, g.remote_ops);
         COUNTER(b, "chorus_catchups_total", "%" PRIu64, g.catchups);
+        COUNTER(b, "chorus_heard_catchups_total", "%" PRIu64,
+                g.heard_catchups);
         COUNTER(b, "chorus_conflicts_total", "%" PRIu64, g.conflicts);
     }
     histogram(m, b);

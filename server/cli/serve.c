@@ -275,6 +275,7 @@ static void api_gauges(srv_api_gauges *g)
         g->bus_polls = srv__g.bus_polls;
         g->remote_ops = ds.remote_ops;
         g->catchups = ds.catchups;
+        g->heard_catchups = ds.heard_catchups;
         g->conflicts = ds.conflicts;
     }
 }

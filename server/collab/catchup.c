@@ -32,6 +32,7 @@
 #include "server/collab/session.h"
 
 #define CATCHUP_MAX 1000          /* ops read per round */
+#define HEARD_MAX 1024            /* bus ops kept for a catch-up */
 #define MAX_CONFLICTS 32
 
 typedef struct catchup_task {
@@ -52,8 +53,106 @@ static int run_catchup(store *st, store_task *base)
 
 static void catchup_done(srv_task *t);
 
+static void caught_up(srv_session *s, const store_oprec *recs, size_t n,
+                      int more);
+
+/* ---- ops heard on the bus and not applied yet (versions ahead of
+ * 'committed', or heard while the session had its own ops out): a
+ * catch-up takes them from here when they follow 'committed' without a
+ * gap, and reads the store only for what is missing. */
+
+static void heard_free(sess_heard *h)
+{
+    free(h->mem);
+}
+
+/* Keep a copy of 'r' (at most HEARD_MAX; best effort). */
+static void hear(srv_session *s, const store_oprec *r)
+{
+    for (int i = 0; i < s->nheard; i++)
+        if (s->heard[i].rec.version == r->version) return;
+    if (s->nheard == HEARD_MAX) return;
+    if (s->nheard == s->heardcap) {
+        int cap = s->heardcap ? 2 * s->heardcap : 8;
+        sess_heard *n = realloc(s->heard, (size_t)cap * sizeof *n);
+        if (!n) return;
+        s->heard = n;
+        s->heardcap = cap;
+    }
+    size_t lo = strlen(r->op) + 1, lc = strlen(r->client) + 1,
+           lu = strlen(r->user) + 1;
+    char *mem = malloc(lo + lc + lu);
+    if (!mem) return;
+    memcpy(mem, r->op, lo);
+    memcpy(mem + lo, r->client, lc);
+    memcpy(mem + lo + lc, r->user, lu);
+    sess_heard *h = &s->heard[s->nheard++];
+    h->mem = mem;
+    h->rec = (store_oprec){s->id, r->version, mem, mem + lo, r->seq,
+                           mem + lo + lc, r->time_ms};
+}
+
+static int by_version(const void *a, const void *b)
+{
+    int64_t x = ((const sess_heard *)a)->rec.version;
+    int64_t y = ((const sess_heard *)b)->rec.version;
+    return x < y ? -1 : x > y;
+}
+
+/* Catch up from what was heard: 1 if it did (the session may then be
+ * failed and freed), 0 when the next version was not heard. */
+static int catch_up_heard(srv_session *s)
+{
+    int keep = 0;
+    for (int i = 0; i < s->nheard; i++) {   /* forget what is known */
+        if (s->heard[i].rec.version > s->committed) s->heard[keep++] = s->heard[i];
+        else heard_free(&s->heard[i]);
+    }
+    s->nheard = keep;
+    qsort(s->heard, (size_t)s->nheard, sizeof *s->heard, by_version);
+    /* the run that follows 'committed'; a heard op that does not apply
+     * there (a message that lies) ends it and is dropped: the store says */
+    int n = 0;
+    size_t len = srv__sess_len_at(s, s->committed);
+    while (n < s->nheard && s->heard[n].rec.version == s->committed + 1 + n) {
+        ot_op *op = NULL;
+        const char *w = s->heard[n].rec.op;
+        if (ot_op_parse(&op, w, strlen(w)) < 0 || ot_op_base_len(op) > len) {
+            ot_op_free(op);
+            heard_free(&s->heard[n]);
+            s->heard[n] = s->heard[--s->nheard];
+            break;
+        }
+        size_t ins = 0, del = 0;
+        ot_op_stats(op, &ins, &del);
+        len = len - del + ins;
+        ot_op_free(op);
+        n++;
+    }
+    if (n == 0) return 0;
+    sess_heard *run = malloc((size_t)n * sizeof *run);
+    store_oprec *recs = malloc((size_t)n * sizeof *recs);
+    if (!run || !recs) {
+        free(run);
+        free(recs);
+        return 0;
+    }
+    memcpy(run, s->heard, (size_t)n * sizeof *run);
+    memmove(s->heard, s->heard + n, (size_t)(s->nheard - n) * sizeof *run);
+    s->nheard -= n;
+    for (int i = 0; i < n; i++) recs[i] = run[i].rec;
+    s->poked = 0;
+    s->docs->stats.heard_catchups++;
+    caught_up(s, recs, (size_t)n, 0); /* may free s */
+    for (int i = 0; i < n; i++) heard_free(&run[i]);
+    free(run);
+    free(recs);
+    return 1;
+}
+
 static void start(srv_session *s)
 {
+    if (catch_up_heard(s)) return;
     catchup_task *ct = calloc(1, sizeof *ct);
     if (!ct) {
         srv__sess_fail(s, "cannot catch up with the store (out of memory)");
@@ -191,6 +290,7 @@ int srv_docs_remote(srv_docs *d, const store_oprec *r)
         else srv__sess_win_evict(s);
         return 1;
     }
+    hear(s, r);
     srv__sess_conflict(s);
     return 1;
 }
@@ -284,14 +384,14 @@ static const char *put_back(srv_session *s, sess_op *h)
     return NULL;
 }
 
+static void caught_up(srv_session *s, const store_oprec *recs, size_t n,
+                      int more);
+
 static void catchup_done(srv_task *t)
 {
     catchup_task *ct = (catchup_task *)t;
     srv_session *s = ct->sess;
-    int rc = t->base.result, oom = 0;
-    const char *why = NULL;
-    size_t nheld = 0;
-    sess_op *held = NULL;
+    int rc = t->base.result;
     s->inflight--;
     s->catching_up = 0;
     if (s->state != SESS_READY) {
@@ -309,14 +409,27 @@ static void catchup_done(srv_task *t)
         srv__sess_fail(s, msg);
         return;
     }
-    int64_t from = s->committed;
-    held = take_held(s, &nheld, &oom);
-    if (oom) why = "out of memory";
-    for (size_t i = 0; !why && i < ct->n; i++)
-        why = apply_stored(s, &ct->recs[i], held, nheld);
-    int more = !why && ct->n == CATCHUP_MAX;
+    caught_up(s, ct->recs, ct->n, ct->n == CATCHUP_MAX); /* may free s */
     store_oprecs_free(ct->recs);
     free(ct);
+}
+
+/* Apply recs[0..n) (the versions after 'committed', in order: read from
+ * the store or heard on the bus), put the held ops back after them and
+ * queue them again; 'more': the store may hold more (read again first).
+ * The session may be failed and freed on return. */
+static void caught_up(srv_session *s, const store_oprec *recs, size_t n,
+                      int more)
+{
+    const char *why = NULL;
+    size_t nheld = 0;
+    int oom = 0;
+    int64_t from = s->committed;
+    sess_op *held = take_held(s, &nheld, &oom);
+    if (oom) why = "out of memory";
+    for (size_t i = 0; !why && i < n; i++)
+        why = apply_stored(s, &recs[i], held, nheld);
+    more = more && !why;
     /* the held ops go back after the caught-up ones, each made again from
      * the op its client sent, over everything after the version it was
      * made on, exactly as if it arrived now (a client transforms its own

@@ -344,6 +344,7 @@ void srv_docs_presence_again(srv_docs *d);
 typedef struct srv_docs_stats {
     uint64_t remote_ops;          /* other nodes' ops applied */
     uint64_t catchups;            /* store reads for them */
+    uint64_t heard_catchups;      /* catch-ups from ops heard on the bus */
     uint64_t conflicts;           /* APPENDs refused: version taken */
 } srv_docs_stats;
 void srv_docs_stats_get(const srv_docs *d, srv_docs_stats *out);

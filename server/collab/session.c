@@ -138,6 +138,8 @@ static void session_free(srv_session *s)
     ot_doc_free(s->doc);
     free(s->m);
     free(s->rm);
+    for (int i = 0; i < s->nheard; i++) free(s->heard[i].mem);
+    free(s->heard);
     free(s);
 }
 

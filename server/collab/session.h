@@ -69,6 +69,11 @@ typedef struct sess_remote {      /* a member of another node (catchup.c) */
     uint32_t anchor, head;         /* at s->committed */
 } sess_remote;
 
+typedef struct sess_heard {       /* an op heard on the bus (catchup.c) */
+    store_oprec rec;               /* its strings are in mem */
+    char *mem;
+} sess_heard;
+
 typedef struct sess_submit {      /* a submitted op waiting for a load */
     struct sess_submit *next;
     ot_op *op;
@@ -119,6 +124,8 @@ struct srv_session {
     int conflicts;                 /* catch-ups since the last commit */
     sess_remote *rm;               /* other nodes' members (cluster mode) */
     int nrm, rmcap;
+    sess_heard *heard;             /* other nodes' ops heard, not applied */
+    int nheard, heardcap;
     int dead;                      /* out of the table; freed at inflight 0 */
 };
 
