@@ -15,6 +15,35 @@
 
 export const VIEWS = ['edit', 'split', 'preview'];
 const KEY = 'chorus.view';
+/* Above BIG UTF-16 units the split view renders a window of about WINDOW
+ * units around the part of the text in view: rendering a megabyte of
+ * Markdown costs seconds of main thread, and typing must not wait. */
+const BIG = 48 * 1024;
+const WINDOW = 24 * 1024;
+
+/* The part of 'text' to render around index 'at': about 'size' units,
+ * cut at blank lines (a paragraph stays whole) and never inside a fenced
+ * code block. Returns { from, to, line (newlines before from), margin
+ * (how near an end 'at' may come before the window should move) }. */
+export function sourceWindow(text, at, size) {
+    let from = Math.max(0, Math.min(at - (size >> 1), text.length - size));
+    let to = Math.min(text.length, from + size);
+    if (from > 0) {
+        const b = text.lastIndexOf('\n\n', from);
+        from = b < 0 ? 0 : b + 2;
+        const fence = /^ {0,3}(`{3,}|~{3,})/gm;
+        let n = 0, last = 0;
+        for (let m; (m = fence.exec(text)) && m.index < from;) { n++; last = m.index; }
+        if (n % 2) from = last;
+    }
+    if (to < text.length) {
+        const b = text.indexOf('\n\n', to);
+        to = b < 0 ? text.length : b + 1;
+    }
+    let line = 0;
+    for (let i = text.indexOf('\n'); i !== -1 && i < from; i = text.indexOf('\n', i + 1)) line++;
+    return { from, to, line, margin: Math.min(size >> 2, (to - from) >> 2) };
+}
 
 /* Tags markdown-it makes with html off; anything else is never created. */
 const TAGS = new Set(['p', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'ul', 'ol', 'li',
@@ -64,7 +93,7 @@ export function makeRenderer(markdownit) {
 }
 
 /* Build the DOM of 'tokens' (markdown-it's) into a fragment. */
-export function buildDom(tokens) {
+export function buildDom(tokens, lineBase = 0) {
     const frag = document.createDocumentFragment();
     const stack = [frag];
     const top = () => stack[stack.length - 1];
@@ -72,13 +101,13 @@ export function buildDom(tokens) {
         if (tok.hidden && tok.nesting !== 0) continue; /* a tight list's <p> */
         if (tok.nesting === 1) {
             const el = element(tok);
-            if (tok.map) el.dataset.line = String(tok.map[0]);
+            if (tok.map) el.dataset.line = String(tok.map[0] + lineBase);
             top().appendChild(el);
             stack.push(el);
             if (tok.type === 'list_item_open' && tok.meta && 'task' in tok.meta) taskBox(el, tok.meta.task);
         } else if (tok.nesting === -1) {
             if (stack.length > 1) stack.pop();
-        } else leaf(top(), tok);
+        } else leaf(top(), tok, lineBase);
     }
     return frag;
 }
@@ -110,10 +139,10 @@ function taskBox(li, checked) {
     li.appendChild(box);
 }
 
-function leaf(parent, tok) {
+function leaf(parent, tok, lineBase) {
     switch (tok.type) {
     case 'inline': {
-        const frag = buildDom(tok.children || []);
+        const frag = buildDom(tok.children || [], lineBase);
         parent.appendChild(frag);
         break;
     }
@@ -129,7 +158,7 @@ function leaf(parent, tok) {
     }
     case 'fence': case 'code_block': {
         const pre = document.createElement('pre');
-        if (tok.map) pre.dataset.line = String(tok.map[0]);
+        if (tok.map) pre.dataset.line = String(tok.map[0] + lineBase);
         const code = document.createElement('code');
         const lang = (tok.info || '').trim().split(/\s+/)[0];
         if (/^[A-Za-z0-9_+-]{1,32}$/.test(lang)) code.className = 'language-' + lang;
@@ -177,6 +206,7 @@ export function initPreview(opts) {
     let view = VIEWS.includes(storage.getItem(KEY)) ? storage.getItem(KEY) : 'edit';
     let timer = 0, frame = 0, firstPending = 0, cost = 0, lastText = null;
     let following = false;
+    let win = { from: 0, to: 0, line: 0, margin: 0 };
 
     function load() {
         if (!loading) {
@@ -218,17 +248,43 @@ export function initPreview(opts) {
         firstPending = 0;
         if (view === 'edit' || !md) return;
         const text = ta.value;
-        if (text === lastText) return;
+        const part = view === 'split' && text.length > BIG;
+        const at = !part ? 0 : following ? ta.selectionEnd : Math.round(scrollFraction() * text.length);
+        if (text === lastText && (!part || inWindow(at, text.length))) return;
         lastText = text;
         const t0 = performance.now();
-        const frag = buildDom(md.parse(text, {}));
+        win = part ? sourceWindow(text, at, WINDOW) : { from: 0, to: text.length, line: 0, margin: 0 };
+        const src = part ? text.slice(win.from, win.to) : text;
+        const frag = buildDom(md.parse(src, {}), win.line);
+        if (part) frag.prepend(windowNote(text, win));
         pane.replaceChildren(frag);
+        void pane.scrollHeight; /* the layout is part of the cost */
         cost = performance.now() - t0;
         pane.dataset.rendered = String((Number(pane.dataset.rendered) || 0) + 1);
         if (following) keepCaretInView(text);
-        else followScroll();
+        else followScroll(true);
         following = false;
         pane.dispatchEvent(new CustomEvent('chorus:rendered'));
+    }
+
+    /* Whether index 'at' of a text of 'len' units is well inside the
+     * window rendered (or the window already reaches that end). */
+    function inWindow(at, len) {
+        return (at >= win.from + win.margin || win.from === 0) && (at <= win.to - win.margin || win.to >= len);
+    }
+
+    function windowNote(text, w) {
+        const p = document.createElement('p');
+        p.className = 'window-note';
+        const kb = (n) => Math.round(n / 1024) + ' KB';
+        p.textContent = `A long text: this shows ${kb(w.to - w.from)} around the part in view ` +
+            `(from ${kb(w.from)} of ${kb(text.length)}) and moves as the text scrolls; the Preview view shows it all.`;
+        return p;
+    }
+
+    function scrollFraction() {
+        const range = ta.scrollHeight - ta.clientHeight;
+        return range > 0 ? ta.scrollTop / range : 0;
     }
 
     /* The preview's block for the caret's source line comes into view. */
@@ -247,16 +303,22 @@ export function initPreview(opts) {
         if (r.top < p.top || r.top > p.bottom - 24) best.scrollIntoView({ block: 'nearest' });
     }
 
-    /* The preview scrolls with the textarea, proportionally. */
-    function followScroll() {
+    /* The preview scrolls with the textarea, proportionally (within the
+     * window shown, which moves when the text scrolls out of it). */
+    function followScroll(fromRender) {
         if (view !== 'split') return;
-        const range = ta.scrollHeight - ta.clientHeight;
-        const f = range > 0 ? ta.scrollTop / range : 0;
+        let f = scrollFraction();
+        const len = ta.value.length;
+        if (win.to - win.from < len) {
+            const at = f * len;
+            if (!fromRender && !inWindow(at, len)) schedule(false);
+            f = Math.min(1, Math.max(0, (at - win.from) / Math.max(1, win.to - win.from)));
+        }
         pane.scrollTop = f * (pane.scrollHeight - pane.clientHeight);
     }
 
     for (const k of VIEWS) if (buttons[k]) buttons[k].addEventListener('click', () => setView(k));
-    ta.addEventListener('scroll', followScroll);
+    ta.addEventListener('scroll', () => followScroll(false));
     ta.addEventListener('input', () => { following = true; schedule(false); });
     setView(view, false);
 
