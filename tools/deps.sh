@@ -10,7 +10,7 @@ what=${1:-run}
 
 pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev"
 if [ "$what" = test ]; then
-    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev"
+    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk fonts-noto-color-emoji git openssl clang libclang-rt-14-dev"
 fi
 
 missing=""
