@@ -227,9 +227,10 @@ export function initPreview(opts) {
         if (v !== 'preview' && !ta.disabled) ta.focus();
     }
 
-    /* Render now, or soon: a frame on small documents; after a pause
-     * (3x the last rendering, 120 ms to 1 s, and at most 2 s after the
-     * first change) on those that take longer than 8 ms to render. */
+    /* Render now, or soon: a frame on small documents; on those that
+     * took longer than 8 ms to render, after a pause in the changes of 3x
+     * the last rendering (120 ms to 10 s), and at most 4x (at least 2 s)
+     * after the first change: the main thread stays mostly free. */
     function schedule(now) {
         if (view === 'edit') return;
         if (!md) { load().then(() => schedule(true), () => {}); return; }
@@ -240,8 +241,9 @@ export function initPreview(opts) {
         const t = performance.now();
         if (!firstPending) firstPending = t;
         clearTimeout(timer);
-        const wait = Math.min(1000, Math.max(120, 3 * cost));
-        timer = setTimeout(() => { timer = 0; render(); }, Math.max(0, Math.min(wait, firstPending + 2000 - t)));
+        const wait = Math.min(10000, Math.max(120, 3 * cost));
+        const most = Math.max(2000, 4 * cost);
+        timer = setTimeout(() => { timer = 0; render(); }, Math.max(0, Math.min(wait, firstPending + most - t)));
     }
 
     function render() {
