@@ -69,11 +69,11 @@ out:
     return buf;
 }
 
-/* The pages (the .html files of web/) load only this server's scripts, styles, images
- * and fonts, talk only to it, and can be framed by nobody: no inline
- * script or style, no eval, no plugin. What the Markdown preview shows
- * from a document can therefore run nothing even if it slipped past the
- * preview's own allow-list (docs/web.md). */
+/* The pages (the .html files of web/) load only this server's scripts,
+ * styles, images and fonts, talk only to it, and can be framed by nobody:
+ * no inline script or style, no eval, no plugin. What the Markdown preview
+ * shows from a document could therefore run nothing even if it slipped
+ * past the preview's own allow-list (docs/web.md). */
 static const char page_csp[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self'; font-src 'self'; connect-src 'self'; "
