@@ -10,8 +10,10 @@ what=${1:-run}
 
 pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev"
 if [ "$what" = test ]; then
-    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk fonts-noto-color-emoji git openssl clang libclang-rt-14-dev"
+    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev"
 fi
+# The editor's colour emoji (web/look.css), checked by the browser tests.
+[ "$what" = test ] && pkgs="$pkgs fonts-noto-color-emoji"
 
 missing=""
 for p in $pkgs; do
