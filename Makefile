@@ -6,6 +6,7 @@
 #   make test       install what is missing, build, run every test
 #   make asan       the whole test suite under ASan + UBSan (build/asan/)
 #   make bench      every benchmark, one line a figure
+#   make vendor     copy the preview's markdown-it from node_modules to web/vendor/
 #   make install    PREFIX=/usr/local, DESTDIR honoured
 #
 # Layout of the build: the ot/ sources make build/libot.a, storage/ makes
@@ -53,7 +54,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 MIGRATIONS := $(sort $(wildcard migrations/[0-9]*.sql))
 
 .SECONDARY:
-.PHONY: all run test test-bin asan bench install clean deps deps-test
+.PHONY: all run test test-bin asan bench install clean deps deps-test vendor
 all: $(BUILD)/chorus
 
 $(BUILD)/%.o: %.c
@@ -100,6 +101,18 @@ $(BUILD)/bench/loadgen/loadgen: $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/loa
 	$(CC) $(ALLLDFLAGS) -o $@ $^ -lwebsockets $(LIBS_OT)
 
 LOADGEN := $(if $(wildcard bench/loadgen/*.c),$(BUILD)/bench/loadgen/loadgen)
+
+# The Markdown preview's library (web/preview.js): markdown-it's browser ES
+# module, pinned in package.json and package-lock.json, copied with its
+# licence and those of the packages it bundles. The copy is committed, so
+# `make run` needs neither npm nor the network; after a version bump run
+# `make vendor` and commit. tests/js/vendor.test.mjs fails if the committed
+# copy differs from node_modules.
+MD_IT := node_modules/markdown-it
+vendor: deps-test
+	@mkdir -p web/vendor
+	sed '/^\/\/# sourceMappingURL=/d' $(MD_IT)/dist/browser/markdown-it.esm.min.mjs > web/vendor/markdown-it.mjs
+	sh tools/vendor-licences.sh markdown-it entities linkify-it mdurl punycode.js uc.micro > web/vendor/markdown-it.LICENSE.txt
 
 # Chorus beside ShareDB on the same workloads (also part of make bench).
 .PHONY: bench-peers

@@ -15,6 +15,8 @@ fi
 if [ "$what" = test ]; then
     pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev redis-server haproxy"
 fi
+# The editor's colour emoji (web/look.css), checked by the browser tests.
+[ "$what" = test ] && pkgs="$pkgs fonts-noto-color-emoji"
 
 missing=""
 for p in $pkgs; do

@@ -11,11 +11,14 @@
  * edits, moved over remote ops, typing grouped over UNDO_GROUP_MS).
  * Remote carets and selections are drawn in an overlay under the
  * (transparent) textarea with the same font and wrapping. The history
- * panel lives in history.js, the sharing dialog in share.js. Everything a
+ * panel lives in history.js, the sharing dialog in share.js, the Markdown
+ * preview and the views in preview.js, the shortcuts in keys.js. Everything a
  * user supplied is written with textContent, never as HTML. */
 import * as C from '/chorus.js';
 import { initHistory } from '/history.js';
 import { initShare } from '/share.js';
+import { initPreview } from '/preview.js';
+import { initKeys } from '/keys.js';
 
 const $ = (id) => document.getElementById(id);
 const ta = $('text');
@@ -104,6 +107,7 @@ async function start() {
     /* After the first join: joining may have just created the document. */
     if (me.mode === 'team' && me.user) doc.on('ready', () => initShare({ docId, api, title: () => title }));
     doc.on('change', onChange);
+    preview.attach(doc);
     doc.on('title', showTitle);
     initRename();
     doc.on('presence', () => { showPeople(); scheduleOverlay(); });
@@ -446,6 +450,14 @@ function showPeople() {
         box.appendChild(chip);
     }
 }
+
+/* ---- Views and shortcuts (preview.js, keys.js) ------------------------ */
+
+const preview = initPreview({
+    textarea: ta, pane: $('preview'), storage: window.localStorage,
+    buttons: { edit: $('view-edit'), split: $('view-split'), preview: $('view-preview') },
+});
+initKeys({ button: $('keys-toggle'), dialog: $('keys-dialog'), list: $('keys-list'), close: $('keys-close'), setView: preview.setView });
 
 /* ---- Wiring ---------------------------------------------------------- */
 

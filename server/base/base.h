@@ -254,6 +254,7 @@ struct srv_http_req {
     char set_cookie[256];     /* Set-Cookie, or empty */
     char allow[64];           /* Allow ("GET, HEAD"), or empty */
     char etag[32];            /* ETag ("\"7\""), or empty */
+    const char *csp;          /* Content-Security-Policy (static), or NULL */
     int responded, headers_sent;
     int refs;                 /* the connection, and a pending task */
 };

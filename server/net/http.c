@@ -69,6 +69,17 @@ out:
     return buf;
 }
 
+/* The pages (the .html files of web/) load only this server's scripts,
+ * styles, images and fonts, talk only to it, and can be framed by nobody:
+ * no inline script or style, no eval, no plugin. What the Markdown preview
+ * shows from a document could therefore run nothing even if it slipped
+ * past the preview's own allow-list (docs/web.md). */
+static const char page_csp[] =
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self'; font-src 'self'; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'";
+
 static void serve_static(srv_http_env *env, srv_http_req *r)
 {
     char file[4096];
@@ -79,7 +90,9 @@ static void serve_static(srv_http_env *env, srv_http_req *r)
         srv_http_text(r, 404, "not found\n");
         return;
     }
-    srv_http_respond(r, 200, srv__mime_type(file), body, len);
+    const char *type = srv__mime_type(file);
+    if (strncmp(type, "text/html", 9) == 0) r->csp = page_csp;
+    srv_http_respond(r, 200, type, body, len);
 }
 
 static void route(srv_http_env *env, srv_http_req *r)
@@ -254,6 +267,12 @@ static int write_headers(struct lws *wsi, srv_http_req *r)
         lws_add_http_header_by_name(wsi, (const unsigned char *)"etag:",
                                     (const unsigned char *)r->etag,
                                     (int)strlen(r->etag), &p, end))
+        return -1;
+    if (r->csp &&
+        lws_add_http_header_by_name(wsi,
+                                    (const unsigned char *)"content-security-policy:",
+                                    (const unsigned char *)r->csp,
+                                    (int)strlen(r->csp), &p, end))
         return -1;
     if (r->close_after &&
         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
