@@ -97,6 +97,23 @@ typedef struct runs_out {
     int failed;
 } runs_out;
 
+/* Room for 'more' runs in 'o': 0, or -1 (and o->failed set). */
+static int reserve(runs_out *o, size_t more)
+{
+    if (o->failed) return -1;
+    if (o->n + more <= o->cap) return 0;
+    size_t cap = o->cap ? o->cap * 2 : 8;
+    while (cap < o->n + more) cap *= 2;
+    srv_author_run *nr = realloc(o->runs, cap * sizeof *nr);
+    if (!nr) {
+        o->failed = 1;
+        return -1;
+    }
+    o->runs = nr;
+    o->cap = cap;
+    return 0;
+}
+
 /* Append 'len' code points of 'who', merged with the last run when it is
  * the same user (and the sum fits). */
 static void push(runs_out *o, uint32_t len, uint32_t who)
@@ -107,16 +124,7 @@ static void push(runs_out *o, uint32_t len, uint32_t who)
         o->runs[o->n - 1].len += len;
         return;
     }
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 8;
-        srv_author_run *nr = realloc(o->runs, cap * sizeof *nr);
-        if (!nr) {
-            o->failed = 1;
-            return;
-        }
-        o->runs = nr;
-        o->cap = cap;
-    }
+    if (reserve(o, 1) < 0) return;
     o->runs[o->n++] = (srv_author_run){len, who};
 }
 
@@ -127,12 +135,29 @@ typedef struct cursor {
 } cursor;
 
 /* Move 'n' code points on over a's runs, copying them to 'o' (or, when 'o'
- * is NULL, dropping them). The caller checked that they exist. */
+ * is NULL, dropping them). The caller checked that they exist. Whole runs
+ * are copied in one memcpy: the runs a retain passes are most of the cost
+ * of an op (bench/bench_srv_authors.c). */
 static void take(const srv_authors *a, cursor *at, size_t n, runs_out *o)
 {
     while (n > 0 && at->i < a->n) {
         const srv_author_run *r = &a->runs[at->i];
         uint32_t here = r->len - at->off;
+        if (at->off == 0 && n >= here) {
+            size_t j = at->i, sum = 0;
+            while (j < a->n && sum + a->runs[j].len <= n) sum += a->runs[j++].len;
+            if (o) {
+                size_t more = j - at->i - 1;
+                push(o, r->len, r->who);
+                if (more && reserve(o, more) == 0) {
+                    memcpy(o->runs + o->n, r + 1, more * sizeof *r);
+                    o->n += more;
+                }
+            }
+            n -= sum;
+            at->i = j;
+            continue;
+        }
         uint32_t k = n < here ? (uint32_t)n : here;
         if (o) push(o, k, r->who);
         n -= k;
@@ -152,7 +177,9 @@ int srv_authors_apply(srv_authors *a, const ot_op *op, const char *user)
     size_t nnames0 = a->nnames;
     uint32_t who = 0;
     if (ins && intern(a, user, &who) < 0) return STORE_ENOMEM;
-    runs_out o = {NULL, 0, 0, 0};
+    /* each component adds at most two runs (a split and its own) */
+    runs_out o = {NULL, 0, a->n + 2 * ot_op_count(op) + 2, 0};
+    if (!(o.runs = malloc(o.cap * sizeof *o.runs))) o.failed = 1;
     cursor at = {0, 0};
     for (size_t i = 0; i < ot_op_count(op); i++) {
         ot_comp c = ot_op_at(op, i);
