@@ -217,8 +217,9 @@ int srv_authors_build(store *st, const char *doc, int64_t version,
 
 /* Checkpoints kept in memory, least recently used dropped first once they
  * hold more than max_bytes. Used on the lws thread only, so unlocked: a
- * pool task reads a checkpoint it holds a reference to, and checkpoints
- * never change once in the cache. */
+ * pool task reads a checkpoint it holds a reference to, and only its
+ * attribution (doc, created_ms, version, length, runs, names), which never
+ * changes once made; 'refs', 'prev' and 'next' are the lws thread's. */
 typedef struct srv_authors_cache {
     size_t max_bytes, bytes, count;
     srv_authors *head, *tail;    /* most recently used first */
