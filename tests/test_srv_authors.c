@@ -296,6 +296,12 @@ static void test_build_refuses_bad_versions_and_other_incarnations(void)
     CHECK_EQ_INT(srv_authors_build(s, "d", 0, NULL, &a, keep, 1, &nk, &replayed), 0);
     REQUIRE(a);
     CHECK_EQ_INT(a->length, 0);
+    /* the empty checkpoint at 0 is a start too */
+    srv_authors *b = NULL;
+    CHECK_EQ_INT(srv_authors_build(s, "d", -1, a, &b, keep, 1, &nk, &replayed), 0);
+    CHECK_EQ_INT(replayed, 5);
+    CHECK_EQ_INT(b->length, 5);
+    srv_authors_unref(b);
     srv_authors_unref(a);
     /* a checkpoint of "e" or of an older "d" is not a start for "d" */
     srv_authors *e = NULL, *d = NULL;

@@ -44,7 +44,7 @@ srv_authors *srv_authors_clone(const srv_authors *a)
     c->runs = malloc((a->n ? a->n : 1) * sizeof *c->runs);
     c->names = calloc(a->nnames ? a->nnames : 1, sizeof *c->names);
     if (!c->runs || !c->names) goto err;
-    memcpy(c->runs, a->runs, a->n * sizeof *c->runs);
+    if (a->n) memcpy(c->runs, a->runs, a->n * sizeof *c->runs);
     c->n = c->cap = a->n;
     c->names_cap = a->nnames;
     for (; c->nnames < a->nnames; c->nnames++)
