@@ -64,6 +64,8 @@ static void make_web_root(void)
 
 static store *seed_store;
 static srv_api_env api_env;
+static srv_authors_cache authors; /* emptied after each input */
+static srv_map rate;              /* HTTP writes' buckets (writes.c) */
 
 static void gauges(srv_api_gauges *g)
 {
@@ -99,6 +101,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     api_env.metrics = &srv__g.metrics;
     api_env.gauges = gauges;
     api_env.rights_changed = srv_rights_changed;
+    srv_authors_cache_init(&authors, 1 << 20);
+    api_env.authors = &authors;
+    srv_map_init(&rate);
+    api_env.rate = &rate;
     CHECK(store_open(&seed_store, srv__g.db_path, NULL, NULL, 0) == 0);
     CHECK(srv_auth_init(seed_store, srv__g.db_path) == 0);
     return 0;
@@ -191,6 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         srv_auth_set_team(0);
     }
     srv_http_release(r);
+    srv_authors_cache_clear(&authors);
     fenv_reset();
     return 0;
 }

@@ -10,6 +10,7 @@
  *   lib/undo.js        undo/redo of local edits over remote ones
  *   lib/doc.js         one document over the protocol
  *   lib/connection.js  the WebSocket, reconnection, message routing
+ *   lib/authors.js     authorship runs kept current as ops apply
  * Invariant: plain ES modules with relative imports, no bundler; the
  * server serves web/ as files (.js as text/javascript). */
 export { ChorusError } from './lib/error.js';
@@ -24,3 +25,4 @@ export { claimClientId, colorFor, randomId } from './lib/ids.js';
 export { UndoStack, caretAfter } from './lib/undo.js';
 export { Doc, DocState } from './lib/doc.js';
 export { Connection } from './lib/connection.js';
+export { applyAuthors, paletteColor, runsFromSpans, runsLength } from './lib/authors.js';

@@ -19,6 +19,7 @@ import { initHistory } from '/history.js';
 import { initShare } from '/share.js';
 import { initPreview } from '/preview.js';
 import { initKeys } from '/keys.js';
+import { initAuthors } from '/authors.js';
 
 const $ = (id) => document.getElementById(id);
 const ta = $('text');
@@ -49,6 +50,7 @@ function fatal(msg) {
 let me = { mode: 'open', user: null };
 let title = docId;
 let history = null;
+let authors = null;       /* the authorship view (authors.js) */
 
 /* Where the start page's login form sends the user back to. */
 function loginUrl() {
@@ -97,13 +99,16 @@ async function start() {
     const wsUrl = `${proto}//${location.host}/ws?doc=${encodeURIComponent(docId)}`;
     conn = new C.Connection({ url: wsUrl, clientId, name: nameInput.value.trim(), storage });
     window.chorus = { conn, get doc() { return doc; } }; /* for tests and the curious */
-    history = initHistory({ docId, api, doc: () => doc, conn: () => conn, me: () => me });
+    history = initHistory({ docId, api, doc: () => doc, conn: () => conn, me: () => me, authors: () => authors });
+    /* Authorship colours: the toggle, the tinted layer, the legend. */
+    authors = initAuthors({ api, doc: () => doc, conn: () => conn, textarea: ta, history: () => history });
     conn.on('status', showStatus);
     conn.on('error', (e, d) => { if (!d && (e.code === 'unauthorized' || e.code === 'forbidden')) accessProblem(e.code); });
     conn.on('welcome', (m) => { if (!nameInput.value && m.user && m.user.name) nameInput.placeholder = m.user.name; showPeople(); });
     window.addEventListener('online', () => conn.retryNow());
     doc = conn.open(docId, { share });
     doc.on('ready', onReady);
+    authors.attach(doc);
     /* After the first join: joining may have just created the document. */
     if (me.mode === 'team' && me.user) doc.on('ready', () => initShare({ docId, api, title: () => title }));
     doc.on('change', onChange);

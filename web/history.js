@@ -14,9 +14,11 @@ const EXPORTS = [['txt', 'Text'], ['md', 'Markdown'], ['html', 'HTML page'], ['j
 const PAGE = 30;
 
 /** Wire the panel. 'ctx': {docId, api(rest, params), doc() -> Doc,
- * conn() -> Connection, me() -> {mode, user}}. Returns {toggle, follow}:
+ * conn() -> Connection, me() -> {mode, user}, authors() -> the authorship
+ * view (authors.js) or null}. Returns {toggle, follow, refresh}:
  * toggle() opens or closes the panel, follow() is called on every change
- * of the document (keeps the slider's range and the session list fresh). */
+ * of the document (keeps the slider's range and the session list fresh),
+ * refresh() draws the version shown again (the Authors toggle changed). */
 export function initHistory(ctx) {
     const slider = $('history-slider');
     const pre = $('history-text');
@@ -111,8 +113,18 @@ export function initHistory(ctx) {
         try {
             const text = await fetchText(v);
             if (seq !== loadSeq) return;
-            pre.replaceChildren(document.createTextNode(text));
-            pre.dataset.mode = 'text';
+            const au = ctx.authors ? ctx.authors() : null;
+            if (au && au.on()) {
+                /* tinted by who wrote it: authors.js */
+                const tinted = document.createElement('pre');
+                await au.paint(tinted, text, v);
+                if (seq !== loadSeq) return;
+                pre.replaceChildren(...tinted.childNodes);
+                pre.dataset.mode = 'authors';
+            } else {
+                pre.replaceChildren(document.createTextNode(text));
+                pre.dataset.mode = 'text';
+            }
             pre.dataset.version = String(v);
         } catch (e) {
             if (seq === loadSeq) pre.textContent = '(' + e.message + ')';
@@ -283,5 +295,9 @@ export function initHistory(ctx) {
     $('restore').addEventListener('click', restore);
     $('fork').addEventListener('click', fork);
     $('sessions-more').addEventListener('click', () => loadSessions(true));
-    return { toggle, follow };
+    function refresh() {
+        if (isOpen() && !selected) showVersion();
+    }
+
+    return { toggle, follow, refresh };
 }

@@ -20,6 +20,7 @@
 #include "server/auth/auth.h"
 #include "server/base/base.h"
 #include "server/collab/collab.h"
+#include "server/history/history.h"
 #include "storage/store.h"
 
 /* What /metrics shows that lives elsewhere (connections, sessions). */
@@ -50,6 +51,8 @@ typedef struct srv_api_env {
     void (*gauges)(srv_api_gauges *out);
     /* a route took a right away (logout, roles, share revoke) */
     void (*rights_changed)(void);
+    srv_authors_cache *authors;           /* checkpoints of GET .../authors
+                                             (lws thread); NULL: none */
 } srv_api_env;
 
 /* Answer 'r' if its path is an API route (/api/..., /metrics): 1 when it
@@ -130,6 +133,11 @@ int srv__api_error(srv_api_task *t, int status, const char *code,
 /* The answer of a store error: 404 not_found, 404 no_version (ERANGE),
  * else 500 server_error. Returns rc. */
 int srv__api_storage_error(srv_api_task *t, int rc);
+/* Query argument 'name' as an integer in [0, max] into *out (unchanged
+ * when absent). 0, or -1 after answering 400 (bad_version for "version",
+ * else bad_request). (history_routes.c) */
+int srv__api_int_arg(srv_http_req *r, const char *name, int64_t max,
+                     int64_t *out);
 /* A new random document id: 12 characters of [a-z0-9] into out[13]. */
 void srv__api_random_id(char *out);
 /* The JSON object body of 'r' (flags for json_loadb), or NULL after
@@ -157,6 +165,7 @@ void srv__api_sessions(const srv_api_call *c);
 void srv__api_export(const srv_api_call *c);
 void srv__api_restore(const srv_api_call *c);
 void srv__api_fork(const srv_api_call *c);
+void srv__api_authors(const srv_api_call *c);  /* authors_routes.c */
 void srv__api_metrics(const srv_api_call *c);
 /* GET /readyz: 200 while this node reaches its store (a round trip on the
  * reader pool), else 503 (metrics.c). /healthz (net) is liveness. */

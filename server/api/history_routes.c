@@ -399,9 +399,7 @@ static int restore_finish(srv_api_task *t)
 
 /* ---- parsing requests */
 
-/* Query argument 'name' as an integer in [0, max] into *out (unchanged
- * when absent). 0, or -1 after answering 400. */
-static int int_arg(srv_http_req *r, const char *name, int64_t max, int64_t *out)
+int srv__api_int_arg(srv_http_req *r, const char *name, int64_t max, int64_t *out)
 {
     const char *v = srv_http_arg(r, name);
     char *end = NULL, msg[96];
@@ -428,10 +426,10 @@ static int get_args(srv_http_req *r, hist_task *h, const char *rest)
                            "format must be txt, md, html, json or git");
             return -1;
         }
-        return int_arg(r, "version", INT64_MAX, &h->version);
+        return srv__api_int_arg(r, "version", INT64_MAX, &h->version);
     }
-    if (int_arg(r, "after", INT64_MAX, &h->after) < 0) return -1;
-    if (int_arg(r, "limit", LIMIT_MAX, &h->limit) < 0) return -1;
+    if (srv__api_int_arg(r, "after", INT64_MAX, &h->after) < 0) return -1;
+    if (srv__api_int_arg(r, "limit", LIMIT_MAX, &h->limit) < 0) return -1;
     const char *order = srv_http_arg(r, "order");
     if (strcmp(rest, "/sessions") == 0 && order) {
         if (strcmp(order, "desc") && strcmp(order, "asc")) {
@@ -439,7 +437,7 @@ static int get_args(srv_http_req *r, hist_task *h, const char *rest)
             return -1;
         }
         h->desc = strcmp(order, "desc") == 0;
-        if (h->desc && int_arg(r, "before", INT64_MAX, &h->version) < 0) return -1;
+        if (h->desc && srv__api_int_arg(r, "before", INT64_MAX, &h->version) < 0) return -1;
     }
     if (h->limit == 0) h->limit = LIMIT_DEFAULT;
     return 0;

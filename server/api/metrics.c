@@ -98,6 +98,18 @@ static void histogram(const srv_metrics *m, srv_sb *b)
                   m->ack_lat_count);
 }
 
+/* GET .../authors: requests, those that started from a checkpoint, the
+ * ops replayed (what the checkpoints save shows here), the cache's size. */
+static void authors_metrics(const srv_authors_cache *c, srv_sb *b)
+{
+    COUNTER(b, "chorus_authors_requests_total", "%" PRIu64, c->requests);
+    COUNTER(b, "chorus_authors_checkpoint_hits_total", "%" PRIu64, c->hits);
+    COUNTER(b, "chorus_authors_replayed_ops_total", "%" PRIu64,
+            c->replayed_ops);
+    GAUGE(b, "chorus_authors_cache_bytes", "%zu", c->bytes);
+    GAUGE(b, "chorus_authors_cache_checkpoints", "%zu", c->count);
+}
+
 int srv__api_metrics_text(const srv_api_env *env, srv_sb *b)
 {
     const srv_metrics *m = env->metrics;
@@ -134,6 +146,7 @@ int srv__api_metrics_text(const srv_api_env *env, srv_sb *b)
         COUNTER(b, "chorus_conflicts_total", "%" PRIu64, g.conflicts);
     }
     histogram(m, b);
+    if (env->authors) authors_metrics(env->authors, b);
     return b->failed ? -1 : 0;
 }
 

@@ -43,6 +43,7 @@ static const api_route routes[] = {
     {SRV_GET, "/api/docs/:doc/history", SRV_NEED_VIEWER, srv__api_history},
     {SRV_GET, "/api/docs/:doc/sessions", SRV_NEED_VIEWER, srv__api_sessions},
     {SRV_GET, "/api/docs/:doc/export", SRV_NEED_VIEWER, srv__api_export},
+    {SRV_GET, "/api/docs/:doc/authors", SRV_NEED_VIEWER, srv__api_authors},
     {SRV_POST, "/api/docs/:doc/restore", SRV_NEED_EDITOR, srv__api_restore},
     {SRV_POST, "/api/docs/:doc/fork", SRV_NEED_VIEWER, srv__api_fork},
     /* a trashed document has no role to check before: trash.c checks */

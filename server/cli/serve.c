@@ -256,6 +256,7 @@ static lws_retry_bo_t retry;
 static srv_api_env api_env;
 static srv_map api_rate; /* HTTP writes' buckets: the process's lifetime */
 static srv_http_env http_env;
+static srv_authors_cache api_authors; /* GET .../authors checkpoints */
 
 static void api_gauges(srv_api_gauges *g)
 {
@@ -294,6 +295,8 @@ static void wire_http(void)
     api_env.metrics = &srv__g.metrics;
     api_env.gauges = api_gauges;
     api_env.rights_changed = srv_rights_changed;
+    srv_authors_cache_init(&api_authors, SRV_AUTHORS_CACHE_BYTES);
+    api_env.authors = &api_authors;
     http_env.cfg = &srv__g.cfg;
     http_env.web_root = srv__g.web_root;
     http_env.route = srv_api_route;
@@ -429,6 +432,7 @@ out:
     store_writer_free(srv__g.writer);
     if (srv__g.ctx) lws_context_destroy(srv__g.ctx);
     srv__http_free_all(&http_env);
+    srv_authors_cache_clear(&api_authors);
     srv_map_clear(&srv__g.ip_counts);
     if (rc == 0) srv_info("stopped cleanly");
     return rc;

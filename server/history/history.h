@@ -150,4 +150,97 @@ int srv_md_escape(FILE *out, const char *text, size_t len);
  * mailto: or a relative reference, with no spaces or control bytes. */
 int srv_md_safe_url(const char *url, size_t len);
 
+/* ---- authorship (authors.c): who wrote each code point
+ *
+ * An srv_authors is the attribution of a document's text at one version:
+ * runs of code points, each with the user of the op that inserted them
+ * (retains keep a code point's author, deletes remove it). Adjacent runs of
+ * one user are merged, so equal attributions have equal runs. Invariant:
+ * no run is empty and the runs' lengths sum to 'length', the text's length
+ * in code points. The algorithm and the cache: docs/history.md. */
+
+typedef struct srv_author_run {
+    uint32_t len;                /* code points, > 0 */
+    uint32_t who;                /* index into names */
+} srv_author_run;
+
+typedef struct srv_authors srv_authors;
+struct srv_authors {
+    char doc[65];                /* "" until built for a document */
+    int64_t created_ms;          /* the document's: a re-made id differs */
+    int64_t version;
+    size_t length;               /* code points */
+    srv_author_run *runs;
+    size_t n, cap;
+    char **names;                /* every user seen, owned; some may have no
+                                    run left */
+    size_t nnames, names_cap;
+    /* the cache's (lws thread only) */
+    int refs;
+    srv_authors *prev, *next;
+};
+
+/* An empty attribution (version 0, one reference), or NULL (no memory). */
+srv_authors *srv_authors_new(void);
+/* A deep copy of 'a' with one reference and no cache links, or NULL. */
+srv_authors *srv_authors_clone(const srv_authors *a);
+/* Drop one reference; the last frees. Accepts NULL. Lws thread once the
+ * attribution is in a cache. */
+void srv_authors_unref(srv_authors *a);
+
+/* Apply 'op' to 'a', its inserts written by 'user'. Returns 0;
+ * STORE_ERANGE when the op spans more than a->length; STORE_ENOMEM. On
+ * error a's runs are unchanged. a->version is left to the caller. */
+int srv_authors_apply(srv_authors *a, const ot_op *op, const char *user);
+
+/* The user of run 'r' of 'a' (borrowed from 'a'). */
+const char *srv_authors_user(const srv_authors *a, const srv_author_run *r);
+
+/* Bytes of memory 'a' holds (what the cache counts). */
+size_t srv_authors_bytes(const srv_authors *a);
+
+/* The attribution of 'doc' at 'version' (< 0: the current one), made by
+ * replaying the ops after 'from' (a checkpoint of the same document made
+ * earlier, borrowed and only read; NULL, one of another incarnation of
+ * the id or one past 'version': from version 0). Up to 'nkeep' more
+ * checkpoints, at multiples of SRV_AUTHORS_EVERY passed on the way (the
+ * newest ones), go to keep[] (*nkept set). *replayed is the number of ops
+ * applied. Returns 0 with *out owned by the caller; STORE_ENOTFOUND,
+ * STORE_ERANGE (no such version), STORE_ECORRUPT (the log does not
+ * replay), STORE_ENOMEM; on error nothing is returned. Runs on a pool
+ * thread ('st' is used only during the call). */
+#define SRV_AUTHORS_EVERY 1024
+int srv_authors_build(store *st, const char *doc, int64_t version,
+                      const srv_authors *from, srv_authors **out,
+                      srv_authors **keep, size_t nkeep, size_t *nkept,
+                      int64_t *replayed);
+
+/* Checkpoints kept in memory, least recently used dropped first once they
+ * hold more than max_bytes. Used on the lws thread only, so unlocked: a
+ * pool task reads a checkpoint it holds a reference to, and only its
+ * attribution (doc, created_ms, version, length, runs, names), which never
+ * changes once made; 'refs', 'prev' and 'next' are the lws thread's. */
+typedef struct srv_authors_cache {
+    size_t max_bytes, bytes, count;
+    srv_authors *head, *tail;    /* most recently used first */
+    uint64_t requests, hits, replayed_ops;  /* for /metrics */
+} srv_authors_cache;
+
+#define SRV_AUTHORS_CACHE_BYTES (32u * 1024 * 1024)
+
+void srv_authors_cache_init(srv_authors_cache *c, size_t max_bytes);
+/* Drop every checkpoint (those a task still holds live on until it is
+ * done). */
+void srv_authors_cache_clear(srv_authors_cache *c);
+/* The checkpoint of 'doc' with the greatest version <= 'version' (any
+ * version when 'version' < 0), with a reference taken for the caller
+ * (srv_authors_unref), or NULL. */
+srv_authors *srv_authors_cache_get(srv_authors_cache *c, const char *doc,
+                                   int64_t version);
+/* Add 'a' (the caller's reference passes to the cache; NULL is ignored).
+ * A checkpoint of the same document and version already there is kept
+ * and 'a' dropped; those of another incarnation of the id are dropped.
+ * Then the least recently used go until the bytes fit. */
+void srv_authors_cache_put(srv_authors_cache *c, srv_authors *a);
+
 #endif

@@ -27,6 +27,8 @@ test('two Python clients and a Chromium page converge', async () => {
     const page = await openEditor(browser, server, doc, 'Page');
     const py = spawn('/usr/bin/python3', [path.join(ROOT, 'tests/browser/python_driver.py'),
         server.url, doc, String(SEED), '60'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    /* listened for now: the driver may exit before the end of the test */
+    const exited = new Promise((res) => py.on('exit', res));
     const lines = readline.createInterface({ input: py.stdout })[Symbol.asyncIterator]();
     assert.equal((await lines.next()).value, 'ready');
     let r = SEED >>> 0;
@@ -61,6 +63,7 @@ test('two Python clients and a Chromium page converge', async () => {
     assert.equal(st.text, srv);
     assert.equal(out.va, out.vb);
     assert.ok([...srv].length > 40, 'everyone typed: ' + JSON.stringify(srv));
-    await new Promise((res) => { py.on('exit', res); py.stdin.end(); });
+    py.stdin.end();
+    await exited;
     await page.context().close();
 });

@@ -73,6 +73,8 @@ ROUTES = [  # (method, path, body, least role that may: viewer/editor/owner)
     ("GET", "/api/docs/{d}/text?version=0", None, "viewer"),
     ("GET", "/api/docs/{d}/history", None, "viewer"),
     ("GET", "/api/docs/{d}/sessions", None, "viewer"),
+    ("GET", "/api/docs/{d}/authors", None, "viewer"),
+    ("GET", "/api/docs/{d}/authors?version=0", None, "viewer"),
     ("GET", "/api/docs/{d}/export?format=txt", None, "viewer"),
     ("GET", "/api/docs/{d}/export?format=json", None, "viewer"),
     ("POST", "/api/docs/{d}/restore", {"version": 0}, "editor"),
