@@ -72,7 +72,9 @@ export const TRANSITIONS = Object.freeze({
  * 'change' (op, info) after the text changed (info.remote, info.client,
  * info.user), 'presence' (peers), 'saved' (bool), 'title' (the new title,
  * someone renamed it), 'error' (ChorusError),
- * 'reset' (the local state was replaced by the server's). */
+ * 'reset' (the local state was replaced by the server's), 'unsent' (the
+ * unacknowledged edits changed: a local edit, an ack, a rebase; see
+ * outbox.js, which keeps them). */
 export class Doc extends Emitter {
     /**
      * @param {Connection} conn the connection that owns this Doc
@@ -104,6 +106,9 @@ export class Doc extends Emitter {
         this.errorAttempts = 0;  /* server_errors since the last ack (backoff) */
         /** @type {ReturnType<typeof setTimeout> | null} */
         this.rejoinTimer = null;
+        /** True from restore() until a join succeeds: the edits came from
+         * storage and may not apply any more (see Connection.onError). */
+        this.restored = false;
     }
 
     /** Move to state 'next'. Throws ChorusError bad_state (and changes
@@ -154,6 +159,7 @@ export class Doc extends Emitter {
         if (this.cursor) this.cursor = mapCursor(this.cursor, op, RIGHT);
         const send = this.client.local(op);
         if (send) this.sendOp(send, true);
+        this.emit('unsent');
         this.emit('change', op, { remote: false });
         if (wasSaved) this.emit('saved', false);
     }
@@ -174,6 +180,29 @@ export class Doc extends Emitter {
         this.conn.send({ type: 'leave', doc: this.id });
         this.to(DocState.LEFT);
         this.conn.docs.delete(this.id);
+    }
+
+    /** Take back edits kept from an earlier page (outbox.js) before the
+     * first join: 'base' is the server's text at rec.version, the op in
+     * flight keeps its seq (so the server recognises it if it committed
+     * it) and the buffer follows it. The next join asks for the ops since
+     * rec.version, as after any reconnect. Throws ChorusError (and changes
+     * nothing): bad_state once joined, OT_* when the ops do not fit 'base'.
+     * @param {{version: number, seq: number, inflight: Op, buffer: Op | null}} rec
+     * @param {string} base */
+    restore(rec, base) {
+        if (this.ready) throw new ChorusError('bad_state', 'restore after the first join');
+        const inflight = normalize(rec.inflight);
+        const buffer = rec.buffer ? normalize(rec.buffer) : [];
+        const text = apply(apply(base, inflight), buffer);
+        const ot = new OTClient(rec.version, this.conn.maxOpBytes());
+        ot.inflight = { op: inflight, version: rec.version, seq: rec.seq };
+        ot.buffer = buffer.length ? buffer : null;
+        this.ot = ot;
+        this.base = base;
+        this.text = text;
+        this.restored = true;
+        this.conn.noteSeq(rec.seq);
     }
 
     /** @param {Outgoing} inf @param {boolean} fresh a new op: give it a seq */
@@ -243,6 +272,7 @@ export class Doc extends Emitter {
         const ot = this.client;
         this.to(DocState.JOINED);
         this.denied = null;
+        this.restored = false;
         if (!ot.inflight) this.errorAttempts = 0;
         if (ot.inflight) this.sendOp(ot.inflight, false);
         this.sendPresence();
@@ -270,6 +300,7 @@ export class Doc extends Emitter {
         if (sent) sent.seq = this.conn.nextSeq();
         for (const p of this.peers.values()) if (p.cursor) p.cursor = mapCursor(p.cursor, dl, LEFT);
         if (this.cursor) this.cursor = mapCursor(this.cursor, dl, LEFT);
+        this.emit('unsent');
         this.emit('change', dl, { remote: true, client: null, user: null });
         this.emit('reset');
     }
@@ -315,6 +346,7 @@ export class Doc extends Emitter {
         this.base = apply(this.base, ot.inflight.op);
         const next = ot.ack(msg.version);
         if (next) this.sendOp(next, true);
+        this.emit('unsent');
         if (this.saved) {
             if (this.presenceStale) { this.presenceStale = false; this.sendPresence(); }
             this.emit('saved', true);
