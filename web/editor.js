@@ -207,7 +207,9 @@ function unsent(rec, text, why) {
     $('unsent-dismiss').onclick = async () => {
         await outbox.remove(rec.doc, rec.client).catch(() => {});
         box.hidden = true;
-        if (writer) { writer.held = false; doc.emit('unsent'); }
+        /* Edits made since on the server's text are kept again; a document
+         * that is gone keeps the dropped ones in the page only. */
+        if (writer && doc.joined && !doc.restored) { writer.held = false; doc.emit('unsent'); }
     };
 }
 
