@@ -20,7 +20,7 @@
  * Everything a user supplied is written with textContent, never as HTML. */
 import * as C from '/chorus.js';
 import { Outbox } from '/lib/outbox.js';
-import { TextIndex, changedRange } from '/lib/textindex.js';
+import { TextIndex, changedRange, locator, opRanges } from '/lib/textindex.js';
 import { cpLength } from '/lib/text.js';
 import { initHistory } from '/history.js';
 import { initShare } from '/share.js';
@@ -360,14 +360,16 @@ function localEdit(op) {
         op = mine;
     }
     if (op.length === 0) return;
+    let locate;
     try {
+        locate = locator(pre, op, doc.textIx);
         doc.edit(op);
     } catch (e) { /* refused (read-only): show the document as it is */
         revertTextarea();
         notice(e.message);
         return;
     }
-    undo.record(op, pre);
+    undo.record(op, pre, locate);
     sendCursor();
     if (doc.peers.size) scheduleOverlay();
 }
@@ -422,21 +424,7 @@ function applyToTextarea(op, own) {
     const dir = ta.selectionDirection;
     let a = index.utf16ToCp(shown, ta.selectionStart), b = index.utf16ToCp(shown, ta.selectionEnd);
     const scroll = ta.scrollTop, left = ta.scrollLeft;
-    const edits = [];
-    let cp = 0, ins = '';
-    for (const c of op) {
-        if (typeof c === 'string') { ins = c; continue; }
-        const at = index.cpToUtf16(shown, cp);
-        if (c < 0) {
-            edits.push([at, index.cpToUtf16(shown, cp - c), ins]);
-            cp -= c;
-        } else {
-            if (ins) edits.push([at, at, ins]);
-            cp += c;
-        }
-        ins = '';
-    }
-    if (ins) { const at = index.cpToUtf16(shown, cp); edits.push([at, at, ins]); }
+    const edits = opRanges(shown, op, index);
     for (let k = edits.length - 1; k >= 0; k--) {
         const [from, to, s] = edits[k];
         ta.setRangeText(s, from, to, 'preserve');

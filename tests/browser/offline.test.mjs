@@ -134,7 +134,7 @@ test('an op committed whose ack was lost before the reload is not applied twice'
     assert.equal(recs.length, 1);
     net.dropAcks = false;
     await a.reload();
-    await a.waitForFunction(() => window.chorus.doc && window.chorus.doc.ready && window.chorus.doc.saved &&
+    await a.waitForFunction(() => window.chorus && window.chorus.doc && window.chorus.doc.ready && window.chorus.doc.saved &&
         document.getElementById('status').textContent === 'connected', null, { timeout: 20000 });
     assert.equal(await value(a), 'base text\nXYZ');
     assert.equal(await server.text(doc), 'base text\nXYZ');

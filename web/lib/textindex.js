@@ -9,6 +9,7 @@
  * text: every call is given the string the index describes. Invariant: no
  * chunk boundary splits a surrogate pair, and the chunk lengths add up to
  * the text's length. Pure: no DOM, usable under node. */
+import { ChorusError } from './error.js';
 import { advance, isHigh, isLow } from './text.js';
 
 export const CHUNK = 4096;
@@ -170,4 +171,67 @@ export function changedRange(before, after, lo, hi, caret) {
     const inserted = after.slice(p, hi - s);
     if (removed === 0 && inserted === '') return null;
     return { at: p, removed, inserted };
+}
+
+/** The UTF-16 ranges of 'text' that 'op' (code points) replaces, in order:
+ * [from, to, inserted]. Found through 'ix' (which describes 'text'), so
+ * the text is not walked. Throws ChorusError OT_ERANGE when 'op' spans
+ * past the end of the text.
+ * @param {string} text
+ * @param {import('./ops.js').Op} op
+ * @param {TextIndex} ix
+ * @returns {[number, number, string][]} */
+export function opRanges(text, op, ix) {
+    /** @type {[number, number, string][]} */
+    const out = [];
+    const total = ix.cpLength;
+    let cp = 0, ins = '';
+    for (const c of op) {
+        if (typeof c === 'string') { ins += c; continue; }
+        const n = Math.abs(c);
+        if (cp + n > total) throw new ChorusError('OT_ERANGE', 'op spans past the end of the document');
+        const at = ix.cpToUtf16(text, cp);
+        if (c < 0) out.push([at, ix.cpToUtf16(text, cp + n), ins]);
+        else if (ins) out.push([at, at, ins]);
+        cp += n;
+        ins = '';
+    }
+    if (ins) { const at = ix.cpToUtf16(text, cp); out.push([at, at, ins]); }
+    return out;
+}
+
+/** apply() of ops.js through an index: 'text' after 'op', with 'ix'
+ * updated to describe it. Only the changed ranges are visited (and the
+ * new string is made of slices of the old one). Throws as opRanges (and
+ * changes nothing).
+ * @param {string} text
+ * @param {import('./ops.js').Op} op
+ * @param {TextIndex} ix
+ * @returns {string} */
+export function applyIndexed(text, op, ix) {
+    const edits = opRanges(text, op, ix);
+    for (let k = edits.length - 1; k >= 0; k--) {
+        const [from, to, s] = edits[k];
+        text = text.slice(0, from) + s + text.slice(to);
+        ix.splice(text, from, to - from, s.length);
+    }
+    return text;
+}
+
+/** A locate function for ops.invert(op, text): the UTF-16 index of every
+ * code point where 'op' deletes, found now through 'ix' (which describes
+ * 'text'), so it stays right after 'ix' moves on to the next text.
+ * @param {string} text
+ * @param {import('./ops.js').Op} op
+ * @param {TextIndex} ix
+ * @returns {(cp: number) => number} -1 for a code point it was not made for */
+export function locator(text, op, ix) {
+    /** @type {Map<number, number>} */
+    const at = new Map();
+    let cp = 0;
+    for (const c of op) {
+        if (typeof c === 'string') continue;
+        if (c < 0) { at.set(cp, ix.cpToUtf16(text, cp)); at.set(cp - c, ix.cpToUtf16(text, cp - c)); cp -= c; } else cp += c;
+    }
+    return (n) => { const i = at.get(n); return i === undefined ? -1 : i; };
 }
