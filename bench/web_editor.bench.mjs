@@ -14,7 +14,7 @@
 import { gzipSync } from 'node:zlib';
 import { Server, launch } from '../tests/browser/lib/harness.mjs';
 
-const N = Number(process.env.WEB_EDITOR_KEYS || 150);
+const N = Number(process.env.WEB_EDITOR_KEYS || 100);
 const pct = (xs, p) => { const s = [...xs].sort((x, y) => x - y); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN; };
 const fmt = (x) => x.toFixed(2);
 
@@ -119,6 +119,7 @@ async function measure(browser, server, doc, label) {
         }
     })();
     for (let i = 0; i < N; i++) {
+        if (i % 25 === 0) process.stderr.write(`${label}: key ${i}/${N}\n`);
         const seen = b.evaluate((n) => new Promise((res) => {
             const check = () => (window.lat.length > n ? res() : setTimeout(check, 1));
             check();

@@ -127,7 +127,10 @@ async function start() {
     else if (doc.ready) onReady();
     doc.on('ready', onReady);
     /* After the first join: joining may have just created the document. */
-    if (me.mode === 'team' && me.user) doc.on('ready', () => initShare({ docId, api, title: () => title }));
+    if (me.mode === 'team' && me.user) {
+        if (doc.ready) initShare({ docId, api, title: () => title }); /* restored */
+        else doc.on('ready', () => initShare({ docId, api, title: () => title }));
+    }
     doc.on('change', onChange);
     doc.on('title', showTitle);
     initRename();
