@@ -125,6 +125,7 @@ async function measure(browser, server, doc, label) {
             check();
         }), i);
         await a.keyboard.press(String.fromCharCode(97 + (i % 26)));
+        if (process.env.DBG) console.error(await a.evaluate(() => [window.local.length, window.chorus.doc.saved, document.activeElement.id]), await b.evaluate(() => window.lat.length));
         await seen;
     }
     typing = false;
@@ -146,7 +147,7 @@ async function measure(browser, server, doc, label) {
 const server = await new Server().start();
 const browser = await launch();
 try {
-    await putText(server, 'big', bigText(1 << 20));
+    await putText(server, "big", bigText(Number(process.env.WEB_EDITOR_BIG || (1 << 20))));
     await putText(server, 'small', bigText(10 * 1024));
 
     /* Page weight: the JS and CSS the editor page requested, gzipped. */

@@ -323,7 +323,7 @@ function onReady() {
  * the start of a composition) and the caret after it; changedRange checks
  * that guess and scans everything only if it was wrong. */
 function onInput() {
-    if (composing || !doc || !doc.ready) return;
+    if (applying || composing || !doc || !doc.ready) return;
     const value = ta.value;
     const caret = ta.selectionEnd;
     let lo = 0, hi = value.length;
@@ -430,9 +430,10 @@ function applyToTextarea(op, own) {
     const edits = opRanges(shown, op, index);
     for (let k = edits.length - 1; k >= 0; k--) {
         const [from, to, s] = edits[k];
-        ta.setRangeText(s, from, to, 'preserve');
+        replaceRange(from, to, s);
         setShown(shown.slice(0, from) + s + shown.slice(to), from, to - from, s.length);
     }
+    if (ta.value.length !== shown.length) { ta.value = shown; } /* never seen: the browser changed the text */
     if (own) { a = b = C.caretAfter(op); } else {
         a = C.transformPos(a, op, C.LEFT);
         b = C.transformPos(b, op, C.LEFT);
@@ -440,6 +441,27 @@ function applyToTextarea(op, own) {
     ta.setSelectionRange(index.cpToUtf16(shown, a), index.cpToUtf16(shown, b), own ? 'none' : dir);
     if (!own) { ta.scrollTop = scroll; ta.scrollLeft = left; }
     scheduleOverlay();
+}
+
+/* Replace textarea units [from, to) with 's'. Focused, through the
+ * browser's editing (execCommand): it changes the text node in place and
+ * lays out again only the lines around, where setRangeText assigns the
+ * whole value and lays the whole text out again (half a second on 1 MB).
+ * The input events this fires are ours ('applying'); the caller puts the
+ * selection and scroll position back. Unfocused, setRangeText. */
+let applying = false;
+function replaceRange(from, to, s) {
+    if (document.activeElement === ta) {
+        const ro = ta.readOnly;
+        applying = true;
+        try {
+            ta.readOnly = false; /* a viewer's page too */
+            ta.setSelectionRange(from, to);
+            const ok = s ? document.execCommand('insertText', false, s) : document.execCommand('delete');
+            if (ok) return;
+        } finally { applying = false; ta.readOnly = ro; }
+    }
+    ta.setRangeText(s, from, to, 'preserve');
 }
 
 /* ---- Presence -------------------------------------------------------- */
@@ -547,6 +569,7 @@ ta.addEventListener('compositionend', () => {
     sendCursor();
 });
 ta.addEventListener('beforeinput', (e) => {
+    if (applying) return;
     if (!hint) hint = { start: ta.selectionStart, end: ta.selectionEnd };
     else hint = { start: Math.min(hint.start, ta.selectionStart), end: Math.max(hint.end, ta.selectionEnd) };
     if (e.inputType === 'historyUndo') { e.preventDefault(); undoRedo(true); }
