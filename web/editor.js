@@ -448,10 +448,13 @@ function applyToTextarea(op, own) {
  * lays out again only the lines around, where setRangeText assigns the
  * whole value and lays the whole text out again (half a second on 1 MB).
  * The input events this fires are ours ('applying'); the caller puts the
- * selection and scroll position back. Unfocused, setRangeText. */
+ * selection and scroll position back. Unfocused, or for a long insert
+ * (Chromium inserts line breaks one command each, quadratic in their
+ * number: a 500 KB paste would take minutes), setRangeText. */
 let applying = false;
+const EXEC_MAX = 4096, EXEC_MAX_LINES = 32;
 function replaceRange(from, to, s) {
-    if (document.activeElement === ta) {
+    if (document.activeElement === ta && s.length <= EXEC_MAX && s.split('\n').length <= EXEC_MAX_LINES) {
         const ro = ta.readOnly;
         applying = true;
         try {
