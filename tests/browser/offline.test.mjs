@@ -31,6 +31,9 @@ async function routedContext() {
         up.onClose(() => ws.close());
         net.socks.push(ws);
     });
+    /* Offline, the server's texts cannot be read either: a page reloaded
+     * offline has only what it kept. */
+    await ctx.route(/\/api\/docs\/[^/]+\/text/, (r) => (net.offline ? r.abort() : r.continue()));
     net.cut = async () => { net.offline = true; for (const s of net.socks.splice(0)) await s.close().catch(() => {}); };
     return { ctx, net };
 }

@@ -153,7 +153,8 @@ export class Outbox {
 
     /** Keep 'd's unacknowledged edits from now on: written on every
      * 'unsent' event (coalesced: one write at a time, the newest state
-     * next), the base text when the socket drops with edits pending.
+     * next), the base text when the socket drops with edits pending or
+     * when edits are made while it is down.
      * Returns the Writer (hold() stops writing).
      * @param {Doc} d
      * @returns {Writer} */
@@ -192,6 +193,7 @@ export class Writer {
         if (this.held) return;
         this.next = rec;
         if (!rec) this.baseVersion = -1;
+        else if (this.doc.conn.status !== 'connected') this.keepBase(); /* typed offline */
         if (!this.busy) this.flushed = this.flush();
     }
 
