@@ -10,16 +10,26 @@
  * Undo/redo is the library's UndoStack (inverse ops of the user's own
  * edits, moved over remote ops, typing grouped over UNDO_GROUP_MS).
  * Remote carets and selections are drawn in an overlay under the
- * (transparent) textarea with the same font and wrapping. The history
- * panel lives in history.js, the sharing dialog in share.js, the Markdown
- * preview and the views in preview.js, the shortcuts in keys.js. Everything a
- * user supplied is written with textContent, never as HTML. */
+ * (transparent) textarea with the same font and wrapping (overlay.js).
+ * Big documents: code point positions are converted through a chunk index
+ * of 'shown' (lib/textindex.js), a local change is looked for near the
+ * caret (changedRange), a remote op becomes setRangeText calls on the
+ * ranges it touches. Unacknowledged edits are kept in IndexedDB
+ * (lib/outbox.js) and taken back by the next page of this document. The
+ * history panel lives in history.js, the sharing dialog in share.js, the
+ * Markdown preview and the views in preview.js, the shortcuts in keys.js,
+ * the authorship colours in authors.js. Everything a user supplied is
+ * written with textContent, never as HTML. */
 import * as C from '/chorus.js';
+import { Outbox } from '/lib/outbox.js';
+import { TextIndex, changedRange, locator, opRanges } from '/lib/textindex.js';
+import { cpLength } from '/lib/text.js';
 import { initHistory } from '/history.js';
 import { initShare } from '/share.js';
 import { initPreview } from '/preview.js';
 import { initKeys } from '/keys.js';
 import { initAuthors } from '/authors.js';
+import { Mirror } from '/overlay.js';
 
 const $ = (id) => document.getElementById(id);
 const ta = $('text');
@@ -34,6 +44,13 @@ let shown = '';          /* what the textarea shows, in the model's terms */
 let composing = false;
 let held = null;         /* remote ops held during a composition (on 'shown') */
 const undo = new C.UndoStack({ groupMs: UNDO_GROUP_MS, limit: 500 });
+const index = new TextIndex();   /* code points of 'shown' */
+const mirror = new Mirror(overlay);
+const outbox = new Outbox(window.indexedDB);
+/** @type {import('/lib/outbox.js').Writer | null} */
+let writer = null;
+let hint = null;         /* selection before the input being handled, UTF-16 */
+let compStart = -1;      /* where the running composition started */
 
 /* ---- Page setup ------------------------------------------------------ */
 
@@ -92,13 +109,16 @@ async function start() {
     const storage = window.localStorage;
     const nameInput = $('name');
     nameInput.value = storage.getItem('chorus.name') || '';
-    const clientId = await C.claimClientId(storage, navigator.locks);
+    const kept = await outbox.records(docId).catch(() => []);
+    const clientId = await C.claimClientId(storage, navigator.locks, kept.map((r) => r.client));
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     /* ?doc= is for a proxy in front of a cluster: it keeps one document's
      * editors on one node (docs/cluster.md); the server ignores it */
     const wsUrl = `${proto}//${location.host}/ws?doc=${encodeURIComponent(docId)}`;
     conn = new C.Connection({ url: wsUrl, clientId, name: nameInput.value.trim(), storage });
-    window.chorus = { conn, get doc() { return doc; } }; /* for tests and the curious */
+    window.chorus = { conn, outbox, get doc() { return doc; } }; /* for tests and the curious */
+    const mine = kept.find((r) => r.client === clientId) || null;
+    const base = mine ? await keptBase(mine) : null;
     history = initHistory({ docId, api, doc: () => doc, conn: () => conn, me: () => me, authors: () => authors });
     /* Authorship colours: the toggle, the tinted layer, the legend. */
     authors = initAuthors({ api, doc: () => doc, conn: () => conn, textarea: ta, history: () => history });
@@ -106,11 +126,23 @@ async function start() {
     conn.on('error', (e, d) => { if (!d && (e.code === 'unauthorized' || e.code === 'forbidden')) accessProblem(e.code); });
     conn.on('welcome', (m) => { if (!nameInput.value && m.user && m.user.name) nameInput.placeholder = m.user.name; showPeople(); });
     window.addEventListener('online', () => conn.retryNow());
-    doc = conn.open(docId, { share });
+    let lost = mine && base === null ? 'The document could not be read to put them back.' : '';
+    try {
+        doc = conn.open(docId, { share, restore: mine && base !== null ? { rec: mine, base } : undefined });
+    } catch {
+        lost = 'They do not fit the document they were made on.';
+        doc = conn.open(docId, { share });
+    }
+    writer = outbox.track(doc);
+    if (lost) unsent(mine, null, lost);
+    else if (doc.ready) onReady();
     doc.on('ready', onReady);
     authors.attach(doc);
     /* After the first join: joining may have just created the document. */
-    if (me.mode === 'team' && me.user) doc.on('ready', () => initShare({ docId, api, title: () => title }));
+    if (me.mode === 'team' && me.user) {
+        if (doc.ready) initShare({ docId, api, title: () => title }); /* restored */
+        else doc.on('ready', () => initShare({ docId, api, title: () => title }));
+    }
     doc.on('change', onChange);
     preview.attach(doc);
     doc.on('title', showTitle);
@@ -123,6 +155,7 @@ async function start() {
     });
     doc.on('reset', () => undo.clear());
     doc.on('error', (e) => {
+        if (doc.restored && RESTORE_FAILS[e.code]) unsent(mine, doc.text, RESTORE_FAILS[e.code]);
         if (doc.readOnly) { ta.readOnly = true; notice('View only: you cannot edit this document.'); }
         else if (e.code === 'forbidden' || e.code === 'unauthorized') accessProblem(e.code);
         else if (e.code === 'access_revoked') { ta.readOnly = true; notice('Your access to this document was taken away.'); }
@@ -136,8 +169,64 @@ async function start() {
         conn.setName(n);
     });
     $('history-toggle').addEventListener('click', () => history.toggle());
-    window.addEventListener('beforeunload', (e) => { if (doc && !doc.saved) { e.preventDefault(); e.returnValue = ''; } });
+    /* Unsaved edits are kept in IndexedDB once written: no need to ask. */
+    const keeps = await outbox.available();
+    window.addEventListener('beforeunload', (e) => {
+        if (doc && !doc.saved && !(keeps && writer && writer.idle && !writer.held)) { e.preventDefault(); e.returnValue = ''; }
+    });
     showStatus(conn.status);
+}
+
+/* ---- Edits kept from an earlier page (lib/outbox.js) ------------------- */
+
+/* Why restored edits could not be applied, by the server's error code. */
+const RESTORE_FAILS = {
+    doc_trashed: 'The document was moved to the trash.',
+    forbidden: 'You no longer have access to the document.',
+    unauthorized: 'You are not logged in any more.',
+    access_revoked: 'Your access to the document was taken away.',
+    too_old: 'The document changed too much since they were made.',
+    version_ahead: 'The document is not the one they were made on (it was deleted and made again).',
+    bad_op: 'The server refused them.',
+};
+
+/* The server text the kept edits were made on: kept with them when the
+ * page went offline, else read from the server. Resolves null when it
+ * cannot be had (the document is gone or not ours to read); waits for the
+ * network otherwise. */
+async function keptBase(rec) {
+    const local = await outbox.base(rec.doc, rec.client, rec.version).catch(() => null);
+    if (local !== null) return local;
+    for (let wait = 500; ; wait = Math.min(wait * 2, 10000)) {
+        try {
+            const r = await fetch(api('/text', { version: String(rec.version) }));
+            if (r.ok) return await r.text();
+            if (r.status >= 400 && r.status < 500) return null;
+        } catch { /* offline: try again */ }
+        notice('Waiting for the server to put back your unsaved changes…', 'retry');
+        await new Promise((res) => setTimeout(res, wait));
+    }
+}
+
+/* Kept edits cannot be applied: say so, offer the text as it was with
+ * them for copying, and drop them only when the user says so. */
+function unsent(rec, text, why) {
+    if (writer) writer.hold();
+    const box = $('unsent');
+    if (!box || !box.hidden) return;
+    const typed = [rec.inflight, rec.buffer || []].flat().filter((c) => typeof c === 'string').join('');
+    $('unsent-why').textContent = 'Changes you made earlier on this document were never saved, and cannot be now. ' + why +
+        ' Copy them below before you dismiss this.';
+    $('unsent-text').value = text === null ? typed : text;
+    box.hidden = false;
+    $('unsent-copy').onclick = () => { $('unsent-text').select(); navigator.clipboard.writeText($('unsent-text').value).catch(() => document.execCommand('copy')); };
+    $('unsent-dismiss').onclick = async () => {
+        await outbox.remove(rec.doc, rec.client).catch(() => {});
+        box.hidden = true;
+        /* Edits made since on the server's text are kept again; a document
+         * that is gone keeps the dropped ones in the page only. */
+        if (writer && doc.joined && !doc.restored) { writer.held = false; doc.emit('unsent'); }
+    };
 }
 
 /* The server refused us: no role on the document, or no valid login or
@@ -230,6 +319,8 @@ function api(rest, params = {}) {
 
 function onReady() {
     shown = doc.text;
+    index.reset(shown);
+    mirror.drop();
     ta.value = shown;
     ta.disabled = false;
     ta.focus();
@@ -241,12 +332,36 @@ function onReady() {
 
 /* ---- Local edits ----------------------------------------------------- */
 
+/* The change is looked for between the selection before the input (and
+ * the start of a composition) and the caret after it; changedRange checks
+ * that guess and scans everything only if it was wrong. */
 function onInput() {
-    if (composing || !doc || !doc.ready) return;
+    if (applying || composing || !doc || !doc.ready) return;
     const value = ta.value;
-    if (value === shown) return;
-    const op = C.diff(shown, value, ta.selectionEnd);
+    const caret = ta.selectionEnd;
+    let lo = 0, hi = value.length;
+    if (hint) {
+        const delta = value.length - shown.length;
+        lo = Math.min(hint.start, caret, compStart < 0 ? Infinity : compStart) - 16;
+        hi = Math.max(caret, hint.end + delta) + 16;
+    }
+    hint = null;
+    compStart = -1;
+    const ch = changedRange(shown, value, lo, hi, caret);
+    if (!ch) return;
+    const op = [];
+    C.pushRetain(op, index.utf16ToCp(shown, ch.at));
+    C.pushInsert(op, ch.inserted);
+    C.pushDelete(op, cpLength(shown.slice(ch.at, ch.at + ch.removed)));
+    setShown(value, ch.at, ch.removed, ch.inserted.length);
     localEdit(op);
+}
+
+/* 'shown' becomes 'text': 'removed' units at 'at' became 'added' units. */
+function setShown(text, at, removed, added) {
+    shown = text;
+    index.splice(text, at, removed, added);
+    mirror.splice(text, at, removed, added);
 }
 
 /* 'op' was made on 'shown' and the textarea already holds its result. */
@@ -260,16 +375,17 @@ function localEdit(op) {
         applyToTextarea(theirs);
         op = mine;
     }
-    shown = ta.value;
     if (op.length === 0) return;
+    let locate;
     try {
+        locate = locator(pre, op, doc.textIx);
         doc.edit(op);
     } catch (e) { /* refused (read-only): show the document as it is */
         revertTextarea();
         notice(e.message);
         return;
     }
-    undo.record(op, pre);
+    undo.record(op, pre, locate);
     sendCursor();
     if (doc.peers.size) scheduleOverlay();
 }
@@ -277,6 +393,8 @@ function localEdit(op) {
 function revertTextarea() {
     const at = Math.min(ta.selectionStart, doc.text.length);
     ta.value = shown = doc.text;
+    index.reset(shown);
+    mirror.drop();
     ta.setSelectionRange(at, at);
     scheduleOverlay();
 }
@@ -295,7 +413,6 @@ function undoRedo(back) {
     if (doc.readOnly) return;
     const apply = (op) => {
         applyToTextarea(op, true);
-        shown = ta.value;
         doc.edit(op);
     };
     if (back) undo.undo(doc.text, apply);
@@ -311,47 +428,63 @@ function onChange(op, info) {
     undo.remote(op);
     if (composing) { held = held ? C.compose(held, op) : op; return; }
     applyToTextarea(op);
-    shown = ta.value;
     window.dispatchEvent(new CustomEvent('chorus:remote', { detail: { t: performance.timeOrigin + performance.now() } }));
 }
 
-/* Apply 'op' (code points, on the textarea's value) in place with
- * setRangeText, keeping the selection where the user's text moved to.
- * 'own' (undo/redo): the selection goes to the end of the change. */
+/* Apply 'op' (code points, on 'shown', which the textarea holds) in place:
+ * each range it changes becomes one setRangeText, last first so that the
+ * earlier positions hold, and the rest of the text is not touched. The
+ * selection stays where the user's text moved to, the scroll position
+ * stays. 'own' (undo/redo): the selection goes to the end of the change. */
 function applyToTextarea(op, own) {
-    const v = ta.value;
     const dir = ta.selectionDirection;
-    let a = C.utf16ToCp(v, ta.selectionStart), b = C.utf16ToCp(v, ta.selectionEnd);
-    const scroll = ta.scrollTop;
-    let i = 0;
-    for (const c of op) {
-        const cur = ta.value;
-        if (typeof c === 'string') {
-            ta.setRangeText(c, i, i, 'preserve');
-            i += c.length;
-        } else if (c > 0) {
-            i = C.cpToUtf16(cur.slice(i), c) + i;
-        } else {
-            const j = C.cpToUtf16(cur.slice(i), -c) + i;
-            ta.setRangeText('', i, j, 'preserve');
-        }
+    let a = index.utf16ToCp(shown, ta.selectionStart), b = index.utf16ToCp(shown, ta.selectionEnd);
+    const scroll = ta.scrollTop, left = ta.scrollLeft;
+    const edits = opRanges(shown, op, index);
+    for (let k = edits.length - 1; k >= 0; k--) {
+        const [from, to, s] = edits[k];
+        replaceRange(from, to, s);
+        setShown(shown.slice(0, from) + s + shown.slice(to), from, to - from, s.length);
     }
+    if (ta.value.length !== shown.length) { ta.value = shown; } /* never seen: the browser changed the text */
     if (own) { a = b = C.caretAfter(op); } else {
         a = C.transformPos(a, op, C.LEFT);
         b = C.transformPos(b, op, C.LEFT);
     }
-    const nv = ta.value;
-    ta.setSelectionRange(C.cpToUtf16(nv, a), C.cpToUtf16(nv, b), own ? 'none' : dir);
-    if (!own) ta.scrollTop = scroll;
+    ta.setSelectionRange(index.cpToUtf16(shown, a), index.cpToUtf16(shown, b), own ? 'none' : dir);
+    if (!own) { ta.scrollTop = scroll; ta.scrollLeft = left; }
     scheduleOverlay();
+}
+
+/* Replace textarea units [from, to) with 's'. Focused, through the
+ * browser's editing (execCommand): it changes the text node in place and
+ * lays out again only the lines around, where setRangeText assigns the
+ * whole value and lays the whole text out again (half a second on 1 MB).
+ * The input events this fires are ours ('applying'); the caller puts the
+ * selection and scroll position back. Unfocused, or for a long insert
+ * (Chromium inserts line breaks one command each, quadratic in their
+ * number: a 500 KB paste would take minutes), setRangeText. */
+let applying = false;
+const EXEC_MAX = 4096, EXEC_MAX_LINES = 32;
+function replaceRange(from, to, s) {
+    if (document.activeElement === ta && s.length <= EXEC_MAX && s.split('\n').length <= EXEC_MAX_LINES) {
+        const ro = ta.readOnly;
+        applying = true;
+        try {
+            ta.readOnly = false; /* a viewer's page too */
+            ta.setSelectionRange(from, to);
+            const ok = s ? document.execCommand('insertText', false, s) : document.execCommand('delete');
+            if (ok) return;
+        } finally { applying = false; ta.readOnly = ro; }
+    }
+    ta.setRangeText(s, from, to, 'preserve');
 }
 
 /* ---- Presence -------------------------------------------------------- */
 
 function sendCursor() {
     if (!doc || !doc.ready || composing) return;
-    const v = ta.value;
-    const s = C.utf16ToCp(v, ta.selectionStart), e = C.utf16ToCp(v, ta.selectionEnd);
+    const s = index.utf16ToCp(shown, ta.selectionStart), e = index.utf16ToCp(shown, ta.selectionEnd);
     const back = ta.selectionDirection === 'backward';
     const cur = { anchor: back ? e : s, head: back ? s : e };
     if (doc.cursor && doc.cursor.anchor === cur.anchor && doc.cursor.head === cur.head) return;
@@ -366,38 +499,18 @@ function scheduleOverlay() {
 }
 
 /* Draw the others' selections and carets: the overlay holds the same text
- * (transparent) so its spans land exactly under the textarea's glyphs. */
+ * (transparent) so its spans land exactly under the textarea's glyphs;
+ * only the blocks holding a mark are drawn again (overlay.js). */
 function drawOverlay() {
-    const text = ta.value;
     const marks = [];
     for (const p of doc ? doc.peers.values() : []) {
         if (!p.cursor) continue;
-        const a = C.cpToUtf16(text, p.cursor.anchor), h = C.cpToUtf16(text, p.cursor.head);
-        marks.push({ p, from: Math.min(a, h), to: Math.max(a, h), head: h });
+        const a = index.cpToUtf16(shown, p.cursor.anchor), h = index.cpToUtf16(shown, p.cursor.head);
+        marks.push({ from: Math.min(a, h), to: Math.max(a, h), head: h, color: tint(p.color), caret: () => caretEl(p) });
     }
-    overlay.replaceChildren();
-    overlay.style.width = ta.clientWidth + 'px';
-    if (!marks.length) return;
-    const cuts = new Set([0, text.length]);
-    for (const m of marks) { cuts.add(m.from); cuts.add(m.to); cuts.add(m.head); }
-    const points = [...cuts].sort((x, y) => x - y);
-    const frag = document.createDocumentFragment();
-    for (let k = 0; k < points.length; k++) {
-        const at = points[k];
-        for (const m of marks) if (m.head === at) frag.appendChild(caretEl(m.p));
-        if (k + 1 >= points.length) break;
-        const seg = text.slice(at, points[k + 1]);
-        const cover = marks.filter((m) => m.from <= at && m.to > at);
-        if (cover.length) {
-            const span = document.createElement('span');
-            span.className = 'sel';
-            span.style.background = tint(cover[cover.length - 1].p.color);
-            span.textContent = seg;
-            frag.appendChild(span);
-        } else frag.appendChild(document.createTextNode(seg));
-    }
-    frag.appendChild(document.createTextNode('\u200b'));
-    overlay.appendChild(frag);
+    const w = ta.clientWidth + 'px';
+    if (overlay.style.width !== w) overlay.style.width = w;
+    mirror.draw(shown, marks);
     syncScroll();
 }
 
@@ -467,7 +580,7 @@ initKeys({ button: $('keys-toggle'), dialog: $('keys-dialog'), list: $('keys-lis
 /* ---- Wiring ---------------------------------------------------------- */
 
 ta.addEventListener('input', onInput);
-ta.addEventListener('compositionstart', () => { composing = true; });
+ta.addEventListener('compositionstart', () => { composing = true; compStart = ta.selectionStart; });
 ta.addEventListener('compositionend', () => {
     composing = false;
     /* Chrome fires 'input' before compositionend: sync here as well. */
@@ -476,11 +589,13 @@ ta.addEventListener('compositionend', () => {
         const h = held;
         held = null;
         applyToTextarea(h);
-        shown = ta.value;
     }
     sendCursor();
 });
 ta.addEventListener('beforeinput', (e) => {
+    if (applying) return;
+    if (!hint) hint = { start: ta.selectionStart, end: ta.selectionEnd };
+    else hint = { start: Math.min(hint.start, ta.selectionStart), end: Math.max(hint.end, ta.selectionEnd) };
     if (e.inputType === 'historyUndo') { e.preventDefault(); undoRedo(true); }
     else if (e.inputType === 'historyRedo') { e.preventDefault(); undoRedo(false); }
 });

@@ -77,13 +77,18 @@ export class Connection extends Emitter {
 
     /** Open (join) document 'id'; returns its Doc (the same one if open).
      * opts.share: a share link's token, sent with every join (team mode).
+     * opts.restore: edits kept from an earlier page and the text they were
+     * made on (see Doc.restore), taken back before the first join; throws
+     * what Doc.restore throws (and opens nothing) when they do not fit.
      * @param {string} id
-     * @param {{share?: string}} [opts]
+     * @param {{share?: string, restore?: {rec: {version: number, seq: number,
+     *     inflight: import('./ops.js').Op, buffer: import('./ops.js').Op | null}, base: string}}} [opts]
      * @returns {Doc} owned by the connection until its leave() */
     open(id, opts = {}) {
         let d = this.docs.get(id);
         if (d) return d;
         d = new Doc(this, id);
+        if (opts.restore) d.restore(opts.restore.rec, opts.restore.base);
         if (typeof opts.share === 'string' && opts.share) d.share = opts.share;
         this.docs.set(id, d);
         if (this.status === 'connected') this.send(d.joinMessage());
@@ -129,6 +134,15 @@ export class Connection extends Emitter {
         this.seq++;
         if (this.storage) this.storage.setItem('chorus.seq.' + this.clientId, String(this.seq));
         return this.seq;
+    }
+
+    /** An op kept from an earlier page used seq 'seq' of this client id:
+     * later ones must be higher.
+     * @param {number} seq */
+    noteSeq(seq) {
+        if (seq <= this.seq) return;
+        this.seq = seq;
+        if (this.storage) this.storage.setItem('chorus.seq.' + this.clientId, String(this.seq));
     }
 
     /** Send 'msg' as JSON now; false (nothing sent) when not open.
@@ -234,7 +248,11 @@ export class Connection extends Emitter {
         if (m.code === 'rate_limited' && inf && m.seq === inf.seq) {
             setTimeout(() => { if (d.ot && d.ot.inflight === inf) d.sendOp(inf, false); }, this.opts.rateLimitDelay);
         } else if (m.code === 'too_old' || m.code === 'version_ahead' || m.code === 'bad_op') {
-            this.fail(d, m.code, m.message);
+            /* Edits restored from storage that the server cannot take from
+             * where they were made: moving them onto today's text under a
+             * new seq could apply one the server already has a second time,
+             * so they are dropped here and the page offers them as text. */
+            this.fail(d, m.code, m.message, d.restored);
         } else if (m.code === 'too_large' && inf && m.seq === inf.seq) {
             /* the document would pass its size limit: the edit is dropped */
             this.fail(d, m.code, m.message, true);

@@ -5,13 +5,15 @@
  * one explicit state (DocState; allowed moves in TRANSITIONS); readOnly,
  * denied and presenceStale are not lifecycle and stay apart. Invariant:
  * this.base is the server's text at this.ot.version, and applying
- * this.ot.pending() to it gives this.text. */
+ * this.ot.pending() to it gives this.text; textIx and baseIx are their
+ * code point indexes (textindex.js), so that an op on a big text costs
+ * what it changes, not the text's length. */
 import { ChorusError } from './error.js';
 import { Emitter } from './emitter.js';
 import { colorFor } from './ids.js';
 import { LEFT, RIGHT, apply, diff, normalize, transform, transformPos, untransformPos } from './ops.js';
 import { OTClient } from './otclient.js';
-import { cpLength } from './text.js';
+import { TextIndex, applyIndexed } from './textindex.js';
 
 /** @typedef {import('./ops.js').Op} Op */
 /** @typedef {import('./ops.js').Side} Side */
@@ -72,7 +74,9 @@ export const TRANSITIONS = Object.freeze({
  * 'change' (op, info) after the text changed (info.remote, info.client,
  * info.user), 'presence' (peers), 'saved' (bool), 'title' (the new title,
  * someone renamed it), 'error' (ChorusError),
- * 'reset' (the local state was replaced by the server's). */
+ * 'reset' (the local state was replaced by the server's), 'unsent' (the
+ * unacknowledged edits changed: a local edit, an ack, a rebase; see
+ * outbox.js, which keeps them). */
 export class Doc extends Emitter {
     /**
      * @param {Connection} conn the connection that owns this Doc
@@ -86,6 +90,8 @@ export class Doc extends Emitter {
         this.state = DocState.DETACHED;
         this.text = '';
         this.base = '';          /* the server's text at ot.version */
+        this.textIx = new TextIndex();
+        this.baseIx = new TextIndex();
         /** @type {OTClient | null} set by the first join, never unset */
         this.ot = null;
         /** @type {Map<string, Peer>} client -> peer */
@@ -104,6 +110,9 @@ export class Doc extends Emitter {
         this.errorAttempts = 0;  /* server_errors since the last ack (backoff) */
         /** @type {ReturnType<typeof setTimeout> | null} */
         this.rejoinTimer = null;
+        /** True from restore() until a join succeeds: the edits came from
+         * storage and may not apply any more (see Connection.onError). */
+        this.restored = false;
     }
 
     /** Move to state 'next'. Throws ChorusError bad_state (and changes
@@ -146,14 +155,14 @@ export class Doc extends Emitter {
         if (!this.ready) throw new ChorusError('not_ready', 'the document is not joined yet');
         if (this.readOnly) throw new ChorusError('forbidden', 'this document is read-only here');
         const op = normalize(wire);
-        const text = apply(this.text, op);
         if (op.length === 0) return;
         const wasSaved = this.saved;
-        this.text = text;
+        this.text = applyIndexed(this.text, op, this.textIx);
         for (const p of this.peers.values()) if (p.cursor) p.cursor = mapCursor(p.cursor, op, LEFT);
         if (this.cursor) this.cursor = mapCursor(this.cursor, op, RIGHT);
         const send = this.client.local(op);
         if (send) this.sendOp(send, true);
+        this.emit('unsent');
         this.emit('change', op, { remote: false });
         if (wasSaved) this.emit('saved', false);
     }
@@ -174,6 +183,37 @@ export class Doc extends Emitter {
         this.conn.send({ type: 'leave', doc: this.id });
         this.to(DocState.LEFT);
         this.conn.docs.delete(this.id);
+    }
+
+    /** Set base and text at once, indexing them (O(n)).
+     * @param {string} base @param {string} text */
+    setTexts(base, text) {
+        this.base = base;
+        this.baseIx.reset(base);
+        this.text = text;
+        this.textIx.reset(text);
+    }
+
+    /** Take back edits kept from an earlier page (outbox.js) before the
+     * first join: 'base' is the server's text at rec.version, the op in
+     * flight keeps its seq (so the server recognises it if it committed
+     * it) and the buffer follows it. The next join asks for the ops since
+     * rec.version, as after any reconnect. Throws ChorusError (and changes
+     * nothing): bad_state once joined, OT_* when the ops do not fit 'base'.
+     * @param {{version: number, seq: number, inflight: Op, buffer: Op | null}} rec
+     * @param {string} base */
+    restore(rec, base) {
+        if (this.ready) throw new ChorusError('bad_state', 'restore after the first join');
+        const inflight = normalize(rec.inflight);
+        const buffer = rec.buffer ? normalize(rec.buffer) : [];
+        const text = apply(apply(base, inflight), buffer);
+        const ot = new OTClient(rec.version, this.conn.maxOpBytes());
+        ot.inflight = { op: inflight, version: rec.version, seq: rec.seq };
+        ot.buffer = buffer.length ? buffer : null;
+        this.ot = ot;
+        this.setTexts(base, text);
+        this.restored = true;
+        this.conn.noteSeq(rec.seq);
     }
 
     /** @param {Outgoing} inf @param {boolean} fresh a new op: give it a seq */
@@ -235,7 +275,7 @@ export class Doc extends Emitter {
         const first = !this.ready;
         if (typeof msg.text === 'string') {
             if (this.ot) this.rebase(msg.text, msg.version, discard);
-            else { this.text = this.base = msg.text; this.ot = new OTClient(msg.version, this.conn.maxOpBytes()); }
+            else { this.setTexts(msg.text, msg.text); this.ot = new OTClient(msg.version, this.conn.maxOpBytes()); }
         } else if (typeof msg.version === 'number' && this.ot && msg.version !== this.ot.version) {
             this.conn.fail(this, 'bad_message', 'catch-up ended at an unexpected version');
             return;
@@ -243,6 +283,7 @@ export class Doc extends Emitter {
         const ot = this.client;
         this.to(DocState.JOINED);
         this.denied = null;
+        this.restored = false;
         if (!ot.inflight) this.errorAttempts = 0;
         if (ot.inflight) this.sendOp(ot.inflight, false);
         this.sendPresence();
@@ -263,13 +304,13 @@ export class Doc extends Emitter {
         const pend = discard ? [] : ot.pending();
         const p2 = transform(pend, d, RIGHT);
         const dl = discard ? diff(this.text, text) : transform(d, pend, LEFT);
-        this.text = apply(this.text, dl);
-        this.base = text;
+        this.setTexts(text, apply(this.text, dl));
         this.ot = new OTClient(version, this.conn.maxOpBytes());
         const sent = p2.length ? this.ot.local(p2) : null;
         if (sent) sent.seq = this.conn.nextSeq();
         for (const p of this.peers.values()) if (p.cursor) p.cursor = mapCursor(p.cursor, dl, LEFT);
         if (this.cursor) this.cursor = mapCursor(this.cursor, dl, LEFT);
+        this.emit('unsent');
         this.emit('change', dl, { remote: true, client: null, user: null });
         this.emit('reset');
     }
@@ -290,15 +331,17 @@ export class Doc extends Emitter {
             this.conn.fail(this, 'bad_message', `op at version ${msg.version}, expected ${ot.version + 1}`);
             return;
         }
-        let op, base, text, local;
+        let op, local;
         try { op = normalize(msg.op); } catch (e) { this.conn.fail(this, 'bad_message', errText(e)); return; }
         try {
-            base = apply(this.base, op);
+            this.base = applyIndexed(this.base, op, this.baseIx);
             local = ot.remote(op);
-            text = apply(this.text, local);
-        } catch (e) { this.conn.fail(this, 'bad_message', errText(e)); return; }
-        this.base = base;
-        this.text = text;
+            this.text = applyIndexed(this.text, local, this.textIx);
+        } catch (e) {
+            /* half done: the indexes may be off; the resync rebuilds them */
+            this.conn.fail(this, 'bad_message', errText(e));
+            return;
+        }
         for (const p of this.peers.values()) {
             if (p.cursor) p.cursor = mapCursor(p.cursor, local, p.client === msg.client ? RIGHT : LEFT);
         }
@@ -312,9 +355,10 @@ export class Doc extends Emitter {
         const ot = this.ot;
         if (!ot || this.resyncing || !ot.inflight || msg.seq !== ot.inflight.seq) return;
         this.errorAttempts = 0;
-        this.base = apply(this.base, ot.inflight.op);
+        this.base = applyIndexed(this.base, ot.inflight.op, this.baseIx);
         const next = ot.ack(msg.version);
         if (next) this.sendOp(next, true);
+        this.emit('unsent');
         if (this.saved) {
             if (this.presenceStale) { this.presenceStale = false; this.sendPresence(); }
             this.emit('saved', true);
@@ -341,7 +385,7 @@ export class Doc extends Emitter {
         let cur = { anchor: c.anchor, head: c.head };
         const pend = this.ot ? this.ot.pending() : [];
         if (pend.length) cur = mapCursor(cur, pend, LEFT);
-        const len = cpLength(this.text);
+        const len = this.textIx.cpLength;
         cur = { anchor: Math.min(cur.anchor, len), head: Math.min(cur.head, len) };
         const p = this.notePeer(msg.client, msg.user);
         p.cursor = cur;

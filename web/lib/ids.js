@@ -34,17 +34,22 @@ export function colorFor(id) {
 /** Pick this page's client id: ids live in 'storage' (localStorage) so a
  * reload reuses one, and a Web Lock per id keeps two open tabs from sharing
  * one. Resolves to the id (never rejects on bad stored data: it is
- * ignored). Without locks, the first stored id is used.
+ * ignored). Without locks, the first stored id is used. 'prefer': ids to
+ * try first (those with edits kept in the outbox for this page's
+ * document), taken only if no live page holds them.
  * @param {KeyValueStorage} storage
  * @param {LockManagerLike | null | undefined} locks
+ * @param {string[]} [prefer]
  * @returns {Promise<string>} */
-export async function claimClientId(storage, locks) {
+export async function claimClientId(storage, locks, prefer = []) {
     /** @type {unknown} */
     let stored = [];
     try { stored = JSON.parse(storage.getItem('chorus.clients') || '[]'); } catch { stored = []; }
     /** @type {string[]} */
     let ids = Array.isArray(stored) ? stored : [];
     ids = ids.filter((x) => typeof x === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(x));
+    const ok = prefer.filter((x) => ids.includes(x));
+    ids = [...ok, ...ids.filter((x) => !ok.includes(x))];
     if (!locks) {
         if (!ids.length) { ids.push(randomId()); storage.setItem('chorus.clients', JSON.stringify(ids)); }
         return ids[0];

@@ -330,20 +330,32 @@ export function compose(a, b) {
 
 /** The op that undoes 'op' after it was applied to 'pre' (the text before
  * 'op'). Throws ChorusError OT_ERANGE when 'op' spans more than 'pre'.
+ * 'locate' (optional: a code point of 'pre' -> its UTF-16 index, e.g. a
+ * TextIndex's) finds the deleted text without walking 'pre' from its
+ * start; the caller then vouches that 'op' fits 'pre' (it was applied).
  * @param {Op} op
  * @param {string} pre
+ * @param {(cp: number) => number} [locate]
  * @returns {Op} */
-export function invert(op, pre) {
+export function invert(op, pre, locate) {
     /** @type {Op} */
     const out = [];
-    let i = 0;
+    let i = 0, cp = 0, at = 0; /* pre's UTF-16 index 'i' is code point 'at' */
+    /** @param {number} n a code point of pre @returns {number} its UTF-16 index */
+    const find = (n) => {
+        const j = locate ? locate(n) : advance(pre, i, n - at);
+        if (j < 0) throw new ChorusError('OT_ERANGE', 'op spans past the end of the document');
+        i = j; at = n;
+        return j;
+    };
     for (const c of op) {
         if (typeof c === 'string') { pushDelete(out, cpLength(c)); continue; }
-        const j = advance(pre, i, Math.abs(c));
-        if (j < 0) throw new ChorusError('OT_ERANGE', 'op spans past the end of the document');
-        if (c > 0) pushRetain(out, c); else pushInsert(out, pre.slice(i, j));
-        i = j;
+        if (c > 0) { pushRetain(out, c); cp += c; continue; }
+        const from = find(cp);
+        cp -= c;
+        pushInsert(out, pre.slice(from, find(cp)));
     }
+    if (!locate && advance(pre, i, cp - at) < 0) throw new ChorusError('OT_ERANGE', 'op spans past the end of the document');
     return trim(out);
 }
 

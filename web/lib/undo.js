@@ -52,10 +52,12 @@ export class UndoStack {
      * joins the last step when made within groupMs of it, and clears the
      * redo stack. Throws ChorusError OT_ERANGE (nothing changed) when 'op'
      * does not fit 'pre'.
+     * 'locate': see ops.invert (a big text is not walked).
      * @param {Op} op
-     * @param {string} pre */
-    record(op, pre) {
-        const inv = invert(op, pre);
+     * @param {string} pre
+     * @param {(cp: number) => number} [locate] */
+    record(op, pre, locate) {
+        const inv = invert(op, pre, locate);
         const now = this.now();
         const n = this.undoStack.length;
         if (n && now - this.lastAt < this.groupMs) this.undoStack[n - 1] = compose(inv, this.undoStack[n - 1]);
