@@ -22,7 +22,7 @@ after(async () => {
 async function routedContext() {
     const ctx = await browser.newContext({ viewport: { width: 900, height: 560 } });
     const net = { offline: false, dropAcks: false, socks: [] };
-    await ctx.routeWebSocket(/\/ws$/, (ws) => {
+    await ctx.routeWebSocket(/\/ws(\?|$)/, (ws) => {
         if (net.offline) { ws.close(); return; }
         const up = ws.connectToServer();
         ws.onMessage((m) => up.send(m));
