@@ -446,7 +446,10 @@ function applyToTextarea(op, own) {
         replaceRange(from, to, s);
         setShown(shown.slice(0, from) + s + shown.slice(to), from, to - from, s.length);
     }
-    if (ta.value.length !== shown.length) { ta.value = shown; } /* never seen: the browser changed the text */
+    /* The browser's editing may have put the text elsewhere than asked (it
+     * keeps grapheme clusters whole: see clusterEdge): then the model wins.
+     * Comparing is a memcmp of strings the page holds anyway. */
+    if (ta.value !== shown) ta.value = shown;
     if (own) { a = b = C.caretAfter(op); } else {
         a = C.transformPos(a, op, C.LEFT);
         b = C.transformPos(b, op, C.LEFT);
@@ -466,8 +469,19 @@ function applyToTextarea(op, own) {
  * number: a 500 KB paste would take minutes), setRangeText. */
 let applying = false;
 const EXEC_MAX = 4096, EXEC_MAX_LINES = 32;
+/* Characters that join the one before them into one grapheme cluster
+ * (combining marks, ZWJ, variation selectors, skin tones, a low
+ * surrogate): Chromium's editing moves a selection that splits a cluster
+ * to the cluster's edge, so a change there goes through setRangeText. */
+const JOINS = /[\p{M}\u200D\uFE0E\uFE0F\uDC00-\uDFFF]/u;
+function clusterEdge(text, i) {
+    return i > 0 && i < text.length && (JOINS.test(text[i]) || text[i - 1] === '\u200D');
+}
 function replaceRange(from, to, s) {
-    if (document.activeElement === ta && s.length <= EXEC_MAX && s.split('\n').length <= EXEC_MAX_LINES) {
+    const v = shown;
+    if (document.activeElement === ta && s.length <= EXEC_MAX && s.split('\n').length <= EXEC_MAX_LINES &&
+        !clusterEdge(v, from) && !clusterEdge(v, to) && !JOINS.test(s[0] || '') &&
+        !(s && JOINS.test(v[to] || ''))) {
         const ro = ta.readOnly;
         applying = true;
         try {

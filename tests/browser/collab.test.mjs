@@ -32,7 +32,7 @@ function rng(seed) {
     };
 }
 
-const PIECES = ['a', 'b', 'c', ' ', 'x', '한', '글', '😀', '👍🏽', 'ok', '\n'];
+const PIECES = ['a', 'b', 'c', ' ', 'x', '한', '글', '😀', '👍🏽', 'ok', '\n', 'e\u0301'];
 
 /* Put the caret of 'page' at a random code point (never inside a pair). */
 async function caretAt(page, frac) {
