@@ -88,6 +88,13 @@ typedef struct store store;
 int store_open(store **out, const char *path, const store_options *opt,
                char *err, size_t errlen);
 
+/* Nonzero when 'path' names a PostgreSQL database rather than a file: a
+ * "postgresql://" or "postgres://" URI (libpq's; a password is better
+ * left to PGPASSWORD or ~/.pgpass than written in it). store_open, the
+ * writer and the pool then connect to it: the same API, the whole state
+ * in PostgreSQL (storage/pg/, docs/storage.md). */
+int store_is_url(const char *path);
+
 /* Close the connection. Accepts NULL. */
 void store_close(store *s);
 

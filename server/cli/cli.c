@@ -38,6 +38,11 @@ int srv_cli_int(const char *flag, const char *s, long lo, long hi, long *out)
 static int db_path(const char *data_dir, int create, char *out, size_t len)
 {
     struct stat st;
+    if (store_is_url(data_dir)) { /* PostgreSQL: the URL is the database */
+        if ((size_t)snprintf(out, len, "%s", data_dir) < len) return 0;
+        fprintf(stderr, "chorus: database URL too long\n");
+        return -1;
+    }
     if (create && mkdir(data_dir, 0750) < 0 && errno != EEXIST) {
         fprintf(stderr, "chorus: cannot create data dir %s: %s\n", data_dir,
                 strerror(errno));
@@ -91,7 +96,7 @@ static int data_only(int argc, char **argv, const char *help, const char **data,
                      int nargs, const char **args)
 {
     static const struct option opts[] = {
-        {"data", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"data", 1, 0, 'd'}, {"store", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int opt, want_help = 0;
     opterr = 0;
     *data = "./data";
@@ -120,7 +125,7 @@ store *srv_cli_db_open(const char *data_dir, int create, char *path,
     store *s = NULL;
     if (!path) path = own, len = sizeof own;
     if (db_path(data_dir, create, path, len) < 0) return NULL;
-    if (!create && access(path, F_OK) < 0) {
+    if (!create && !store_is_url(path) && access(path, F_OK) < 0) {
         fprintf(stderr, "chorus: no database at %s\n", path);
         return NULL;
     }
