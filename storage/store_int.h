@@ -53,6 +53,8 @@ struct store {
     PGconn *pg;                      /* NULL on SQLite (storage/pg/) */
     int pg_tx;                       /* PostgreSQL: a transaction is open */
     int pg_aborted;                  /* ... and a statement in it failed */
+    struct store_pg_cache *pgc;      /* its documents and clients appended
+                                      * to (storage/pg/pg_cache.c) */
     store_options opt;
     sqlite3_stmt *st[ST__COUNT];
     unsigned long snapshot_failures; /* auto snapshots that did not replay */

@@ -195,8 +195,8 @@ static int run_job(store *s, store_job *j)
 
 /* On PostgreSQL: the same, each job but APPEND inside a savepoint (a job
  * PostgreSQL refused with an error would otherwise abort the transaction,
- * and with it the batch's other jobs; APPEND needs none: chorus_append
- * refuses without an error). A deadlock between two nodes' batches
+ * and with it the batch's other jobs; an APPEND checks before it writes,
+ * so its refusals raise no error). A deadlock between two nodes' batches
  * (STORE_EBUSY) runs the batch again, a few times. */
 static int run_batch_pg(store *s, store_job *batch)
 {
@@ -206,7 +206,10 @@ static int run_batch_pg(store *s, store_job *batch)
         rc = store__begin(s, 1);
         for (j = batch; j && !rc; j = j->next) {
             int sp = j->kind != STORE_JOB_APPEND;
-            int r = sp ? store_pg__savepoint(s) : 0;
+            /* the cached heads are written before a savepoint that a
+             * refused job would roll back (with them) */
+            int r = sp ? store_pg__cache_flush(s) : 0;
+            if (!r && sp) r = store_pg__savepoint(s);
             if (!r) r = run_job(s, j);
             if (sp && !store__fatal(r) && (rc = store_pg__savepoint_end(s, r)))
                 break;

@@ -151,6 +151,7 @@ int store_pg__begin(store *s, int read)
         s->pg_tx = 1;
         s->pg_aborted = 0;
     }
+    store_pg__cache_clear(s);
     return rc;
 }
 
@@ -160,6 +161,10 @@ int store_pg__commit(store *s)
     if (s->pg_aborted) {
         store_pg__rollback(s);
         return STORE_ESQL;
+    }
+    if ((rc = store_pg__cache_flush(s))) {
+        store_pg__rollback(s);
+        return rc;
     }
     /* COMMIT of a failed transaction answers ROLLBACK without an error */
     PGresult *r = store_pg__q(s, &rc, "COMMIT", "");
@@ -172,6 +177,7 @@ int store_pg__commit(store *s)
 
 void store_pg__rollback(store *s)
 {
+    store_pg__cache_clear(s);
     if (!s->pg_tx) return;
     s->pg_tx = 0;
     s->pg_aborted = 0;
@@ -283,6 +289,7 @@ int store_pg__open(store *s, const char *uri, char *err, size_t errlen)
 
 void store_pg__close(store *s)
 {
+    store_pg__cache_free(s);
     if (s->pg) PQfinish(s->pg);
     s->pg = NULL;
 }

@@ -49,6 +49,16 @@ void store_pg__rollback(store *s);
 int store_pg__savepoint(store *s);
 int store_pg__savepoint_end(store *s, int undo);
 
+/* The open write transaction's documents (pg_cache.c): append 'r' (valid)
+ * as its document's next version, the head kept in memory; the version of
+ * a cached document (1 if cached, else 0); write the moved heads and
+ * clients (commit does it first); forget them (begin, rollback); free. */
+int store_pg__cache_append(store *s, const store_oprec *r);
+int store_pg__cache_version(store *s, const char *id, int64_t *version);
+int store_pg__cache_flush(store *s);
+void store_pg__cache_clear(store *s);
+void store_pg__cache_free(store *s);
+
 /* The public functions, same contracts as storage/store.h. */
 int store_pg__doc_create(store *s, const char *id, const char *title,
                          const char *creator, int64_t now_ms);

@@ -1,9 +1,9 @@
 /* pg_doc.c -- documents, the op log, snapshots and texts on PostgreSQL.
  *
- * An append is one call of chorus_append (migrations/pg/0001), which
- * updates the head only while it is version-1 and records the op and its
- * client's seq, or changes nothing and says why (STORE_ECONFLICT, EDUP,
- * ERANGE, ENOTFOUND). Reads that need a consistent view of several
+ * An append checks the document's head and its client's newest seq (kept
+ * by pg_cache.c for the open transaction, the row locked at first touch)
+ * and inserts the op, or changes nothing and says why (STORE_ECONFLICT,
+ * EDUP, ERANGE, ENOTFOUND); the head is written at commit. Reads that need a consistent view of several
  * statements (a text rebuilt from a snapshot and the ops after it, a page
  * of the log) run in one REPEATABLE READ transaction, unless the caller
  * already holds one (the writer's, for auto snapshots). Texts are rebuilt
@@ -83,6 +83,8 @@ int store_pg__doc_set_title(store *s, const char *id, const char *title,
 
 int store_pg__doc_delete(store *s, const char *id)
 {
+    int rc = store_pg__cache_flush(s); /* no cached head outlives its row */
+    if (rc) return rc;
     return store_pg__exec(s, 1, "DELETE FROM documents WHERE id = $1", "s",
                           id);
 }
@@ -90,6 +92,7 @@ int store_pg__doc_delete(store *s, const char *id)
 int store_pg__doc_version(store *s, const char *doc, int64_t *version)
 {
     int rc;
+    if (store_pg__cache_version(s, doc, version)) return STORE_OK;
     PGresult *r = store_pg__q(s, &rc, "SELECT version FROM documents WHERE"
                               " id = $1", "s", doc);
     if (!r) return rc;
@@ -123,13 +126,7 @@ int store_pg__append_tx(store *s, const store_oprec *r)
     if (!r || !r->doc || !*r->doc || !r->op || !r->client || !r->user ||
         r->version < 1)
         return STORE_EINVAL;
-    PGresult *res = store_pg__q(s, &rc, "SELECT chorus_append($1, $2, $3, $4,"
-                                " $5, $6, $7)", "sisisii", r->doc,
-                                r->version, r->op, r->client, r->seq,
-                                r->user, r->time_ms);
-    if (!res) return rc;
-    rc = (int)store_pg__int(res, 0, 0);
-    PQclear(res);
+    rc = store_pg__cache_append(s, r);
     return rc ? rc : auto_snapshot(s, r);
 }
 

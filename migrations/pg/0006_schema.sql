@@ -1,5 +1,6 @@
--- pg/0001_schema.sql -- the whole Chorus schema on PostgreSQL: what SQLite
--- migrations 0001..0006 built, in one step (a PostgreSQL database starts
+-- pg/0006_schema.sql -- the whole Chorus schema on PostgreSQL: what SQLite
+-- migrations 0001..0006 built, in one step, numbered 0006 so that one
+-- schema version means the same on both backends (a PostgreSQL database starts
 -- here). Applied by storage/pg/pg.c in one transaction under an advisory
 -- lock, so two nodes starting together apply it once. Invariant: for every
 -- document the ops hold versions 1..documents.version with no gap; the
@@ -24,7 +25,10 @@ CREATE INDEX documents_stale ON documents (updated_ms)
 
 -- (doc, version) is the key: a version is taken once, whichever node
 -- commits it. (doc, client, seq) is unique: a resent op is never stored
--- twice, across nodes too.
+-- twice, across nodes too. An append locks its document's row first
+-- (SELECT ... FOR UPDATE) and moves documents.version at commit with a
+-- conditional update (WHERE version = the head it read): of two nodes
+-- appending to one document, the second waits, then sees the new head.
 CREATE TABLE ops (
     doc     BIGINT NOT NULL REFERENCES documents(num) ON DELETE CASCADE,
     version BIGINT NOT NULL CHECK (version >= 1),
@@ -128,49 +132,3 @@ CREATE TABLE search (
 );
 CREATE INDEX search_body_trgm ON search USING gin (body gin_trgm_ops);
 CREATE INDEX documents_title_trgm ON documents USING gin (title gin_trgm_ops);
-
--- Append one op as the next version of its document, atomically: the
--- conditional update of the head takes the row lock, so of two nodes
--- appending the same version one waits and then finds the head moved.
--- Returns 0 or a STORE_E* code (storage/store.h); a refused op changes
--- nothing (the EXCEPTION block is a subtransaction), so the other jobs of
--- a writer's batch still commit.
-CREATE FUNCTION chorus_append(p_doc TEXT, p_version BIGINT, p_op TEXT,
-                              p_client TEXT, p_seq BIGINT, p_user TEXT,
-                              p_time BIGINT) RETURNS INTEGER
-LANGUAGE plpgsql AS $$
-DECLARE
-    n BIGINT;
-    head BIGINT;
-    last BIGINT;
-BEGIN
-    BEGIN
-        UPDATE documents SET version = p_version,
-               updated_ms = GREATEST(updated_ms, p_time)
-         WHERE id = p_doc AND version = p_version - 1
-        RETURNING num INTO n;
-        IF n IS NOT NULL THEN
-            INSERT INTO op_clients (doc, client, seq, version)
-            VALUES (n, p_client, p_seq, p_version)
-            ON CONFLICT (doc, client) DO UPDATE
-               SET seq = excluded.seq, version = excluded.version
-             WHERE excluded.seq > op_clients.seq;
-            IF NOT FOUND THEN
-                RAISE EXCEPTION 'resent' USING ERRCODE = 'CH006';
-            END IF;
-            INSERT INTO ops (doc, version, op, client, seq, "user", time_ms)
-            VALUES (n, p_version, p_op, p_client, p_seq, p_user, p_time);
-            RETURN 0;
-        END IF;
-    EXCEPTION
-        WHEN SQLSTATE 'CH006' THEN RETURN -6;         -- STORE_EDUP
-        WHEN unique_violation THEN RETURN -13;        -- STORE_ECORRUPT
-    END;
-    -- the head was not version - 1: say why (nothing was changed)
-    SELECT num, version INTO n, head FROM documents WHERE id = p_doc;
-    IF n IS NULL THEN RETURN -3; END IF;              -- STORE_ENOTFOUND
-    IF p_version > head + 1 THEN RETURN -7; END IF;   -- STORE_ERANGE
-    SELECT seq INTO last FROM op_clients WHERE doc = n AND client = p_client;
-    IF last IS NOT NULL AND p_seq <= last THEN RETURN -6; END IF;
-    RETURN -5;                                        -- STORE_ECONFLICT
-END $$;
