@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "storage/migrations.h"
 #include "storage/pg/pg.h"
@@ -155,9 +156,37 @@ int store_pg__begin(store *s, int read)
     return rc;
 }
 
+/* A COMMIT whose connection broke may have committed or not (the backend
+ * can die after writing its commit record), and the commit may become
+ * visible only later. So the transaction's id is read before COMMIT, and
+ * when COMMIT fails with the connection lost, a new connection asks
+ * txid_status() until it is no longer in progress: "committed" is a
+ * success like any other, anything else (or no connection) STORE_EIO. */
+static int commit_outcome(store *s, const char *xid)
+{
+    for (int tries = 0; tries < 500; tries++) {
+        int rc;
+        PGresult *r = store_pg__q(s, &rc, "SELECT txid_status($1::bigint)",
+                                  "s", xid);
+        if (!r) {
+            if (rc != STORE_EIO || tries >= 2) return STORE_EIO;
+            continue; /* the first try may find the old connection dead */
+        }
+        const char *st = PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0);
+        rc = !strcmp(st, "committed") ? STORE_OK
+           : !strcmp(st, "in progress") ? 1 : STORE_EIO;
+        PQclear(r);
+        if (rc <= 0) return rc;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return STORE_EIO;
+}
+
 int store_pg__commit(store *s)
 {
     int rc;
+    char xid[32] = "";
     if (s->pg_aborted) {
         store_pg__rollback(s);
         return STORE_ESQL;
@@ -166,12 +195,21 @@ int store_pg__commit(store *s)
         store_pg__rollback(s);
         return rc;
     }
+    PGresult *r = store_pg__q(s, &rc, "SELECT txid_current()", "");
+    if (!r) {
+        store_pg__rollback(s);
+        return rc;
+    }
+    snprintf(xid, sizeof xid, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
     /* COMMIT of a failed transaction answers ROLLBACK without an error */
-    PGresult *r = store_pg__q(s, &rc, "COMMIT", "");
+    r = store_pg__q(s, &rc, "COMMIT", "");
     if (r && strcmp(PQcmdStatus(r), "COMMIT") != 0) rc = STORE_ESQL;
     PQclear(r);
     s->pg_tx = 0;
     s->pg_aborted = 0;
+    if (rc == STORE_EIO && PQstatus(s->pg) != CONNECTION_OK)
+        rc = commit_outcome(s, xid);
     return rc;
 }
 
