@@ -8,9 +8,12 @@
 set -e
 what=${1:-run}
 
-pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev"
+# libpq-dev: the PostgreSQL store (storage/pg/) is linked into the one binary;
+# the test list adds the server itself (postgresql: 15 on Debian 12, with
+# pg_trgm) for the tests that start a throwaway one.
+pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev libpq-dev"
 if [ "$what" = test ]; then
-    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev"
+    pkgs="$pkgs postgresql sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev"
 fi
 
 missing=""
