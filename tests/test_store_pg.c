@@ -372,6 +372,37 @@ static void test_texts_with_nul_and_any_script_round_trip(void)
     tmp_cleanup(&t);
 }
 
+static void test_auto_snapshots_inside_one_batch_see_its_ops(void)
+{
+    tmp_db t;
+    char json[128];
+    model m = {0};
+    tmp_init(&t);
+    store *s = open_db(&t, 10, 1);
+    REQUIRE(s);
+    rng_state = harness_seed() | 1;
+    CHECK_EQ_INT(store_doc_create(s, "d", "", "", 1), 0);
+    static store_oprec r[35];
+    static char ops[35][128];
+    for (int i = 0; i < 35; i++) {
+        model_edit(&m, json, sizeof json);
+        snprintf(ops[i], sizeof ops[i], "%s", json);
+        r[i] = rec("d", i + 1, ops[i], "c", i + 1);
+    }
+    CHECK_EQ_INT(store_append(s, r, 35), 0); /* one transaction */
+    CHECK_EQ_INT(sql(&t, "SELECT count(*) FROM snapshots"), 3);
+    CHECK_EQ_INT(sql(&t, "SELECT max(version) FROM snapshots"), 30);
+    char *text = NULL, *want = model_text(&m);
+    CHECK_EQ_INT(store_load(s, "d", &text, NULL, NULL), 0);
+    CHECK_EQ_STR(text, want);
+    free(text);
+    free(want);
+    free(m.cp);
+    CHECK_EQ_INT(store_check(s, NULL, NULL), 0);
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
 static void test_backup_says_it_is_pg_dumps_job(void)
 {
     tmp_db t;
@@ -408,6 +439,7 @@ int main(void)
     RUN(test_a_newer_schema_and_a_bad_url_are_refused);
     RUN(test_check_finds_damage_done_with_sql);
     RUN(test_texts_with_nul_and_any_script_round_trip);
+    RUN(test_auto_snapshots_inside_one_batch_see_its_ops);
     RUN(test_backup_says_it_is_pg_dumps_job);
     return harness_done();
 }

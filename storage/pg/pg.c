@@ -50,6 +50,13 @@ static int pg_err(store *s, const PGresult *r)
     return STORE_ESQL;
 }
 
+int store_pg__result_err(store *s, const PGresult *r)
+{
+    int rc = pg_err(s, r);
+    if (s->pg_tx) s->pg_aborted = 1;
+    return rc;
+}
+
 /* Settings of every (re)connected session. */
 static int session_setup(store *s)
 {

@@ -35,6 +35,9 @@ PGresult *store_pg__q(store *s, int *rc, const char *sql, const char *fmt,
  * STORE_ENOTFOUND when it changed no row and 'need_change'. */
 int store_pg__exec(store *s, int need_change, const char *sql,
                    const char *fmt, ...);
+/* The STORE_E* code of a failed result (a transaction open is then
+ * aborted), for statements run with libpq directly. */
+int store_pg__result_err(store *s, const PGresult *r);
 /* Column helpers on a result: int64 value; malloc'd copy (NULL: ENOMEM). */
 int64_t store_pg__int(const PGresult *r, int row, int col);
 char *store_pg__dup(const PGresult *r, int row, int col);

@@ -9,6 +9,10 @@
  * a transaction locks its row (SELECT ... FOR UPDATE), so no other node
  * can append to it until this transaction ends; the write at commit is
  * conditional on the head read then (0 rows would be a bug: ECORRUPT).
+ * The op rows wait here too and go to PostgreSQL in multi-row INSERTs at
+ * the flush: after the first touch every check is answered from memory,
+ * so a batch of N ops costs a few round trips, not N. Whatever reads the
+ * log inside the transaction (an auto snapshot) flushes first.
  * Linear lists: a batch touches few documents and few clients of each. */
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +32,27 @@ typedef struct pgc_doc {
     size_t ncl, capcl;
 } pgc_doc;
 
+/* An op row waiting for the flush: its strings in one allocation. */
+typedef struct pgc_op {
+    int64_t num, version, seq, time_ms;
+    char *op, *client, *user;
+} pgc_op;
+
 struct store_pg_cache {
     pgc_doc *d;
     size_t n, cap;
+    pgc_op *ops;
+    size_t nops, capops;
 };
+
+enum { ROWS_PER_INSERT = 1000 }; /* 7 parameters each: under 65535 */
 
 void store_pg__cache_clear(store *s)
 {
     struct store_pg_cache *c = s->pgc;
     if (!c) return;
+    for (size_t i = 0; i < c->nops; i++) free(c->ops[i].op);
+    c->nops = 0;
     for (size_t i = 0; i < c->n; i++) {
         for (size_t k = 0; k < c->d[i].ncl; k++) free(c->d[i].cl[k].client);
         free(c->d[i].cl);
@@ -48,7 +64,7 @@ void store_pg__cache_clear(store *s)
 void store_pg__cache_free(store *s)
 {
     store_pg__cache_clear(s);
-    if (s->pgc) free(s->pgc->d);
+    if (s->pgc) free(s->pgc->d), free(s->pgc->ops);
     free(s->pgc);
     s->pgc = NULL;
 }
@@ -132,6 +148,75 @@ static int get_client(store *s, pgc_doc *e, const char *client,
     return STORE_OK;
 }
 
+/* Keep the op row of 'r' for the flush. */
+static int queue_op(struct store_pg_cache *c, int64_t num,
+                    const store_oprec *r)
+{
+    size_t lo = strlen(r->op) + 1, lc = strlen(r->client) + 1;
+    size_t lu = strlen(r->user) + 1;
+    if (c->nops == c->capops) {
+        size_t cap = c->capops ? c->capops * 2 : 64;
+        pgc_op *ops = realloc(c->ops, cap * sizeof *ops);
+        if (!ops) return STORE_ENOMEM;
+        c->ops = ops;
+        c->capops = cap;
+    }
+    pgc_op *o = &c->ops[c->nops];
+    if (!(o->op = malloc(lo + lc + lu))) return STORE_ENOMEM;
+    o->client = o->op + lo;
+    o->user = o->client + lc;
+    memcpy(o->op, r->op, lo);
+    memcpy(o->client, r->client, lc);
+    memcpy(o->user, r->user, lu);
+    o->num = num;
+    o->version = r->version;
+    o->seq = r->seq;
+    o->time_ms = r->time_ms;
+    c->nops++;
+    return STORE_OK;
+}
+
+/* INSERT the op rows [from, to) in one statement. A row refused by a key
+ * means the log and the heads disagree: STORE_ECORRUPT. */
+static int insert_ops(store *s, size_t from, size_t to)
+{
+    struct store_pg_cache *c = s->pgc;
+    size_t rows = to - from, np = rows * 7;
+    const char **vals = malloc(np * sizeof *vals);
+    char (*nums)[24] = malloc(rows * 4 * sizeof *nums);
+    char *sql = malloc(rows * 64 + 128);
+    int rc = STORE_ENOMEM;
+    if (vals && nums && sql) {
+        char *at = sql + sprintf(sql, "INSERT INTO ops(doc, version, op,"
+                                      " client, seq, \"user\", time_ms)"
+                                      " VALUES ");
+        for (size_t i = 0; i < rows; i++) {
+            pgc_op *o = &c->ops[from + i];
+            int64_t v[4] = {o->num, o->version, o->seq, o->time_ms};
+            for (int k = 0; k < 4; k++)
+                snprintf(nums[i * 4 + k], 24, "%lld", (long long)v[k]);
+            const char *p[7] = {nums[i * 4], nums[i * 4 + 1], o->op,
+                                o->client, nums[i * 4 + 2], o->user,
+                                nums[i * 4 + 3]};
+            memcpy(vals + i * 7, p, sizeof p);
+            size_t b = i * 7;
+            at += sprintf(at, "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu)",
+                          i ? "," : "", b + 1, b + 2, b + 3, b + 4, b + 5,
+                          b + 6, b + 7);
+        }
+        PGresult *r = PQexecParams(s->pg, sql, (int)np, NULL, vals, NULL,
+                                   NULL, 0);
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? STORE_OK
+                                                     : store_pg__result_err(s, r);
+        if (rc == STORE_EEXIST) rc = STORE_ECORRUPT;
+        PQclear(r);
+    }
+    free(vals);
+    free(nums);
+    free(sql);
+    return rc;
+}
+
 /* Record 'r' (valid) as its document's next version: the checks of
  * store_log.c in its order (version, then the client's seq), then the op
  * row. A refusal changes nothing. */
@@ -146,11 +231,7 @@ int store_pg__cache_append(store *s, const store_oprec *r)
     if (r->version <= e->version)
         return c->known && r->seq <= c->seq ? STORE_EDUP : STORE_ECONFLICT;
     if (c->known && r->seq <= c->seq) return STORE_EDUP;
-    rc = store_pg__exec(s, 0, "INSERT INTO ops(doc, version, op, client, seq,"
-                        " \"user\", time_ms) VALUES ($1, $2, $3, $4, $5, $6,"
-                        " $7)", "iissisi", e->num, r->version, r->op,
-                        r->client, r->seq, r->user, r->time_ms);
-    if (rc) return rc == STORE_EEXIST ? STORE_ECORRUPT : rc;
+    if ((rc = queue_op(s->pgc, e->num, r))) return rc;
     c->seq = r->seq;
     c->version = r->version;
     c->known = c->dirty = 1;
@@ -164,6 +245,9 @@ int store_pg__cache_flush(store *s)
 {
     struct store_pg_cache *c = s->pgc;
     int rc = STORE_OK;
+    for (size_t i = 0; c && i < c->nops && !rc; i += ROWS_PER_INSERT)
+        rc = insert_ops(s, i, i + ROWS_PER_INSERT < c->nops
+                                  ? i + ROWS_PER_INSERT : c->nops);
     for (size_t i = 0; c && i < c->n && !rc; i++) {
         pgc_doc *e = &c->d[i];
         if (e->version != e->base) {

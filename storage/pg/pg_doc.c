@@ -358,7 +358,8 @@ int store_pg__text_at_tx(store *s, const char *doc, int64_t version,
 {
     ot_doc *d = NULL;
     int64_t cur, base = 0;
-    int rc = store_pg__doc_version(s, doc, &cur);
+    int rc = s->pg_tx ? store_pg__cache_flush(s) : 0; /* ops waiting */
+    if (!rc) rc = store_pg__doc_version(s, doc, &cur);
     if (rc) return rc;
     if (version < 0 || version > cur) return STORE_ERANGE;
     if (!(rc = load_base(s, doc, version, &d, &base)))
