@@ -8,6 +8,9 @@
 #                            the directory, then the URL of its 'postgres'
 #                            database (postgresql://postgres@127.0.0.1:P/postgres)
 #   sh tests/pg.sh stop DIR  stop it (fast shutdown) and remove DIR
+#   sh tests/pg.sh restart DIR [SECONDS]
+#                            stop it (fast: sessions are cut), stay down
+#                            SECONDS (default 0), start it again, same port
 #
 # Exits 77 (and says "skipped: ...") when PostgreSQL is not installed.
 set -e
@@ -40,8 +43,17 @@ stop)
     as_pg "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$dir"
     ;;
+restart)
+    dir=$2
+    case "$dir" in /tmp/chorus-pg-*) ;; *) echo "not a test directory: $dir" >&2; exit 2 ;; esac
+    opts=$(sed -n 's/^[^ ]* "-D" "[^"]*" //p' "$dir/data/postmaster.opts" | tr -d '"')
+    as_pg "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    sleep "${3:-0}"
+    as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "$opts" start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    ;;
 *)
-    echo "usage: sh tests/pg.sh start | stop DIR" >&2
+    echo "usage: sh tests/pg.sh start | stop DIR | restart DIR [SECONDS]" >&2
     exit 2
     ;;
 esac

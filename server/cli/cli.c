@@ -143,7 +143,9 @@ static int cmd_backup(int argc, char **argv)
     int rc = data_only(argc, argv,
                        "usage: chorus backup [--data DIR] FILE\n"
                        "  an online, consistent copy of DIR/chorus.db into FILE\n"
-                       "  (FILE must not exist); safe while the server runs\n",
+                       "  (FILE must not exist); safe while the server runs.\n"
+                       "  A PostgreSQL store (--store URL) is backed up with\n"
+                       "  pg_dump: this command refuses it\n",
                        &data, 1, &file);
     if (rc) return rc > 0 ? 0 : 2;
     store *s = srv_cli_db_open(data, 0, NULL, 0);
@@ -195,7 +197,8 @@ static int cmd_check(int argc, char **argv)
                        "  document that its log is whole and its snapshots equal\n"
                        "  the replay of the log; exit 1 on any problem\n"
                        "  --reindex: rebuild the search index first (safe while\n"
-                       "  the server runs)\n",
+                       "  the server runs)\n"
+                       "  --store URL: check a PostgreSQL store instead\n",
                        &data, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     store *s = srv_cli_db_open(data, 0, NULL, 0);

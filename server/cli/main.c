@@ -25,6 +25,9 @@ static const char *usage_text =
     "  token     create an API token for a bot (team mode)\n"
     "  doc       list documents; move to the trash, restore, purge\n"
     "\n"
+    "  Every command takes --store postgresql://... in place of --data DIR\n"
+    "  to work on a PostgreSQL store (docs/cluster.md).\n"
+    "\n"
     "  chorus <command> --help   flags of one command\n"
     "  chorus --version\n";
 

@@ -190,6 +190,12 @@ class Postgres:
             raise RuntimeError("psql: %s: %s" % (query, p.stderr))
         return [line.split("\t") for line in p.stdout.splitlines()]
 
+    def restart(self, down=0):
+        """Stop (cutting every session), stay down 'down' seconds, start
+        again on the same port. Blocks: run it in an executor under load."""
+        subprocess.run(["sh", os.path.join(ROOT, "tests", "pg.sh"), "restart", self.dir,
+                        str(down)], check=True, capture_output=True)
+
     def close(self):
         subprocess.run(["sh", os.path.join(ROOT, "tests", "pg.sh"), "stop", self.dir],
                        capture_output=True)

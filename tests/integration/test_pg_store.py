@@ -8,8 +8,9 @@
 - kill -9 of the server under load, then a restart: every acked op is in
   PostgreSQL exactly once, and nothing half stored;
 - the server's PostgreSQL connections killed (pg_terminate_backend) again
-  and again under load: no ack without a commit, clients are told
-  server_error (or wait), rejoin and resend, and everything resumes;
+  and again under load, and PostgreSQL itself restarted under load: no ack
+  without a commit, clients are told server_error (or wait), rejoin and
+  resend, and everything resumes;
 - `chorus backup` on PostgreSQL says it is pg_dump's job and fails.
 
 Skipped (one line saying so) only when PostgreSQL is not installed."""
@@ -305,6 +306,40 @@ async def test_killed_postgresql_connections_under_load_lose_nothing():
     check(url)
     print("   %d ops through %d killed connections in %.1fs: %d server_error/rejoins"
           % (final, kills[0], elapsed, errors))
+
+
+async def test_postgresql_restarted_under_load_loses_nothing():
+    """PostgreSQL stopped (fast: every session cut), down a second, started
+    again, twice, while three clients edit: they are told server_error or
+    wait, then everything resumes and nothing acked is lost."""
+    url = pg().new_db()
+    rng = random.Random(9)
+    with Server("--store", url, "--ops-per-sec", "1000000") as s:
+        doc = "pg-restart"
+        peers = [Peer(s, doc, "pg-r%d" % i) for i in range(3)]
+        for p in peers:
+            await p.connect()
+        done = []
+
+        async def restarter():
+            loop = asyncio.get_running_loop()
+            for _ in range(2):
+                await asyncio.sleep(0.5)
+                await loop.run_in_executor(None, pg().restart, 1)
+
+        r = asyncio.ensure_future(restarter())
+        t0 = time.time()
+        await asyncio.gather(*(edit_loop(p, random.Random(rng.random()), 60, 0.03)
+                               for p in peers))
+        await r
+        final, text = await settle(s, doc, peers)
+        stored = log_is_whole(url, doc)
+        acked_are_stored(peers, stored)
+        assert final == 180 and len(stored) == 180, (final, len(stored))
+        errors = sum(p.errors for p in peers)
+    check(url)
+    print("   180 ops across 2 restarts of PostgreSQL in %.1fs: %d server_error/rejoins"
+          % (time.time() - t0, errors))
 
 
 def test_backup_on_postgresql_says_use_pg_dump():
