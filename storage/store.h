@@ -306,6 +306,19 @@ int store_backup(store *s, const char *dest_path, char *err, size_t errlen);
 int store_check(store *s, void (*report)(void *arg, const char *line),
                 void *arg);
 
+/* Copy everything in 'from' into the empty store 'to' (SQLite or
+ * PostgreSQL, either way): users with their password hashes, documents
+ * (titles, times, versions, share epochs, trash stamps) with their whole op
+ * logs, dedup state and snapshots, tokens, roles and settings, keys kept;
+ * then rebuild the search index of 'to' and store_check it. 'to' is
+ * written in one transaction, so a failed copy leaves it as it was. Each
+ * step and each problem is one line to report (may be NULL). Returns
+ * store_check's result, STORE_EEXIST when 'to' holds any user or document,
+ * STORE_EINVAL when the two are at different schemas, or the error that
+ * stopped it. (store_copy.c) */
+int store_copy(store *from, store *to,
+               void (*report)(void *arg, const char *line), void *arg);
+
 /* ---- Group-commit writer ------------------------------------------------ */
 
 typedef enum store_job_kind {

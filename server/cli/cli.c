@@ -214,10 +214,56 @@ static int cmd_check(int argc, char **argv)
     return rc == 0 ? 0 : 1;
 }
 
+/* ---- copy: a whole deployment, SQLite <-> PostgreSQL */
+
+static const char *copy_help =
+    "usage: chorus copy --from DIR_OR_URL --to DIR_OR_URL\n"
+    "  copy everything (documents with their whole history and snapshots,\n"
+    "  users and password hashes, tokens, roles, share links, the trash,\n"
+    "  settings) from one store into a new, empty one: a data directory\n"
+    "  (its chorus.db) or a postgresql:// URL, either way; then check the\n"
+    "  copy. Stop the server first: what it writes meanwhile is not copied\n";
+
+static int cmd_copy(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"from", 1, 0, 'f'}, {"to", 1, 0, 't'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *from = NULL, *to = NULL;
+    int opt, want_help = 0;
+    opterr = 0;
+    while (parse_or_help(argc, argv, copy_help, opts, &opt, &want_help) != -1) {
+        if (want_help) return 0;
+        if (opt == 'f') from = optarg;
+        else if (opt == 't') to = optarg;
+        else {
+            fprintf(stderr, "%s: unknown flag or missing value: %s\n",
+                    argv[0], argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (!from || !to || optind != argc) {
+        fputs(copy_help, stderr);
+        return 2;
+    }
+    store *src = srv_cli_db_open(from, 0, NULL, 0);
+    store *dst = src ? srv_cli_db_open(to, 1, NULL, 0) : NULL;
+    int rc = dst ? store_copy(src, dst, print_line, NULL) : STORE_EINVAL;
+    store_close(src);
+    store_close(dst);
+    if (!dst) return 1;
+    if (rc < 0)
+        fprintf(stderr, "chorus: copy failed: %s\n", store_strerror(rc));
+    else
+        printf("copied %s to %s\n", from, to);
+    return rc == 0 ? 0 : 1;
+}
+
 const srv_command srv_commands[] = {
     {"serve", cmd_serve},
     {"backup", cmd_backup},
     {"check", cmd_check},
+    {"copy", cmd_copy},
     {"export", srv_cli_export},
     {"import", srv_cli_import},
     {"user", srv_cli_user},

@@ -19,6 +19,7 @@ static const char *usage_text =
     "  serve     run the server (HTTP, WebSocket, the web editor)\n"
     "  backup    write an online, consistent copy of the database\n"
     "  check     verify the database and every document's history\n"
+    "  copy      copy a whole deployment, SQLite <-> PostgreSQL\n"
     "  export    write a document's text or history (txt, md, html, json, git)\n"
     "  import    recreate a document from a json export\n"
     "  user      manage accounts (team mode): add, list, passwd, remove\n"

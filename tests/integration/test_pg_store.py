@@ -11,19 +11,25 @@
   and again under load, and PostgreSQL itself restarted under load: no ack
   without a commit, clients are told server_error (or wait), rejoin and
   resend, and everything resumes;
+- `chorus copy` moves a team deployment (texts, history, the trash, users,
+  password hashes, tokens, roles) SQLite -> PostgreSQL -> SQLite, checked;
 - `chorus backup` on PostgreSQL says it is pg_dump's job and fails.
 
 Skipped (one line saying so) only when PostgreSQL is not installed."""
 import asyncio
 import atexit
 import json
+import os
 import random
+import shutil
 import subprocess
+import tempfile
 import time
 
 import websockets
 
-from chorus_test import BIN, Client, Postgres, Server, apply, http_get, run, transform
+from chorus_test import (BIN, Client, Postgres, Server, apply, http, http_get, run,
+                         transform)
 
 PG = None
 
@@ -340,6 +346,77 @@ async def test_postgresql_restarted_under_load_loses_nothing():
     check(url)
     print("   180 ops across 2 restarts of PostgreSQL in %.1fs: %d server_error/rejoins"
           % (time.time() - t0, errors))
+
+
+def cli(*args, stdin=None):
+    p = subprocess.run([BIN] + list(args), input=stdin, capture_output=True, text=True)
+    return p.returncode, p.stdout + p.stderr
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+def team_state(s, root, bot):
+    """What a copy must keep, read over HTTP: texts, the trash, logins."""
+    st, h, body = http("POST", s.url + "/api/login",
+                       {"name": "root", "password": "root-pass-1"})
+    assert st == 200, body                       # password hashes moved
+    st, h, body = http("GET", s.url + "/api/docs", headers=bearer(root))
+    assert st == 200, body                       # an old login token too
+    docs = sorted(d["id"] for d in json.loads(body))
+    st, h, body = http("GET", s.url + "/api/trash", headers=bearer(root))
+    trash = sorted((d["id"], d["version"]) for d in json.loads(body))
+    texts = {}
+    for d in docs:
+        st, h, body = http("GET", s.url + "/api/docs/%s/text" % d, headers=bearer(bot))
+        assert st == 200, (d, st, body)          # the bot's API token and role
+        texts[d] = (body.decode(), {k.lower(): v for k, v in h.items()}.get("etag"))
+    return docs, trash, texts
+
+
+def test_copy_moves_a_deployment_to_postgresql_and_back():
+    tmp = tempfile.mkdtemp(prefix="chorus-copy-")
+    d1, d2 = os.path.join(tmp, "d1"), os.path.join(tmp, "d2")
+    try:
+        assert cli("user", "add", "root", "--admin", "--data", d1,
+                   stdin="root-pass-1\n")[0] == 0
+        assert cli("user", "add", "bot", "--data", d1, stdin="bot-pass-12\n")[0] == 0
+        rc, out = cli("token", "create", "--user", "bot", "--data", d1)
+        assert rc == 0, out
+        bot = out.split()[0]
+        with Server("--auth", "on", data=d1) as s:
+            st, h, body = http("POST", s.url + "/api/login",
+                               {"name": "root", "password": "root-pass-1"})
+            root = json.loads(body)["token"]
+            for i, text in enumerate(["한글 텍스트 😀", "e\u0301 caf\u00e9", "gone"]):
+                d = "copy%d" % i
+                st, h, body = http("PUT", s.url + "/api/docs/%s/text" % d, text.encode(),
+                                   headers=dict(bearer(root), **{
+                                       "Content-Type": "text/plain; charset=utf-8"}))
+                assert st in (200, 201), (st, body)
+                st, h, body = http("PUT", s.url + "/api/docs/%s/roles" % d,
+                                   {"user": "bot", "role": "editor"}, headers=bearer(root))
+                assert st == 200, (st, body)
+            st, h, body = http("DELETE", s.url + "/api/docs/copy2", headers=bearer(root))
+            assert st == 200, body
+            before = team_state(s, root, bot)
+        url = pg().new_db()
+        rc, out = cli("copy", "--from", d1, "--to", url)
+        assert rc == 0 and ": ok" in out, out
+        with Server("--auth", "on", "--store", url) as s:
+            assert team_state(s, root, bot) == before
+        rc, out = cli("copy", "--from", url, "--to", d2)
+        assert rc == 0 and ": ok" in out, out
+        with Server("--auth", "on", data=d2) as s:
+            assert team_state(s, root, bot) == before
+        rc, out = cli("copy", "--from", d1, "--to", d2)   # not into a used store
+        assert rc != 0 and "not empty" in out, out
+        assert cli("check", "--data", d2)[0] == 0
+        print("   %d documents (%d in the trash), users, tokens and roles: SQLite ->"
+              " PostgreSQL -> SQLite" % (len(before[0]) + len(before[1]), len(before[1])))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_backup_on_postgresql_says_use_pg_dump():
