@@ -403,6 +403,86 @@ static void test_auto_snapshots_inside_one_batch_see_its_ops(void)
     tmp_cleanup(&t);
 }
 
+/* A file store beside the PostgreSQL ones (tmp_init gives databases). */
+static void file_db(tmp_db *f)
+{
+    strcpy(f->dir, "/tmp/chorus-store-XXXXXX");
+    if (!mkdtemp(f->dir)) exit(2);
+    snprintf(f->path, sizeof f->path, "%s/chorus.db", f->dir);
+    f->pgname[0] = 0;
+}
+
+static void test_copy_goes_to_postgresql_and_back_whole(void)
+{
+    tmp_db a, b, c;
+    char json[128], *text = NULL, *want;
+    model m = {0};
+    int64_t uid = 0, got_uid = 0, epoch = 0;
+    rng_state = harness_seed() | 1;
+    file_db(&a);
+    tmp_init(&b);
+    file_db(&c);
+    store *sa = open_db(&a, 7, 1), *sb = open_db(&b, 7, 1);
+    store *sc = open_db(&c, 7, 1);
+    REQUIRE(sa && sb && sc);
+    CHECK_EQ_INT(store_user_add(sa, "ann", "$argon2id$x", 1, 5, &uid), 0);
+    CHECK_EQ_INT(store_doc_create(sa, "d", "Title", "ann", 5), 0);
+    CHECK_EQ_INT(store_doc_create(sa, "t", "", "ann", 5), 0);
+    for (int i = 0; i < 30; i++) {
+        model_edit(&m, json, sizeof json);
+        store_oprec r = rec("d", i + 1, json, "c", i + 1);
+        CHECK_EQ_INT(store_append(sa, &r, 1), 0);
+    }
+    const unsigned char hash[4] = {1, 0, 2, 255};
+    CHECK_EQ_INT(store_token_put(sa, hash, 4, uid, "api", 5, 0), 0);
+    CHECK_EQ_INT(store_role_set(sa, "d", uid, STORE_ROLE_OWNER), 0);
+    CHECK_EQ_INT(store_share_rotate(sa, "d", &epoch), 0);
+    CHECK_EQ_INT(store_meta_put_new(sa, "key", hash, 4), 0);
+    CHECK_EQ_INT(store_doc_trash(sa, "t", 99), 0);
+    CHECK_EQ_INT(store_copy(sa, sb, NULL, NULL), 0);
+    CHECK_EQ_INT(store_copy(sa, sb, NULL, NULL), STORE_EEXIST);
+    CHECK_EQ_INT(store_copy(sb, sc, NULL, NULL), 0);
+    want = model_text(&m);
+    store *all[2] = {sb, sc};
+    for (int k = 0; k < 2; k++) {
+        store *s = all[k];
+        int role = 0;
+        int64_t tr = 0, e = 0, v = 0;
+        unsigned char *val = NULL;
+        size_t len = 0;
+        CHECK_EQ_INT(store_load(s, "d", &text, NULL, &v), 0);
+        CHECK_EQ_STR(text, want);
+        CHECK_EQ_INT(v, 30);
+        free(text);
+        CHECK_EQ_INT(store_token_user(s, hash, 4, 6, &got_uid), 0);
+        CHECK_EQ_INT(got_uid, uid);
+        CHECK_EQ_INT(store_role_get(s, "d", uid, &role), 0);
+        CHECK_EQ_INT(role, STORE_ROLE_OWNER);
+        CHECK_EQ_INT(store_share_epoch(s, "d", &e), 0);
+        CHECK_EQ_INT(e, epoch);
+        CHECK_EQ_INT(store_doc_trashed(s, "t", &tr), 0);
+        CHECK_EQ_INT(tr, 99);
+        CHECK_EQ_INT(store_meta_get(s, "key", &val, &len), 0);
+        CHECK(len == 4 && val && !memcmp(val, hash, 4));
+        free(val);
+        CHECK_EQ_INT(store_client_last(s, "d", "c", &e, &v), 0);
+        CHECK_EQ_INT(e, 30);
+        /* new rows get new keys after the copied ones */
+        CHECK_EQ_INT(store_user_add(s, "bob", "h", 0, 6, &got_uid), 0);
+        CHECK(got_uid > uid);
+        CHECK_EQ_INT(store_doc_create(s, "new", "", "", 6), 0);
+        CHECK_EQ_INT(store_check(s, NULL, NULL), 0);
+    }
+    free(want);
+    free(m.cp);
+    store_close(sa);
+    store_close(sb);
+    store_close(sc);
+    tmp_cleanup(&a);
+    tmp_cleanup(&b);
+    tmp_cleanup(&c);
+}
+
 static void test_backup_says_it_is_pg_dumps_job(void)
 {
     tmp_db t;
@@ -440,6 +520,7 @@ int main(void)
     RUN(test_check_finds_damage_done_with_sql);
     RUN(test_texts_with_nul_and_any_script_round_trip);
     RUN(test_auto_snapshots_inside_one_batch_see_its_ops);
+    RUN(test_copy_goes_to_postgresql_and_back_whole);
     RUN(test_backup_says_it_is_pg_dumps_job);
     return harness_done();
 }
