@@ -39,7 +39,7 @@ endif
 
 LIBS_OT    := -ljansson -lm
 LIBS_STORE := -lsqlite3 $(PQ_LIBS) $(LIBS_OT)
-LIBS_SRV   := -lwebsockets -lsodium -lcmark $(LIBS_STORE)
+LIBS_SRV   := -lwebsockets -lsodium -lcmark -lhiredis $(LIBS_STORE)
 
 OT_SRC    := $(wildcard ot/*.c)
 STORE_SRC := $(wildcard storage/*.c storage/pg/*.c)

@@ -338,6 +338,7 @@ typedef struct store_job {
     int result;             /* set by the writer: 0 or STORE_E* */
     void *ctx;              /* the caller's, untouched */
     store_oprec rec;        /* APPEND */
+    int fresh;              /* APPEND: clears a refused document (below) */
     struct {
         const char *doc;
         int64_t version;
@@ -384,7 +385,15 @@ store_writer *store_writer_new(const char *path, const store_options *opt,
  * its own logical error (STORE_ECONFLICT, STORE_EDUP, ...: it changed
  * nothing, the others commit), or, if the transaction failed, the disk error
  * (STORE_EFULL, STORE_EIO, STORE_EREADONLY, STORE_EBUSY) for every job in
- * it. A result of 0 means committed. */
+ * it. A result of 0 means committed.
+ *
+ * Once an APPEND of a document is refused with STORE_ECONFLICT or
+ * STORE_EDUP (another writer took that version: another process, or
+ * another node on a shared store), every later APPEND of that document is
+ * refused with STORE_ECONFLICT, writing nothing, until one comes with
+ * 'fresh' set: the ops queued behind a refused one were made on top of it
+ * and must not land on someone else's op. A session sets 'fresh' on its
+ * first APPEND and on the first after it has caught up. */
 int store_writer_submit(store_writer *w, store_job *job);
 
 /* Take the completed jobs, in submission order, as a list linked by 'next'

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -55,6 +56,10 @@ struct store_writer {
     pthread_cond_t ck_cv;       /* a checkpoint is due, or stopping */
     int ck_due;
     int ck_stop;
+    /* documents whose APPENDs are refused until a fresh one (store.h);
+     * the writer thread's alone. Usually empty. */
+    char (*refused)[sizeof ((store_docid *)0)->id];
+    size_t nrefused, caprefused;
 };
 
 /* Fill an empty WAL with 'mib' MiB of zeros (best effort: any failure
@@ -193,16 +198,64 @@ static int run_job(store *s, store_job *j)
     }
 }
 
+/* The refused documents (see store_writer_submit in store.h): the index
+ * of 'doc' in w->refused, or -1. */
+static long refused_at(const store_writer *w, const char *doc)
+{
+    for (size_t i = 0; i < w->nrefused; i++)
+        if (strcmp(w->refused[i], doc) == 0) return (long)i;
+    return -1;
+}
+
+/* Remember 'doc' as refused. Out of memory, it is not remembered: the job
+ * still fails, and a later one of the document is refused by the store
+ * itself unless it is the next version, which would be wrong, so the
+ * caller fails that job's whole batch instead (STORE_ENOMEM is fatal). */
+static int refuse(store_writer *w, const char *doc)
+{
+    if (refused_at(w, doc) >= 0) return 0;
+    if (w->nrefused == w->caprefused) {
+        size_t cap = w->caprefused ? 2 * w->caprefused : 4;
+        void *p = realloc(w->refused, cap * sizeof *w->refused);
+        if (!p) return STORE_ENOMEM;
+        w->refused = p;
+        w->caprefused = cap;
+    }
+    snprintf(w->refused[w->nrefused++], sizeof *w->refused, "%s", doc);
+    return 0;
+}
+
+/* An APPEND, with the refusal rule. */
+static int run_append(store_writer *w, store_job *j)
+{
+    long at = refused_at(w, j->rec.doc);
+    if (at >= 0 && !j->fresh) return STORE_ECONFLICT;
+    if (at >= 0) /* forget it: the last takes its place */
+        memcpy(w->refused[at], w->refused[--w->nrefused], sizeof *w->refused);
+    int r = run_job(w->s, j);
+    if (r == STORE_ECONFLICT || r == STORE_EDUP) {
+        int e = refuse(w, j->rec.doc);
+        if (e) return e;
+    }
+    return r;
+}
+
 /* On PostgreSQL: the same, each job but APPEND inside a savepoint (a job
  * PostgreSQL refused with an error would otherwise abort the transaction,
  * and with it the batch's other jobs; an APPEND checks before it writes,
  * so its refusals raise no error). A deadlock between two nodes' batches
- * (STORE_EBUSY) runs the batch again, a few times. */
-static int run_batch_pg(store *s, store_job *batch)
+ * (STORE_EBUSY) runs the batch again, a few times, from the refused
+ * documents as they were before it. */
+static int run_batch_pg(store_writer *w, store_job *batch)
 {
+    store *s = w->s;
     store_job *j;
+    size_t nrefused = w->nrefused, bytes = nrefused * sizeof *w->refused;
+    void *saved = bytes ? malloc(bytes) : NULL;
     int rc = 0;
-    for (int tries = 0; tries < 4; tries++) {
+    if (bytes && !saved) rc = STORE_ENOMEM;
+    if (saved) memcpy(saved, w->refused, bytes);
+    for (int tries = 0; tries < 4 && !(bytes && !saved); tries++) {
         rc = store__begin(s, 1);
         for (j = batch; j && !rc; j = j->next) {
             int sp = j->kind != STORE_JOB_APPEND;
@@ -210,7 +263,7 @@ static int run_batch_pg(store *s, store_job *batch)
              * refused job would roll back (with them) */
             int r = sp ? store_pg__cache_flush(s) : 0;
             if (!r && sp) r = store_pg__savepoint(s);
-            if (!r) r = run_job(s, j);
+            if (!r) r = sp ? run_job(s, j) : run_append(w, j);
             if (sp && !store__fatal(r) && (rc = store_pg__savepoint_end(s, r)))
                 break;
             if (s->pg_aborted && !rc) r = store__fatal(r) ? r : STORE_ESQL;
@@ -220,7 +273,10 @@ static int run_batch_pg(store *s, store_job *batch)
         if (!rc) rc = store__commit(s);
         if (rc) store__rollback(s);
         if (rc != STORE_EBUSY) break;
+        w->nrefused = nrefused; /* as before this try */
+        if (bytes) memcpy(w->refused, saved, bytes);
     }
+    free(saved);
     if (rc)
         for (j = batch; j; j = j->next) j->result = rc;
     return rc;
@@ -228,13 +284,14 @@ static int run_batch_pg(store *s, store_job *batch)
 
 /* Run the jobs of 'batch' (a NULL-terminated list) in one transaction.
  * Returns 0 if it committed, else the error every job now carries. */
-static int run_batch(store *s, store_job *batch)
+static int run_batch(store_writer *w, store_job *batch)
 {
-    if (s->pg) return run_batch_pg(s, batch);
+    store *s = w->s;
+    if (s->pg) return run_batch_pg(w, batch);
     store_job *j;
     int rc = store__begin(s, 1), r;
     for (j = batch; j && !rc; j = j->next) {
-        r = run_job(s, j);
+        r = j->kind == STORE_JOB_APPEND ? run_append(w, j) : run_job(s, j);
         if (store__fatal(r)) rc = r;
         else j->result = r;
     }
@@ -314,7 +371,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        int rc = run_batch(w->s, batch);
+        int rc = run_batch(w, batch);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         finish_batch(w, batch, n, rc,
                      (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
@@ -332,6 +389,7 @@ static void writer_discard(store_writer *w)
     pthread_cond_destroy(&w->ck_cv);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
+    free(w->refused);
     free(w);
 }
 

@@ -45,6 +45,7 @@ static struct {
     srv_task *tasks[MAX_PENDING];
     int ntasks;
     int write_rc;              /* what the writer's submit answers */
+    char refused[65];          /* the writer's refused document (store.h) */
     uint64_t mono, wall;
     long commits, acks;
     size_t queued;
@@ -98,8 +99,20 @@ static void out_committed(void *arg, double ack_s)
     if (ack_s >= 0) fx.acks++;
 }
 
+/* A commit of this node's, published in cluster mode: event 'p' of no
+ * member, "doc version client seq". */
+static void out_commit_rec(void *arg, const store_oprec *r)
+{
+    char t[128];
+    (void)arg;
+    int n = snprintf(t, sizeof t, "%s %lld %s %lld", r->doc,
+                     (long long)r->version, r->client, (long long)r->seq);
+    record(NULL, 'p', t, (size_t)n);
+}
+
 static const srv_doc_out outputs = {out_send, out_relay, out_error,
-                                    out_drop, out_queued, out_committed};
+                                    out_drop, out_queued, out_committed,
+                                    out_commit_rec};
 
 static int fake_write(void *io, store_job *job)
 {
@@ -172,6 +185,31 @@ static void run_tasks(void)
     }
 }
 
+/* An APPEND as the real writer runs it, refusal rule included (one
+ * refused document is enough here; store_writer.c keeps a set). */
+static int append_as_the_writer(store_job *j)
+{
+    int same = strcmp(fx.refused, j->rec.doc) == 0;
+    if (same && !j->fresh) return STORE_ECONFLICT;
+    if (same) fx.refused[0] = 0;
+    int r = store_append(fx.st, &j->rec, 1);
+    if (r == STORE_ECONFLICT || r == STORE_EDUP)
+        snprintf(fx.refused, sizeof fx.refused, "%s", j->rec.doc);
+    return r;
+}
+
+/* Another node commits op 'json' as version v of 'doc' (straight into the
+ * shared store). */
+static void remote(const char *doc, int64_t v, const char *json,
+                   const char *client, int64_t seq)
+{
+    long saved = countdown;
+    countdown = -1;
+    store_oprec r = rec(doc, v, json, client, seq);
+    CHECK_EQ_INT(store_append(fx.st, &r, 1), 0);
+    countdown = saved;
+}
+
 /* Hand back the oldest 'n' jobs (all: n < 0), committed into the store
  * when 'rc' is 0, else failed with 'rc'. */
 static void commit(int n, int rc)
@@ -184,7 +222,7 @@ static void commit(int n, int rc)
         store_job *j = fx.jobs[i];
         j->result = rc;
         if (rc == 0 && j->kind == STORE_JOB_APPEND)
-            j->result = store_append(fx.st, &j->rec, 1);
+            j->result = append_as_the_writer(j);
         else if (rc == 0 && j->kind == STORE_JOB_SNAPSHOT)
             j->result = store_snapshot_put(fx.st, j->snap.doc, j->snap.version,
                                            j->snap.text, j->snap.bytes);
@@ -600,6 +638,184 @@ static void test_out_of_memory_at_every_allocation_refuses_cleanly(void)
 #endif
 }
 
+/* ---- other writers of the same store (catchup.c) */
+
+static void check_text(const char *doc, int64_t v, const char *want)
+{
+    char *text = NULL;
+    size_t bytes = 0;
+    CHECK_EQ_INT(store_text_at(fx.st, doc, v, &text, &bytes), 0);
+    CHECK_EQ_STR(text ? text : "", want);
+    free(text);
+}
+
+static void test_another_writer_first_the_ops_are_caught_up_transformed_and_queued_again(void)
+{
+    fx_init(64);
+    join(&A, "a", "doc", 0, 0);
+    join(&B, "b", "doc", 0, 0);
+    op(&A, "doc", 0, 1, "[\"a\"]");
+    op(&B, "doc", 0, 1, "[\"b\"]");               /* version 2: [1,"b"] */
+    remote("doc", 1, "[\"R\"]", "other", 1);      /* another node, first */
+    commit(-1, 0);                                /* both refused */
+    CHECK_EQ_INT(count(&A, 's', "\"ack\""), 0);
+    CHECK_EQ_INT(count(&B, 's', "\"ack\""), 0);
+    CHECK_EQ_INT(fx.njobs, 0);
+    CHECK_EQ_INT(fx.ntasks, 1);                   /* the catch-up read */
+    op(&A, "doc", 0, 2, "[\"z\"]");              /* held, not queued */
+    CHECK_EQ_INT(fx.njobs, 0);
+    run_tasks();
+    /* everyone sees the other node's op as version 1 */
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":1,\"op\":[\"R\"],\"client\":\"other\""), 1);
+    CHECK_EQ_INT(count(&B, 'r', "\"version\":1,\"op\":[\"R\"],\"client\":\"other\""), 1);
+    REQUIRE(fx.njobs == 3);
+    CHECK_EQ_INT(fx.jobs[0]->fresh, 1);
+    CHECK_EQ_INT(fx.jobs[1]->fresh, 0);
+    CHECK_EQ_INT(fx.jobs[0]->rec.version, 2);
+    CHECK_EQ_STR(fx.jobs[0]->rec.op, "[1,\"a\"]");
+    CHECK_EQ_STR(fx.jobs[1]->rec.op, "[2,\"b\"]");
+    CHECK_EQ_INT(count(&A, 's', "\"ack\""), 0);  /* nothing before commit */
+    commit(-1, 0);
+    CHECK_EQ_INT(count(&A, 's', "\"seq\":1,\"version\":2"), 1);
+    CHECK_EQ_INT(count(&B, 's', "\"seq\":1,\"version\":3"), 1);
+    CHECK_EQ_INT(count(&A, 's', "\"seq\":2,\"version\":4"), 1);
+    CHECK_EQ_INT(count(&B, 'r', "\"version\":2,\"op\":[1,\"a\"]"), 1);
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":3,\"op\":[2,\"b\"]"), 1);
+    check_text("doc", 4, "Rabz");
+    /* this node's commits are published, the other node's op is not */
+    CHECK_EQ_INT(count(NULL, 'p', "doc 2 a 1"), 1);
+    CHECK_EQ_INT(count(NULL, 'p', "doc 3 b 1"), 1);
+    CHECK_EQ_INT(count(NULL, 'p', "doc 4 a 2"), 1);
+    CHECK_EQ_INT(count(NULL, 'p', " other "), 0);
+    join(&C, "c", "doc", 0, 0);
+    CHECK_EQ_INT(count(&C, 'w', "\"text\":\"Rabz\""), 1);
+    CHECK_EQ_INT(store_check(fx.st, NULL, NULL), 0);
+    fx_free();
+}
+
+static void test_a_poke_applies_another_nodes_ops_and_new_ops_wait_for_it(void)
+{
+    fx_init(64);
+    CHECK_EQ_INT(srv_docs_poke(fx.docs, "doc"), 0);   /* not loaded */
+    join(&A, "a", "doc", 0, 0);
+    op(&A, "doc", 0, 1, "[\"x\"]");
+    commit(-1, 0);
+    remote("doc", 2, "[1,\"y\"]", "other", 1);
+    remote("doc", 3, "[2,\"!\"]", "other", 2);
+    CHECK_EQ_INT(srv_docs_poke(fx.docs, "doc"), 1);
+    CHECK_EQ_INT(fx.ntasks, 1);
+    op(&A, "doc", 1, 2, "[1,\"z\"]");             /* made on version 1 */
+    CHECK_EQ_INT(fx.njobs, 0);                    /* held */
+    run_tasks();
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":2,\"op\":[1,\"y\"]"), 1);
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":3,\"op\":[2,\"!\"]"), 1);
+    REQUIRE(fx.njobs == 1);
+    CHECK_EQ_STR(fx.jobs[0]->rec.op, "[3,\"z\"]");
+    commit(-1, 0);
+    CHECK_EQ_INT(count(&A, 's', "\"seq\":2,\"version\":4"), 1);
+    check_text("doc", 4, "xy!z");
+    /* a poke with nothing new changes nothing */
+    int before = fx.nev;
+    CHECK_EQ_INT(srv_docs_poke(fx.docs, "doc"), 1);
+    run_tasks();
+    CHECK_EQ_INT(fx.nev, before);
+    op(&A, "doc", 4, 3, "[\"<\"]");
+    CHECK_EQ_INT(fx.njobs, 1);                    /* queued at once again */
+    commit(-1, 0);
+    check_text("doc", 5, "<xy!z");
+    fx_free();
+}
+
+/* A bus message: applied at once when it is the next version and nothing
+ * of the session's own is out; ignored when known; otherwise (a gap, an op
+ * that does not apply, own ops out) the store is read instead. */
+static void test_a_bus_message_is_applied_at_once_or_sends_the_session_to_the_store(void)
+{
+    fx_init(64);
+    store_oprec r = rec("doc", 1, "[\"x\"]", "other", 1);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r), 0);     /* not loaded */
+    join(&A, "a", "doc", 0, 0);
+    remote("doc", 1, "[\"x\"]", "other", 1);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r), 1);
+    CHECK_EQ_INT(fx.ntasks, 0);                        /* no store read */
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":1,\"op\":[\"x\"]"), 1);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r), 1);     /* known: nothing */
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":1,"), 1);
+    /* a message that lies (bad op) is not believed: the store is read */
+    store_oprec bad = rec("doc", 2, "[99,\"?\"]", "other", 2);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &bad), 1);
+    CHECK_EQ_INT(fx.ntasks, 1);
+    run_tasks();
+    CHECK_EQ_INT(count(&A, 'e', ""), 0);
+    /* a gap: versions 2 and 3 are stored, only 3 is heard of */
+    remote("doc", 2, "[1,\"y\"]", "other", 2);
+    remote("doc", 3, "[2,\"z\"]", "other", 3);
+    store_oprec r3 = rec("doc", 3, "[2,\"z\"]", "other", 3);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r3), 1);
+    CHECK_EQ_INT(fx.ntasks, 1);
+    run_tasks();
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":2,\"op\":[1,\"y\"]"), 1);
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":3,\"op\":[2,\"z\"]"), 1);
+    /* own op out: the message waits for the store read after it */
+    op(&A, "doc", 3, 1, "[\"<\"]");
+    remote("doc", 4, "[3,\"!\"]", "other", 4);
+    store_oprec r4 = rec("doc", 4, "[3,\"!\"]", "other", 4);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r4), 1);
+    CHECK_EQ_INT(fx.ntasks, 0);
+    commit(-1, 0);                                     /* refused */
+    run_tasks();
+    commit(-1, 0);
+    CHECK_EQ_INT(count(&A, 's', "\"seq\":1,\"version\":5"), 1);
+    check_text("doc", 5, "<xyz!");
+    join(&B, "b", "doc", 0, 0);
+    CHECK_EQ_INT(count(&B, 'w', "\"text\":\"<xyz!\""), 1);
+    fx_free();
+}
+
+static void test_a_document_that_keeps_changing_under_the_session_fails_it_after_bounded_rounds(void)
+{
+    fx_init(64);
+    join(&A, "a", "doc", 0, 0);
+    op(&A, "doc", 0, 1, "[\"a\"]");
+    int64_t v = 0;
+    for (int round = 0; round < 40 && fx.njobs; round++) {
+        v++;
+        remote("doc", v, "[\"r\"]", "other", v);
+        commit(-1, 0);
+        run_tasks();
+    }
+    CHECK_EQ_INT(count(&A, 'e', "server_error: the document kept changing"), 1);
+    CHECK_EQ_INT(count(&A, 's', "\"ack\""), 0);
+    CHECK_EQ_INT(count(&A, 'd', ""), 1);
+    CHECK(v > 30 && v < 40);
+    /* the client rejoins and resends: its op lands once */
+    join(&A, "a", "doc", 1, v);
+    op(&A, "doc", v, 1, "[\"a\"]");
+    commit(-1, 0);
+    CHECK_EQ_INT(count(&A, 's', "\"seq\":1,\"version\":"), 1);
+    CHECK_EQ_INT(store_check(fx.st, NULL, NULL), 0);
+    fx_free();
+}
+
+static void test_a_held_op_committed_through_another_node_fails_the_session_and_a_rejoin_dedups(void)
+{
+    fx_init(64);
+    join(&A, "a", "doc", 0, 0);
+    join(&B, "b", "doc", 0, 0);
+    op(&A, "doc", 0, 1, "[\"a\"]");
+    remote("doc", 1, "[\"a\"]", "a", 1);     /* A resent it to another node */
+    commit(-1, 0);                            /* EDUP */
+    run_tasks();
+    CHECK_EQ_INT(count(&A, 'e', "server_error: an op was committed by another node"), 1);
+    CHECK_EQ_INT(count(&B, 'e', "server_error"), 1);
+    join(&A, "a", "doc", 1, 0);
+    op(&A, "doc", 0, 1, "[\"a\"]");          /* the resend: acked, not applied */
+    CHECK_EQ_INT(fx.njobs, 0);
+    CHECK_EQ_INT(count(&A, 's', "\"seq\":1,\"version\":1"), 1);
+    check_text("doc", 1, "a");
+    fx_free();
+}
+
 int main(void)
 {
     nomem_once = 1;
@@ -617,6 +833,11 @@ int main(void)
     RUN(test_a_refusing_writer_answers_server_error_and_changes_nothing);
     RUN(test_an_empty_session_unloads_after_the_interval_on_the_monotonic_clock);
     RUN(test_many_members_grow_the_member_array_and_all_see_each_other);
+    RUN(test_another_writer_first_the_ops_are_caught_up_transformed_and_queued_again);
+    RUN(test_a_poke_applies_another_nodes_ops_and_new_ops_wait_for_it);
+    RUN(test_a_bus_message_is_applied_at_once_or_sends_the_session_to_the_store);
+    RUN(test_a_document_that_keeps_changing_under_the_session_fails_it_after_bounded_rounds);
+    RUN(test_a_held_op_committed_through_another_node_fails_the_session_and_a_rejoin_dedups);
     RUN(test_out_of_memory_at_every_allocation_refuses_cleanly);
     return harness_done();
 }

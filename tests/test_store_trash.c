@@ -128,6 +128,58 @@ static void test_search_finds_substrings_in_every_script_and_length(void)
     tmp_cleanup(&t);
 }
 
+/* Two-character queries go through the index's trigrams (every one that
+ * starts with the pair): a pair at the very end of a text, a text of only
+ * the pair, case folded beyond ASCII, the rights and the trash filters,
+ * and a pair no trigram starts (only titles can hold it). Three or more
+ * characters: a title match ranks first even among many text matches. */
+static void test_search_pairs_use_the_index_and_ranking_is_bounded(void)
+{
+    tmp_db t;
+    store *s = fresh(&t);
+    char id[16];
+    REQUIRE(s);
+    CHECK_EQ_INT(store_doc_create(s, "end", "", "bob", 5), 0);
+    CHECK_EQ_INT(store_doc_create(s, "only", "", "bob", 5), 0);
+    CHECK_EQ_INT(store_doc_create(s, "fold", "", "bob", 5), 0);
+    CHECK_EQ_INT(store_doc_create(s, "t", "서버 점검", "bob", 5), 0);
+    CHECK_EQ_INT(store_search_put(s, "end", 0, "우리 서버", 13), 0);
+    CHECK_EQ_INT(store_search_put(s, "only", 0, "배포", 6), 0);
+    CHECK_EQ_INT(store_search_put(s, "fold", 0, "Ωμέγα ÉCOLE", 17), 0);
+    CHECK_EQ_INT(store_search_put(s, "t", 0, "", 0), 0);
+    CHECK_EQ_INT((int)hits(s, "서버", 0, "t"), 2);  /* title first, then end */
+    CHECK_EQ_INT((int)hits(s, "배포", 0, "only"), 1);
+    CHECK_EQ_INT((int)hits(s, "ωΜ", 0, "fold"), 1); /* Greek folds */
+    CHECK_EQ_INT((int)hits(s, "éc", 0, "fold"), 1);
+    CHECK_EQ_INT((int)hits(s, "점검", 0, "t"), 1);   /* title, no trigram */
+    CHECK_EQ_INT((int)hits(s, "zq", 0, NULL), 0);
+    CHECK_EQ_INT((int)hits(s, "\"\"", 0, NULL), 0);
+    CHECK_EQ_INT((int)hits(s, "버", 0, NULL), 2);
+    CHECK_EQ_INT((int)hits(s, "서버", 7, NULL), 0); /* no role, no hit */
+    CHECK_EQ_INT(store_doc_trash(s, "only", 10), 0);
+    CHECK_EQ_INT((int)hits(s, "배포", 0, NULL), 0);
+    {   /* the indexed text comes back without the end mark */
+        store_hit *h = NULL;
+        size_t n = 0;
+        CHECK_EQ_INT(store_search_query(s, "우리", 0, 10, &h, &n), 0);
+        REQUIRE(n == 1);
+        CHECK_EQ_INT((int)h[0].bytes, 13);
+        CHECK_EQ_STR(h[0].body, "우리 서버");
+        store_hits_free(h, n);
+    }
+    /* 300 texts hold "needle"; the one whose title holds it is first */
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "n%03d", i);
+        CHECK_EQ_INT(store_doc_create(s, id, i == 3 ? "the needle" : "x",
+                                      "bob", 5 + i), 0);
+        CHECK_EQ_INT(store_search_put(s, id, 0, "a needle in hay", 15), 0);
+    }
+    CHECK_EQ_INT((int)hits(s, "needle", 0, "n003"), 10);
+    CHECK_EQ_INT((int)hits(s, "ne", 0, "n003"), 10);
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
 static void test_stale_documents_are_found_and_reindex_rebuilds(void)
 {
     tmp_db t;
@@ -164,6 +216,7 @@ int main(void)
     RUN(test_trash_hides_and_restore_brings_back_as_it_was);
     RUN(test_purge_needs_the_trash_and_frees_the_id);
     RUN(test_search_finds_substrings_in_every_script_and_length);
+    RUN(test_search_pairs_use_the_index_and_ranking_is_bounded);
     RUN(test_stale_documents_are_found_and_reindex_rebuilds);
     return harness_done();
 }

@@ -236,6 +236,7 @@ static void test_a_refused_job_fails_alone_and_the_rest_commit(void)
     fill_append(&j[3], "d", 3, "[\"a\"]", "c1", 1); /* resent */
     fill_append(&j[4], "d", 9, "[\"a\"]", "c3", 1); /* gap */
     fill_append(&j[5], "x", 1, "[\"a\"]", "c3", 1); /* no such doc */
+    j[2].fresh = j[4].fresh = 1; /* past the refusals (next test) */
     for (int i = 0; i < 6; i++) REQUIRE(store_writer_submit(w, &j[i]) == 0);
     REQUIRE(drain_n(w, got, 6) == 6);
     CHECK_EQ_INT(j[0].result, 0);
@@ -246,6 +247,54 @@ static void test_a_refused_job_fails_alone_and_the_rest_commit(void)
     CHECK_EQ_INT(j[5].result, STORE_ENOTFOUND);
     CHECK_EQ_INT(store_find_seq(s, "d", "c2", 2, &v), 0);
     CHECK_EQ_INT(v, 2);
+    CHECK_EQ_INT(store_check(s, NULL, NULL), 0);
+    store_writer_free(w);
+    store_close(s);
+    tmp_cleanup(&t);
+}
+
+/* Another writer (a process, a node) takes version 1 first: the writer's
+ * APPEND of version 1 is refused, and so is its version 2, although it
+ * would now be the next one (it was made on top of the refused op), and
+ * every later APPEND of the document, until a fresh one; other documents
+ * are not held up. */
+static void test_after_a_conflict_appends_are_refused_until_a_fresh_one(void)
+{
+    store_job j[6], *got[6];
+    waker k = { PTHREAD_MUTEX_INITIALIZER, 0 };
+    int64_t v = 0;
+    tmp_db t;
+    tmp_init(&t);
+    store *s = open_db(&t, 0, 0);
+    REQUIRE(s);
+    REQUIRE(store_doc_create(s, "d", "", "", 1) == 0);
+    REQUIRE(store_doc_create(s, "e", "", "", 1) == 0);
+    store_oprec other = rec("d", 1, "[\"R\"]", "other", 1);
+    REQUIRE(store_append(s, &other, 1) == 0);
+    store_writer *w = writer(&t, &k);
+    REQUIRE(w);
+    fill_append(&j[0], "d", 1, "[\"a\"]", "c1", 1); /* taken */
+    fill_append(&j[1], "d", 2, "[\"b\"]", "c1", 2); /* on top of j[0] */
+    fill_append(&j[2], "e", 1, "[\"e\"]", "c1", 1); /* another document */
+    fill_append(&j[3], "d", 3, "[\"c\"]", "c1", 3);
+    fill_append(&j[4], "d", 2, "[1,\"a\"]", "c1", 1); /* caught up */
+    fill_append(&j[5], "d", 3, "[2,\"b\"]", "c1", 2);
+    j[4].fresh = 1;
+    for (int i = 0; i < 6; i++) REQUIRE(store_writer_submit(w, &j[i]) == 0);
+    REQUIRE(drain_n(w, got, 6) == 6);
+    CHECK_EQ_INT(j[0].result, STORE_ECONFLICT);
+    CHECK_EQ_INT(j[1].result, STORE_ECONFLICT);
+    CHECK_EQ_INT(j[2].result, 0);
+    CHECK_EQ_INT(j[3].result, STORE_ECONFLICT);
+    CHECK_EQ_INT(j[4].result, 0);
+    CHECK_EQ_INT(j[5].result, 0);
+    CHECK_EQ_INT(store_find_seq(s, "d", "c1", 2, &v), 0);
+    CHECK_EQ_INT(v, 3);
+    char *text = NULL;
+    size_t bytes = 0;
+    CHECK_EQ_INT(store_text_at(s, "d", 3, &text, &bytes), 0);
+    CHECK_EQ_STR(text ? text : "", "Rab");
+    free(text);
     CHECK_EQ_INT(store_check(s, NULL, NULL), 0);
     store_writer_free(w);
     store_close(s);
@@ -670,6 +719,7 @@ int main(void)
     RUN(test_batches_never_exceed_max_batch);
     RUN(test_many_threads_group_commit_without_loss_or_reorder);
     RUN(test_a_refused_job_fails_alone_and_the_rest_commit);
+    RUN(test_after_a_conflict_appends_are_refused_until_a_fresh_one);
     RUN(test_snapshot_jobs_are_written_and_checked);
     RUN_SQLITE(test_document_jobs_create_retitle_and_delete);
     RUN(test_stop_flushes_the_queue_and_then_refuses_jobs);

@@ -4,7 +4,8 @@
 # Every room has a rank; a file may include a header of its own room or of
 # a room ranked lower, never of a room at its rank or above:
 #
-#   ot 0 < storage 1 < server/base 2 < server/auth, server/history 3
+#   ot 0 < storage 1 < server/base 2 < server/auth, server/history,
+#     server/bus 3
 #     < server/collab 4 < server/net, server/api 5 < server/cli 6
 #
 # So ot/ stays pure, storage/ knows nothing of the server, the document
@@ -19,7 +20,7 @@ rank() {
         ot) echo 0 ;;
         storage) echo 1 ;;
         server/base) echo 2 ;;
-        server/auth|server/history) echo 3 ;;
+        server/auth|server/history|server/bus) echo 3 ;;
         server/collab) echo 4 ;;
         server/net|server/api) echo 5 ;;
         server/cli) echo 6 ;;
@@ -38,7 +39,8 @@ room() {
 }
 
 passed=0 failed=0
-for r in ot storage server/base server/auth server/history server/collab \
+for r in ot storage server/base server/auth server/history server/bus \
+         server/collab \
          server/net server/api server/cli; do
     [ -d "$r" ] || continue
     bad=0

@@ -27,6 +27,10 @@ typedef struct srv_api_gauges {
     int conns;
     size_t open_docs;
     size_t queued_bytes;
+    /* cluster mode (cluster: 0 on a single node) */
+    int cluster, bus_up;
+    uint64_t bus_published, bus_received, bus_dropped, bus_polls;
+    uint64_t remote_ops, catchups, conflicts;
 } srv_api_gauges;
 
 /* The API's environment: borrowed, it outlives every request. */

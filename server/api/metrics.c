@@ -101,7 +101,8 @@ static void histogram(const srv_metrics *m, srv_sb *b)
 int srv__api_metrics_text(const srv_api_env *env, srv_sb *b)
 {
     const srv_metrics *m = env->metrics;
-    srv_api_gauges g = {0, 0, 0};
+    srv_api_gauges g;
+    memset(&g, 0, sizeof g);
     store_writer_stats ws;
     memset(&ws, 0, sizeof ws);
     if (env->gauges) env->gauges(&g);
@@ -120,6 +121,16 @@ int srv__api_metrics_text(const srv_api_env *env, srv_sb *b)
     GAUGE(b, "chorus_queue_bytes", "%zu", g.queued_bytes);
     GAUGE(b, "chorus_queue_bytes_peak", "%" PRIu64, m->bytes_queued_peak);
     COUNTER(b, "chorus_errors_sent_total", "%" PRIu64, m->errors_sent);
+    if (g.cluster) {
+        GAUGE(b, "chorus_bus_up", "%d", g.bus_up);
+        COUNTER(b, "chorus_bus_published_total", "%" PRIu64, g.bus_published);
+        COUNTER(b, "chorus_bus_received_total", "%" PRIu64, g.bus_received);
+        COUNTER(b, "chorus_bus_dropped_total", "%" PRIu64, g.bus_dropped);
+        COUNTER(b, "chorus_store_polls_total", "%" PRIu64, g.bus_polls);
+        COUNTER(b, "chorus_remote_ops_total", "%" PRIu64, g.remote_ops);
+        COUNTER(b, "chorus_catchups_total", "%" PRIu64, g.catchups);
+        COUNTER(b, "chorus_conflicts_total", "%" PRIu64, g.conflicts);
+    }
     histogram(m, b);
     return b->failed ? -1 : 0;
 }

@@ -121,6 +121,8 @@ typedef struct srv_config {
                                bound to loopback) */
     const char *tls_cert;   /* PEM files: serve https/wss on the same port */
     const char *tls_key;
+    const char *bus_url;    /* cluster mode: Redis between the nodes that
+                               share one store (NULL: a single node) */
 } srv_config;
 
 /* ---- srv_task: a reader-pool task that finishes on the loop thread.

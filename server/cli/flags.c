@@ -207,6 +207,9 @@ static const flag flags[] = {
      "`--tls-key`)", set_str, AT(tls_cert), 0, 0},
     {"tls-key", "FILE", NULL, "none", "the PEM private key of `--tls-cert`",
      set_str, AT(tls_key), 0, 0},
+    {"bus", "URL", NULL, "none",
+     "cluster mode: Redis pub/sub between the nodes that share one store, "
+     "`redis://host:port` (docs/cluster.md)", set_str, AT(bus_url), 0, 0},
     {"log-level", "L", NULL, "`info`",
      "`error`, `warn`, `info` or `debug` (also `CHORUS_LOG`)",
      set_log, 0, 0, 0},

@@ -223,6 +223,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     uint64_t now = srv_mono_ms();
     expire_trash(now);
     srv__index_tick();
+    srv__cluster_tick(now);
     srv_docs_tick(srv__g.docs, now);
     srv__rights_tick(srv_wall_ms());
     trim_heap(now);
@@ -261,6 +262,21 @@ static void api_gauges(srv_api_gauges *g)
     g->conns = srv__g.nconns;
     g->open_docs = srv_docs_count(srv__g.docs);
     g->queued_bytes = srv__g.queued_bytes;
+    if (srv__g.bus) {
+        srv_bus_stats bs;
+        srv_docs_stats ds;
+        srv_bus_stats_get(srv__g.bus, &bs);
+        srv_docs_stats_get(srv__g.docs, &ds);
+        g->cluster = 1;
+        g->bus_up = bs.up;
+        g->bus_published = bs.published;
+        g->bus_received = bs.received;
+        g->bus_dropped = bs.dropped;
+        g->bus_polls = srv__g.bus_polls;
+        g->remote_ops = ds.remote_ops;
+        g->catchups = ds.catchups;
+        g->conflicts = ds.conflicts;
+    }
 }
 
 /* Once the context and the pools exist, before the loop serves anything. */
@@ -374,6 +390,10 @@ int srv_run(const srv_config *cfg)
                                           srv__g.ctx, err, sizeof err);
     if (srv__g.auth_pool && srv__docs_start() < 0)
         snprintf(err, sizeof err, "out of memory");
+    if (srv__g.docs && srv__cluster_start() < 0) {
+        srv__docs_stop();
+        goto out;
+    }
     if (!srv__g.writer || !srv__g.pool || !srv__g.auth_pool || !srv__g.docs) {
         fprintf(stderr, "chorus: %s: %s\n", srv__g.db_path, err);
         goto out;
@@ -401,6 +421,7 @@ int srv_run(const srv_config *cfg)
     srv__docs_stop();
     rc = 0;
 out:
+    srv__cluster_stop();
     srv__relay_ticker_stop();
     lws_sul_cancel(&tick_sul);
     store_pool_free(srv__g.auth_pool);

@@ -170,6 +170,9 @@ typedef struct srv_doc_out {
     /* An op committed (metrics); 'ack_s' >= 0: its author was acked that
      * many seconds after it arrived, < 0: no author to ack. */
     void (*committed)(void *arg, double ack_s);
+    /* The op 'r' of this node was committed (cluster mode: published to
+     * the other nodes). May be NULL. */
+    void (*commit_rec)(void *arg, const store_oprec *r);
 } srv_doc_out;
 
 /* Everything a session reaches outside itself. Copied by srv_docs_new. */
@@ -299,6 +302,29 @@ int srv_docs_retitle(srv_docs *d, const char *doc, const char *title);
  * dropped (0 when it is not loaded). */
 int srv_docs_close(srv_docs *d, const char *doc, const char *code,
                    const char *message);
+/* Other writers of the same store (the nodes of a cluster): the store may
+ * hold ops of 'doc' that this set has not seen. If 'doc' is loaded, its
+ * session reads the ops after its committed version, applies them in
+ * version order, relays them to its members, transforms its own ops not
+ * yet committed over them and queues those again (catchup.c). Returns 1 if
+ * it is loaded, else 0 (nothing to do: a load reads the store). */
+int srv_docs_poke(srv_docs *d, const char *doc);
+/* srv_docs_poke for every loaded document (a poll when no bus tells). */
+void srv_docs_poke_all(srv_docs *d);
+/* Another node says it committed 'r' (a bus message: a hint, not the
+ * truth). Applied at once when 'doc' is loaded, 'r' is its next version
+ * and nothing of its own is out; ignored when already known; otherwise
+ * (a gap, own ops out, an op that does not apply) the session reads the
+ * store as srv_docs_poke does. Returns 1 if 'doc' is loaded, else 0. */
+int srv_docs_remote(srv_docs *d, const store_oprec *r);
+/* Counters of the above since start (/metrics). */
+typedef struct srv_docs_stats {
+    uint64_t remote_ops;          /* other nodes' ops applied */
+    uint64_t catchups;            /* store reads for them */
+    uint64_t conflicts;           /* APPENDs refused: version taken */
+} srv_docs_stats;
+void srv_docs_stats_get(const srv_docs *d, srv_docs_stats *out);
+
 const char *srv_session_id(const srv_session *s);
 /* The committed version (what members have seen). */
 int64_t srv_session_version(const srv_session *s);

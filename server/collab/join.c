@@ -74,6 +74,7 @@ static void load_done(srv_task *t)
     s->committed = s->version = s->base = s->last_snapshot = version;
     s->len = s->base_len = ot_doc_len(s->doc);
     s->state = SESS_READY;
+    s->fresh = 1; /* a refusal left by an earlier session is not ours */
     /* start_member may drop the member it starts (moving the last into
      * its slot), so walk from the end. */
     for (int i = s->nm - 1; i >= 0; i--)

@@ -172,6 +172,13 @@ void srv__sess_refuse(srv_session *s, sess_member *m, const char *code,
 void srv__sess_end(srv_session *s, const char *code, const char *why)
 {
     s->state = SESS_FAILED;
+    /* ops held for a catch-up never reach the writer: tell their
+     * submitters now (those out are told when they come back) */
+    for (int64_t v = s->committed + 1; v <= s->version; v++) {
+        sess_op *o = srv__sess_win_at(s, v);
+        if (!o->out && o->done) o->done(o->done_arg, STORE_EIO, 0);
+        if (!o->out) o->done = NULL;
+    }
     srv__sess_run_submits(s); /* each is told of the failure */
     srv__sess_run_waiters(s, 0, STORE_EIO);
     while (s->nm > 0) srv__sess_refuse(s, &s->m[s->nm - 1], code, why);
@@ -230,7 +237,7 @@ static void submit_snapshot(srv_session *s)
 
 /* ---- ops */
 
-static void win_evict(srv_session *s)
+void srv__sess_win_evict(srv_session *s)
 {
     while (s->committed - s->base > s->docs->env.history_window) {
         sess_op o;
@@ -275,17 +282,49 @@ int srv__sess_rebase(srv_session *s, ot_op **op, int64_t v)
     return 0;
 }
 
+/* Give the window op at version v to the writer as an APPEND. 0, or -1
+ * on ENOMEM or a refusing writer. */
+int srv__sess_submit_append(srv_session *s, int64_t v)
+{
+    const srv_doc_env *env = srv__sess_env(s);
+    sess_op *o = srv__sess_win_at(s, v);
+    commit_job *j = calloc(1, sizeof *j);
+    if (!j) return -1;
+    j->sess = s;
+    snprintf(j->client, sizeof j->client, "%s", o->client);
+    snprintf(j->user, sizeof j->user, "%s", o->user);
+    j->job.kind = STORE_JOB_APPEND;
+    j->job.fresh = s->fresh;
+    j->job.rec.doc = s->id;
+    j->job.rec.version = v;
+    j->job.rec.op = o->wire;
+    j->job.rec.client = j->client;
+    j->job.rec.seq = o->seq;
+    j->job.rec.user = j->user;
+    j->job.rec.time_ms = o->time_ms;
+    if (env->write(env->io, &j->job) < 0) {
+        free(j);
+        return -1;
+    }
+    s->fresh = 0;
+    s->inflight++;
+    s->appending++;
+    o->out = 1;
+    return 0;
+}
+
 /* Queue 'op' (taken on success) as version s->version + 1, of 'len_after'
- * code points. 0, or -1 on ENOMEM or a refusing writer (nothing changed). */
+ * code points: to the writer, or held in the window while the session
+ * catches up with another node (catchup.c). 0, or -1 on ENOMEM or a
+ * refusing writer (nothing changed). */
 int srv__sess_queue_op(srv_session *s, const char *client, const char *user,
                        int64_t seq, ot_op *op, size_t len_after,
                        srv_submit_done done, void *arg)
 {
     const srv_doc_env *env = srv__sess_env(s);
     sess_op o;
-    commit_job *j = calloc(1, sizeof *j);
     memset(&o, 0, sizeof o);
-    if (!j || !(o.wire = ot_op_dumps(op))) goto err;
+    if (!(o.wire = ot_op_dumps(op))) return -1;
     o.op = op;
     o.done = done;
     o.done_arg = arg;
@@ -295,30 +334,19 @@ int srv__sess_queue_op(srv_session *s, const char *client, const char *user,
     o.time_ms = (int64_t)env->wall_ms();
     o.t_recv = env->now_s();
     o.len_after = len_after;
-    if (srv_ring_push(&s->win, &o) < 0) goto err;
-    j->sess = s;
-    snprintf(j->client, sizeof j->client, "%s", client);
-    snprintf(j->user, sizeof j->user, "%s", user);
-    j->job.kind = STORE_JOB_APPEND;
-    j->job.rec.doc = s->id;
-    j->job.rec.version = s->version + 1;
-    j->job.rec.op = o.wire;
-    j->job.rec.client = j->client;
-    j->job.rec.seq = seq;
-    j->job.rec.user = j->user;
-    j->job.rec.time_ms = o.time_ms;
-    if (env->write(env->io, &j->job) < 0) {
-        srv_ring_unpush(&s->win); /* nothing else moved */
-        goto err;
+    if (srv_ring_push(&s->win, &o) < 0) {
+        free(o.wire);
+        return -1;
     }
     s->version++;
-    s->inflight++;
+    if (!s->held && srv__sess_submit_append(s, s->version) < 0) {
+        srv_ring_unpush(&s->win); /* nothing else moved */
+        s->version--;
+        free(o.wire);
+        return -1;
+    }
     s->len = len_after;
     return 0;
-err:
-    free(o.wire);
-    free(j);
-    return -1;
 }
 
 /* Code points of the text at 'version' (base <= version <= s->version). */
@@ -407,7 +435,7 @@ void srv_session_op(srv_session *s, void *h, int64_t version, int64_t seq,
 
 /* ---- commits */
 
-static void move_cursors(srv_session *s, const ot_op *op, const char *author)
+void srv__sess_move_cursors(srv_session *s, const ot_op *op, const char *author)
 {
     for (int i = 0; i < s->nm; i++) {
         sess_member *m = &s->m[i];
@@ -442,6 +470,7 @@ static void committed(srv_session *s, commit_job *j)
         return;
     }
     s->committed = v;
+    s->conflicts = 0;
     sess_client *ce = srv_map_get(&s->clients, o->client);
     if (ce && ce->last_version == v) ce->pending = 0;
     sess_member *author = member_by_client(s, o->client);
@@ -451,16 +480,21 @@ static void committed(srv_session *s, commit_job *j)
         ack_s = env->now_s() - o->t_recv;
     }
     env->out->committed(env->out_arg, ack_s);
+    if (env->out->commit_rec) {
+        store_oprec r = {s->id, v, o->wire, o->client, o->seq, o->user,
+                         o->time_ms};
+        env->out->commit_rec(env->out_arg, &r);
+    }
     if (s->nm > (author ? 1 : 0))
         srv__sess_broadcast(s, srv_wire_op(s->id, v, o->wire, o->client, o->seq, o->user),
                       author ? author->h : NULL);
-    move_cursors(s, o->op, o->client);
+    srv__sess_move_cursors(s, o->op, o->client);
     if (o->done) o->done(o->done_arg, 0, v);
     o->done = NULL;
     srv__sess_run_waiters(s, v, 0);
     s->ops_bytes += strlen(o->wire);
     if (snapshot_due(s)) submit_snapshot(s);
-    win_evict(s);
+    srv__sess_win_evict(s);
 }
 
 static void snapshot_written(snap_job *sj)
@@ -477,6 +511,16 @@ static void append_done(commit_job *j)
     srv_session *s = j->sess;
     int rc = j->job.result;
     s->inflight--;
+    s->appending--;
+    if ((rc == STORE_ECONFLICT || rc == STORE_EDUP) &&
+        s->state == SESS_READY) {
+        /* another writer took the version: hold, catch up, queue again */
+        srv__sess_win_at(s, j->job.rec.version)->out = 0;
+        s->docs->stats.conflicts++;
+        free(j);
+        srv__sess_conflict(s);
+        return;
+    }
     if (rc != 0 || s->state != SESS_READY) {
         /* committed into a failed session: durable all the same */
         sess_op *o = srv__sess_win_at(s, j->job.rec.version);
@@ -485,6 +529,7 @@ static void append_done(commit_job *j)
     }
     if (s->state == SESS_READY && rc == 0) {
         committed(s, j);
+        srv__sess_catchup_maybe(s);
     } else if (s->state == SESS_READY) {
         char why[160];
         snprintf(why, sizeof why, "storage failure: %s", store_strerror(rc));

@@ -23,6 +23,7 @@ typedef struct sess_op {           /* one op of the window */
     int64_t time_ms;
     double t_recv;                 /* when it arrived, for ack latency */
     size_t len_after;              /* code points of the text after it */
+    int out;                       /* its APPEND is with the writer */
     srv_submit_done done;          /* server-made ops: told of the commit */
     void *done_arg;
 } sess_op;
@@ -74,6 +75,7 @@ struct srv_docs {
     srv_doc_env env;
     srv_map sessions;              /* doc id -> srv_session (live ones) */
     uint64_t next_member_id;
+    srv_docs_stats stats;          /* catchup.c */
 };
 
 struct srv_session {
@@ -95,6 +97,14 @@ struct srv_session {
     sess_submit *waiters;          /* resent HTTP ops waiting for the
                                       commit of their first sending */
     int inflight;                  /* writer jobs and tasks holding it */
+    /* Another writer on the same store (a node of a cluster) may take a
+     * version first (catchup.c). 'held': new ops wait in the window,
+     * unqueued, until the catch-up; 'poked': one is wanted; it starts once
+     * no APPEND is out. */
+    int appending;                 /* APPEND jobs out */
+    int held, poked, catching_up;
+    int fresh;                     /* the next APPEND has store_job.fresh */
+    int conflicts;                 /* catch-ups since the last commit */
     int dead;                      /* out of the table; freed at inflight 0 */
 };
 
@@ -166,5 +176,17 @@ void srv__sess_run_submits(srv_session *s);
 /* Answer the waiters for version 'v' (submit.c) (0 and v), or all of them with
  * 'rc' < 0 (v ignored). */
 void srv__sess_run_waiters(srv_session *s, int64_t v, int rc);
+/* Give the window op at version v to the writer (session.c): 0 or -1. */
+int srv__sess_submit_append(srv_session *s, int64_t v);
+/* Move the members' cursors over a committed op of 'author' (session.c). */
+void srv__sess_move_cursors(srv_session *s, const ot_op *op,
+                            const char *author);
+/* Drop the window's oldest committed ops past the history window. */
+void srv__sess_win_evict(srv_session *s);
+/* Catching up with other writers (catchup.c): an APPEND came back
+ * refused (another writer took its version); start the catch-up once no
+ * APPEND is out (called after each commit too). */
+void srv__sess_conflict(srv_session *s);
+void srv__sess_catchup_maybe(srv_session *s);
 
 #endif

@@ -52,8 +52,15 @@ static void out_committed(void *arg, double ack_s)
     if (ack_s >= 0) srv_metrics_ack(&srv__g.metrics, ack_s);
 }
 
+static void out_commit_rec(void *arg, const store_oprec *r)
+{
+    srv *g = arg;
+    if (g->bus) srv_bus_publish(g->bus, r);
+}
+
 static const srv_doc_out outputs = {
     out_send, out_relay, out_error, out_drop, out_queued, out_committed,
+    out_commit_rec,
 };
 
 /* ---- the writer and the pool */

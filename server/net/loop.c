@@ -27,6 +27,7 @@ void srv__drain(void)
     if (srv__g.writer) srv_docs_on_commits(srv__g.docs, store_writer_drain(srv__g.writer));
     drain_pool(srv__g.pool, NULL);
     drain_pool(srv__g.auth_pool, &srv__g.auth_pending);
+    srv__cluster_drain();
     srv__relays_flush();
 }
 

@@ -24,6 +24,7 @@
 
 #include "server/auth/auth.h"
 #include "server/base/base.h"
+#include "server/bus/bus.h"
 #include "server/collab/collab.h"
 
 typedef struct srv_conn srv_conn;
@@ -192,6 +193,16 @@ int srv_rights_stale(uint64_t seq);
 #define SRV_INDEX_QUIET_MS 1500
 void srv__index_tick(void);
 
+/* ---- cluster mode (cluster.c): the bus between the nodes */
+/* Start the bus when --bus is set: 0, or -1 with why on stderr. */
+int srv__cluster_start(void);
+void srv__cluster_stop(void);
+/* On the loop thread: apply what the bus received (from srv__drain). */
+void srv__cluster_drain(void);
+/* Once a second: poll the store for every open document while the bus is
+ * down, and every CLUSTER_POLL_UP_S seconds while it is up. */
+void srv__cluster_tick(uint64_t now_ms);
+
 /* ---- HTTP (http.c, static.c, gate.c) */
 /* What net is handed at start-up (serve.c) and keeps for its life; the
  * protocol's user pointer (struct lws_protocols .user) points to it. */
@@ -272,6 +283,9 @@ struct srv {
     size_t queued_bytes;          /* over every connection */
     srv_metrics metrics;
     srv_rights rights;
+    srv_bus *bus;                 /* cluster mode (cluster.c), or NULL */
+    int bus_was_up;
+    uint64_t bus_polls;           /* store polls of every open document */
     int indexing;                 /* an indexer task is out (indexer.c) */
     uint64_t indexed_total;       /* documents it indexed since start */
     volatile sig_atomic_t stopping;

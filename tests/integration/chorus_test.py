@@ -207,6 +207,55 @@ class Postgres:
         self.close()
 
 
+class Redis:
+    """redis-server (Debian's) on a free loopback port in a temporary
+    directory, nothing saved; start() again after kill9() on the same port."""
+
+    def __init__(self, port=None, start=True):
+        self.tmp = tempfile.mkdtemp(prefix="chorus-redis-")
+        self.port = port or free_port()
+        self.proc = None
+        if start:
+            self.start()
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def start(self):
+        log = open(os.path.join(self.tmp, "redis.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", self.tmp,
+             "--daemonize", "no"], stdout=log, stderr=log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not come up")
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self):
+        self.kill9()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def http(method, url, body=None, headers=None, timeout=10):
     """(status, headers, body bytes); never raises on HTTP error statuses.
     A body (an object, sent as JSON, or bytes) goes as application/json

@@ -1,0 +1,347 @@
+/* catchup.c -- a session among other writers of the same store.
+ *
+ * On one node the session is the only writer of its document, so the
+ * version it gives an op is always free. With several nodes on one shared
+ * store (cluster mode) another node can take it first: the writer then
+ * answers the APPEND with STORE_ECONFLICT and refuses every later APPEND of
+ * the document until a 'fresh' one (store.h), so nothing made on top of
+ * the refused op lands on someone else's.
+ *
+ * The session then catches up: new ops are held in the window, unqueued;
+ * once no APPEND is out, a pool task reads the ops after 'committed';
+ * back here they are applied in version order, relayed to every member
+ * like any commit, and the held ops (everything after 'committed') are
+ * transformed over them (the store's order wins ties, as for any op that
+ * arrives late) and queued again, the first one fresh. Nothing is acked
+ * before its commit, so a client never sees a version the store does not
+ * hold. The same catch-up runs when told that another node committed
+ * (srv_docs_poke: a bus message, or a poll). A document that keeps
+ * changing under the session fails it after MAX_CONFLICTS rounds without a
+ * commit of its own; its members rejoin and resend, and the store's
+ * (client, seq) dedup keeps each op once.
+ *
+ * One case fails the session rather than being merged: the store holds an
+ * op with the (client, seq) of one of the held ops (the client gave up on
+ * this node and resent it to another, which committed it). The held copy
+ * was made on top of ops the stored one may not have been; rejoining
+ * resolves it exactly. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/collab/session.h"
+
+#define CATCHUP_MAX 1000          /* ops read per round */
+#define MAX_CONFLICTS 32
+
+typedef struct catchup_task {
+    srv_task t;
+    srv_session *sess;
+    char doc[65];
+    int64_t after;
+    store_oprec *recs;
+    size_t n;
+} catchup_task;
+
+static int run_catchup(store *st, store_task *base)
+{
+    catchup_task *ct = (catchup_task *)base;
+    return store_ops_after(st, ct->doc, ct->after, CATCHUP_MAX, &ct->recs,
+                           &ct->n);
+}
+
+static void catchup_done(srv_task *t);
+
+static void start(srv_session *s)
+{
+    catchup_task *ct = calloc(1, sizeof *ct);
+    if (!ct) {
+        srv__sess_fail(s, "cannot catch up with the store (out of memory)");
+        return;
+    }
+    ct->sess = s;
+    snprintf(ct->doc, sizeof ct->doc, "%s", s->id);
+    ct->after = s->committed;
+    ct->t.base.run = run_catchup;
+    ct->t.done = catchup_done;
+    if (srv__sess_env(s)->read(srv__sess_env(s)->io, &ct->t) < 0) {
+        free(ct);
+        srv__sess_fail(s, "cannot catch up with the store (pool refused)");
+        return;
+    }
+    s->poked = 0;
+    s->catching_up = 1;
+    s->docs->stats.catchups++;
+    s->inflight++;
+}
+
+void srv__sess_catchup_maybe(srv_session *s)
+{
+    if (s->poked && !s->catching_up && s->appending == 0 &&
+        s->state == SESS_READY && !s->dead)
+        start(s);
+}
+
+void srv_docs_stats_get(const srv_docs *d, srv_docs_stats *out)
+{
+    *out = d->stats;
+}
+
+void srv__sess_conflict(srv_session *s)
+{
+    s->held = 1;
+    s->poked = 1;
+    srv__sess_catchup_maybe(s);
+}
+
+int srv_docs_poke(srv_docs *d, const char *doc)
+{
+    srv_session *s = srv_map_get(&d->sessions, doc);
+    if (!s || s->state != SESS_READY) return 0;
+    srv__sess_conflict(s);
+    return 1;
+}
+
+void srv_docs_poke_all(srv_docs *d)
+{
+    const char *k;
+    void *val;
+    for (size_t i = 0; srv_map_next(&d->sessions, &i, &k, &val);)
+        srv_docs_poke(d, k);
+}
+
+/* Transform the held ops h[0..n) over 'op' (a committed op that goes
+ * before them): each held op moves over it, and it over each held op in
+ * turn (the held ones are later: they lose ties). 0 or an OT_E* code (the
+ * held ops are then partly transformed: the caller fails the session). */
+static int transform_held(sess_op *h, size_t n, const ot_op *op)
+{
+    const ot_op *c = op;
+    ot_op *own = NULL;            /* c when it is no longer 'op' */
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        ot_op *hp = NULL, *cp = NULL;
+        if ((rc = ot_transform(&hp, h[i].op, c, OT_RIGHT)) < 0) break;
+        if (i + 1 < n && (rc = ot_transform(&cp, c, h[i].op, OT_LEFT)) < 0) {
+            ot_op_free(hp);
+            break;
+        }
+        ot_op_free(h[i].op);
+        h[i].op = hp;
+        ot_op_free(own);
+        c = own = cp;
+    }
+    ot_op_free(own);
+    return rc;
+}
+
+/* The op of 'r' if it can be the session's next version: parsed, its
+ * base length that of the text; NULL if not (nothing changed). */
+static ot_op *next_op(srv_session *s, const store_oprec *r)
+{
+    ot_op *op = NULL;
+    if (r->version != s->committed + 1 ||
+        ot_op_parse(&op, r->op, strlen(r->op)) < 0)
+        return NULL;
+    if (ot_op_base_len(op) > s->len) {
+        ot_op_free(op);
+        return NULL;
+    }
+    return op;
+}
+
+/* Apply 'op' (taken), the op of 'r', the next version, as a commit of
+ * another writer: window, text, members, cursors; then move the held ops
+ * over it. NULL, or why the session must fail. */
+static const char *apply_one(srv_session *s, const store_oprec *r, ot_op *op,
+                             sess_op *held, size_t nheld)
+{
+    const srv_doc_env *env = srv__sess_env(s);
+    sess_op o;
+    size_t ins = 0, del = 0;
+    ot_op_stats(op, &ins, &del);
+    memset(&o, 0, sizeof o);
+    o.op = op;
+    o.wire = strdup(r->op);
+    snprintf(o.client, sizeof o.client, "%s", r->client);
+    snprintf(o.user, sizeof o.user, "%s", r->user);
+    o.seq = r->seq;
+    o.time_ms = r->time_ms;
+    o.t_recv = env->now_s();
+    o.len_after = s->len - del + ins;
+    if (!o.wire || srv_ring_push(&s->win, &o) < 0) {
+        free(o.wire);
+        ot_op_free(op);
+        return "out of memory";
+    }
+    s->version++;
+    s->docs->stats.remote_ops++;
+    if (ot_doc_apply(s->doc, op) < 0) return "out of memory";
+    s->committed++;
+    s->len = o.len_after;
+    srv__sess_broadcast(s, srv_wire_op(s->id, r->version, r->op, r->client,
+                                       r->seq, r->user), NULL);
+    srv__sess_move_cursors(s, op, r->client);
+    if (transform_held(held, nheld, op) < 0)
+        return "cannot transform the held ops";
+    return NULL;
+}
+
+/* A stored op in the catch-up: NULL, or why the session must fail. */
+static const char *apply_stored(srv_session *s, const store_oprec *r,
+                                sess_op *held, size_t nheld)
+{
+    if (r->version != s->committed + 1) return "a gap in the stored log";
+    for (size_t i = 0; i < nheld; i++)
+        if (held[i].seq == r->seq && strcmp(held[i].client, r->client) == 0)
+            return "an op was committed by another node while held here";
+    ot_op *op = next_op(s, r);
+    if (!op) return "a stored op does not apply";
+    return apply_one(s, r, op, held, nheld);
+}
+
+int srv_docs_remote(srv_docs *d, const store_oprec *r)
+{
+    srv_session *s = srv_map_get(&d->sessions, r->doc);
+    if (!s || s->state != SESS_READY) return 0;
+    if (r->version <= s->committed) return 1;
+    ot_op *op = NULL;
+    if (!s->held && !s->poked && !s->catching_up && s->appending == 0 &&
+        s->version == s->committed && (op = next_op(s, r))) {
+        const char *why = apply_one(s, r, op, NULL, 0);
+        if (why) srv__sess_fail(s, why);
+        else srv__sess_win_evict(s);
+        return 1;
+    }
+    srv__sess_conflict(s);
+    return 1;
+}
+
+/* Versions after 'from' moved up by 'k' (the held ops, renumbered): the
+ * clients' last versions and the HTTP waiters follow. */
+static void renumber(srv_session *s, int64_t from, int64_t k)
+{
+    const char *key;
+    void *val;
+    for (size_t i = 0; srv_map_next(&s->clients, &i, &key, &val);) {
+        sess_client *ce = val;
+        if (ce->pending && ce->last_version > from) ce->last_version += k;
+    }
+    for (sess_submit *w = s->waiters; w; w = w->next)
+        if (w->version > from) w->version += k;
+}
+
+/* Take the held ops (versions committed+1..version) out of the window
+ * into a new array (*n of them); NULL with *n = 0 when there are none or
+ * on ENOMEM (*oom set). */
+static sess_op *take_held(srv_session *s, size_t *n, int *oom)
+{
+    *n = (size_t)(s->version - s->committed);
+    *oom = 0;
+    if (*n == 0) return NULL;
+    sess_op *h = malloc(*n * sizeof *h);
+    if (!h) {
+        *oom = 1;
+        *n = 0;
+        return NULL;
+    }
+    for (size_t i = 0; i < *n; i++)
+        h[i] = *srv__sess_win_at(s, s->committed + 1 + (int64_t)i);
+    for (size_t i = 0; i < *n; i++) srv_ring_unpush(&s->win);
+    s->version = s->committed;
+    s->len = srv__sess_len_at(s, s->committed);
+    return h;
+}
+
+/* Held ops that will not be put back: their submitters are told, then
+ * they are freed. */
+static void drop_held(sess_op *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (h[i].done) h[i].done(h[i].done_arg, STORE_EIO, 0);
+        ot_op_free(h[i].op);
+        free(h[i].wire);
+    }
+}
+
+static void catchup_done(srv_task *t)
+{
+    catchup_task *ct = (catchup_task *)t;
+    srv_session *s = ct->sess;
+    int rc = t->base.result, oom = 0;
+    const char *why = NULL;
+    size_t nheld = 0;
+    sess_op *held = NULL;
+    s->inflight--;
+    s->catching_up = 0;
+    if (s->state != SESS_READY) {
+        store_oprecs_free(ct->recs);
+        free(ct);
+        if (s->dead) srv__sess_retire(s);
+        return;
+    }
+    if (rc < 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "cannot catch up with the store: %s",
+                 store_strerror(rc));
+        store_oprecs_free(ct->recs);
+        free(ct);
+        srv__sess_fail(s, msg);
+        return;
+    }
+    int64_t from = s->committed;
+    held = take_held(s, &nheld, &oom);
+    if (oom) why = "out of memory";
+    for (size_t i = 0; !why && i < ct->n; i++)
+        why = apply_stored(s, &ct->recs[i], held, nheld);
+    int more = !why && ct->n == CATCHUP_MAX;
+    store_oprecs_free(ct->recs);
+    free(ct);
+    /* the held ops get their new wire forms and lengths and go back
+     * after the caught-up ones; on failure those not back are told */
+    size_t back = 0;
+    for (size_t i = 0; !why && i < nheld; i++) {
+        char *w = ot_op_dumps(held[i].op);
+        if (!w) why = "out of memory";
+        free(held[i].wire);
+        held[i].wire = w;
+    }
+    for (; !why && back < nheld; back++) {
+        size_t ins = 0, del = 0;
+        ot_op_stats(held[back].op, &ins, &del);
+        held[back].len_after = s->len - del + ins;
+        held[back].out = 0;
+        if (srv_ring_push(&s->win, &held[back]) < 0) {
+            why = "out of memory";
+            break;
+        }
+        s->version++;
+        s->len = held[back].len_after;
+    }
+    if (why) {
+        drop_held(held + back, nheld - back);
+        free(held);
+        srv__sess_fail(s, why);
+        return;
+    }
+    free(held);
+    renumber(s, from, s->committed - from);
+    srv__sess_win_evict(s);
+    if (more) {                   /* more to read before queueing again */
+        s->poked = 1;
+        srv__sess_catchup_maybe(s);
+        return;
+    }
+    if (nheld && ++s->conflicts > MAX_CONFLICTS) {
+        srv__sess_fail(s, "the document kept changing under this node");
+        return;
+    }
+    s->held = 0;
+    s->fresh = 1;
+    for (int64_t v = s->version - (int64_t)nheld + 1; v <= s->version; v++)
+        if (srv__sess_submit_append(s, v) < 0) {
+            srv__sess_fail(s, "cannot queue the held ops again");
+            return;
+        }
+    srv__sess_catchup_maybe(s);   /* poked again meanwhile */
+}
