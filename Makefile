@@ -2,6 +2,7 @@
 #
 #   make            build build/chorus (and the libraries)
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
+#   make cluster    Redis, two nodes and HAProxy on loopback (docs/cluster.md)
 #   make test       install what is missing, build, run every test
 #   make asan       the whole test suite under ASan + UBSan (build/asan/)
 #   make bench      every benchmark, one line a figure
@@ -123,6 +124,12 @@ deps:
 	@sh tools/deps.sh run
 deps-test:
 	@sh tools/deps.sh test
+
+# Cluster mode on one machine (docs/cluster.md): Redis, two nodes, HAProxy.
+.PHONY: cluster
+cluster: $(BUILD)/chorus
+	@sh tools/deps.sh cluster
+	@BUILD=$(BUILD) sh tools/cluster.sh
 
 run: deps $(BUILD)/chorus
 	mkdir -p data

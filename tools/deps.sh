@@ -4,16 +4,19 @@
 # Debian packages: installed with apt-get when run as root, otherwise the
 # exact command is printed and we stop. npm packages: 'npm ci' from the
 # committed package-lock.json, only when node_modules is older than the lock.
-# Usage: sh tools/deps.sh run|test
+# Usage: sh tools/deps.sh run|test|cluster
 set -e
 what=${1:-run}
 
 # libpq-dev: the PostgreSQL store (storage/pg/) is linked into the one binary;
 # the test list adds the server itself (postgresql: 15 on Debian 12, with
 # pg_trgm) for the tests that start a throwaway one.
-pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev libpq-dev"
+pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev libhiredis-dev libpq-dev"
+if [ "$what" = cluster ]; then
+    pkgs="$pkgs redis-server haproxy"
+fi
 if [ "$what" = test ]; then
-    pkgs="$pkgs postgresql sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev"
+    pkgs="$pkgs postgresql sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev redis-server haproxy"
 fi
 
 missing=""

@@ -158,6 +158,9 @@ void srv__api_export(const srv_api_call *c);
 void srv__api_restore(const srv_api_call *c);
 void srv__api_fork(const srv_api_call *c);
 void srv__api_metrics(const srv_api_call *c);
+/* GET /readyz: 200 while this node reaches its store (a round trip on the
+ * reader pool), else 503 (metrics.c). /healthz (net) is liveness. */
+void srv__api_ready(const srv_api_call *c);
 void srv__api_doc_rename(const srv_api_call *c);
 void srv__api_search(const srv_api_call *c);   /* search.c */
 /* trash.c */

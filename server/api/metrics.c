@@ -135,6 +135,23 @@ int srv__api_metrics_text(const srv_api_env *env, srv_sb *b)
     return b->failed ? -1 : 0;
 }
 
+/* A round trip to the store: its schema version. */
+static int build_ready(store *st, srv_api_task *t)
+{
+    int v = store_schema_version(st);
+    if (v < 0)
+        return srv__api_json(t, 503, json_pack("{s:b, s:s}", "ready", 0,
+                                               "error", "the store does not "
+                                               "answer"), 0);
+    return srv__api_json(t, 200, json_pack("{s:b}", "ready", 1), 0);
+}
+
+void srv__api_ready(const srv_api_call *c)
+{
+    srv_api_task *t = srv__api_task_new(c, sizeof *t, build_ready);
+    if (t) srv__api_start(t);
+}
+
 void srv__api_metrics(const srv_api_call *c)
 {
     srv_sb b;

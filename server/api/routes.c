@@ -26,6 +26,7 @@ static const api_route routes[] = {
     {SRV_GET, "/api/me", SRV_NEED_PUBLIC, srv__api_me},
     {SRV_GET, "/api/users", SRV_NEED_LOGIN, srv__api_users},
     {SRV_GET, "/metrics", SRV_NEED_PUBLIC, srv__api_metrics},
+    {SRV_GET, "/readyz", SRV_NEED_PUBLIC, srv__api_ready},
     {SRV_GET, "/api/docs/:doc", SRV_NEED_VIEWER, srv__api_doc_get},
     {SRV_PATCH, "/api/docs/:doc", SRV_NEED_EDITOR, srv__api_doc_rename},
     {SRV_DELETE, "/api/docs/:doc", SRV_NEED_OWNER, srv__api_doc_trash},

@@ -70,6 +70,7 @@ static void start(srv_session *s)
         return;
     }
     s->poked = 0;
+    s->held = 1;        /* nothing may commit while the read is out */
     s->catching_up = 1;
     s->docs->stats.catchups++;
     s->inflight++;
@@ -110,31 +111,6 @@ void srv_docs_poke_all(srv_docs *d)
         srv_docs_poke(d, k);
 }
 
-/* Transform the held ops h[0..n) over 'op' (a committed op that goes
- * before them): each held op moves over it, and it over each held op in
- * turn (the held ones are later: they lose ties). 0 or an OT_E* code (the
- * held ops are then partly transformed: the caller fails the session). */
-static int transform_held(sess_op *h, size_t n, const ot_op *op)
-{
-    const ot_op *c = op;
-    ot_op *own = NULL;            /* c when it is no longer 'op' */
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        ot_op *hp = NULL, *cp = NULL;
-        if ((rc = ot_transform(&hp, h[i].op, c, OT_RIGHT)) < 0) break;
-        if (i + 1 < n && (rc = ot_transform(&cp, c, h[i].op, OT_LEFT)) < 0) {
-            ot_op_free(hp);
-            break;
-        }
-        ot_op_free(h[i].op);
-        h[i].op = hp;
-        ot_op_free(own);
-        c = own = cp;
-    }
-    ot_op_free(own);
-    return rc;
-}
-
 /* The op of 'r' if it can be the session's next version: parsed, its
  * base length that of the text; NULL if not (nothing changed). */
 static ot_op *next_op(srv_session *s, const store_oprec *r)
@@ -151,10 +127,9 @@ static ot_op *next_op(srv_session *s, const store_oprec *r)
 }
 
 /* Apply 'op' (taken), the op of 'r', the next version, as a commit of
- * another writer: window, text, members, cursors; then move the held ops
- * over it. NULL, or why the session must fail. */
-static const char *apply_one(srv_session *s, const store_oprec *r, ot_op *op,
-                             sess_op *held, size_t nheld)
+ * another writer: window, text, members, cursors. NULL, or why the session
+ * must fail. */
+static const char *apply_one(srv_session *s, const store_oprec *r, ot_op *op)
 {
     const srv_doc_env *env = srv__sess_env(s);
     sess_op o;
@@ -182,8 +157,6 @@ static const char *apply_one(srv_session *s, const store_oprec *r, ot_op *op,
     srv__sess_broadcast(s, srv_wire_op(s->id, r->version, r->op, r->client,
                                        r->seq, r->user), NULL);
     srv__sess_move_cursors(s, op, r->client);
-    if (transform_held(held, nheld, op) < 0)
-        return "cannot transform the held ops";
     return NULL;
 }
 
@@ -191,13 +164,18 @@ static const char *apply_one(srv_session *s, const store_oprec *r, ot_op *op,
 static const char *apply_stored(srv_session *s, const store_oprec *r,
                                 sess_op *held, size_t nheld)
 {
-    if (r->version != s->committed + 1) return "a gap in the stored log";
+    if (r->version != s->committed + 1) {
+        srv_warn("document %s: the store gave version %lld after %lld",
+                 s->id, (long long)r->version, (long long)s->committed);
+        return "a gap in the stored log";
+    }
     for (size_t i = 0; i < nheld; i++)
-        if (held[i].seq == r->seq && strcmp(held[i].client, r->client) == 0)
+        if (held[i].client[0] != '@' && held[i].seq == r->seq &&
+            strcmp(held[i].client, r->client) == 0)
             return "an op was committed by another node while held here";
     ot_op *op = next_op(s, r);
     if (!op) return "a stored op does not apply";
-    return apply_one(s, r, op, held, nheld);
+    return apply_one(s, r, op);
 }
 
 int srv_docs_remote(srv_docs *d, const store_oprec *r)
@@ -208,7 +186,7 @@ int srv_docs_remote(srv_docs *d, const store_oprec *r)
     ot_op *op = NULL;
     if (!s->held && !s->poked && !s->catching_up && s->appending == 0 &&
         s->version == s->committed && (op = next_op(s, r))) {
-        const char *why = apply_one(s, r, op, NULL, 0);
+        const char *why = apply_one(s, r, op);
         if (why) srv__sess_fail(s, why);
         else srv__sess_win_evict(s);
         return 1;
@@ -260,8 +238,50 @@ static void drop_held(sess_op *h, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (h[i].done) h[i].done(h[i].done_arg, STORE_EIO, 0);
         ot_op_free(h[i].op);
+        ot_op_free(h[i].orig);
         free(h[i].wire);
     }
+}
+
+/* Put the held op 'h' back as the next version, made again from h->orig.
+ * NULL (h is in the window now), or why the session must fail (h is still
+ * the caller's). */
+static const char *put_back(srv_session *s, sess_op *h)
+{
+    ot_op *op = NULL;
+    char *wire = NULL;
+    if (h->made_on < s->base)
+        return "a held op is older than the history window";
+    if (!(op = ot_op_clone(h->orig))) return "out of memory";
+    size_t ins = 0, del = 0;
+    if (srv__sess_rebase(s, &op, h->made_on) < 0 ||
+        ot_op_base_len(op) > s->len) {
+        ot_op_free(op);
+        return "cannot transform a held op";
+    }
+    if (!(wire = ot_op_dumps(op))) {
+        ot_op_free(op);
+        return "out of memory";
+    }
+    ot_op_stats(op, &ins, &del);
+    sess_op o = *h;
+    o.op = op;
+    o.wire = wire;
+    o.out = 0;
+    o.len_after = s->len - del + ins;
+    /* an op without a client (@server, @http) takes its version as seq,
+     * which keeps (doc, client, seq) unique across nodes too */
+    if (o.client[0] == '@') o.seq = s->version + 1;
+    if (srv_ring_push(&s->win, &o) < 0) {
+        ot_op_free(op);
+        free(wire);
+        return "out of memory";
+    }
+    ot_op_free(h->op);
+    free(h->wire);
+    s->version++;
+    s->len = o.len_after;
+    return NULL;
 }
 
 static void catchup_done(srv_task *t)
@@ -297,27 +317,15 @@ static void catchup_done(srv_task *t)
     int more = !why && ct->n == CATCHUP_MAX;
     store_oprecs_free(ct->recs);
     free(ct);
-    /* the held ops get their new wire forms and lengths and go back
-     * after the caught-up ones; on failure those not back are told */
+    /* the held ops go back after the caught-up ones, each made again from
+     * the op its client sent, over everything after the version it was
+     * made on, exactly as if it arrived now (a client transforms its own
+     * pending op over the ops it receives, in the log's order: anything
+     * else could differ from what it computes); on failure those not back
+     * are told */
     size_t back = 0;
-    for (size_t i = 0; !why && i < nheld; i++) {
-        char *w = ot_op_dumps(held[i].op);
-        if (!w) why = "out of memory";
-        free(held[i].wire);
-        held[i].wire = w;
-    }
-    for (; !why && back < nheld; back++) {
-        size_t ins = 0, del = 0;
-        ot_op_stats(held[back].op, &ins, &del);
-        held[back].len_after = s->len - del + ins;
-        held[back].out = 0;
-        if (srv_ring_push(&s->win, &held[back]) < 0) {
-            why = "out of memory";
-            break;
-        }
-        s->version++;
-        s->len = held[back].len_after;
-    }
+    while (!why && back < nheld)
+        if (!(why = put_back(s, &held[back]))) back++;
     if (why) {
         drop_held(held + back, nheld - back);
         free(held);

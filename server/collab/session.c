@@ -126,6 +126,7 @@ static void session_free(srv_session *s)
         sess_op o;
         srv_ring_pop(&s->win, &o);
         ot_op_free(o.op);
+        ot_op_free(o.orig);
         free(o.wire);
     }
     srv_ring_free(&s->win);
@@ -318,14 +319,16 @@ int srv__sess_submit_append(srv_session *s, int64_t v)
  * catches up with another node (catchup.c). 0, or -1 on ENOMEM or a
  * refusing writer (nothing changed). */
 int srv__sess_queue_op(srv_session *s, const char *client, const char *user,
-                       int64_t seq, ot_op *op, size_t len_after,
-                       srv_submit_done done, void *arg)
+                       int64_t seq, ot_op *op, ot_op *orig, int64_t made_on,
+                       size_t len_after, srv_submit_done done, void *arg)
 {
     const srv_doc_env *env = srv__sess_env(s);
     sess_op o;
     memset(&o, 0, sizeof o);
     if (!(o.wire = ot_op_dumps(op))) return -1;
     o.op = op;
+    o.orig = orig;
+    o.made_on = made_on;
     o.done = done;
     o.done_arg = arg;
     snprintf(o.client, sizeof o.client, "%s", client);
@@ -415,17 +418,22 @@ void srv_session_op(srv_session *s, void *h, int64_t version, int64_t seq,
     const char *msg = NULL;
     int done = 0;
     size_t len_after = 0;
+    ot_op *orig = NULL;
     const char *code = op_refusal(s, m, ce, version, seq, &msg, &done);
+    if (!code && !done && !(orig = ot_op_clone(op)))
+        code = "server_error", msg = "out of memory";
     if (code) srv__sess_error(s, h, code, msg, seq);
     if (code || done ||
         check_op(s, h, version, seq, &op, span, &len_after) < 0) {
         ot_op_free(op);
+        ot_op_free(orig);
         return;
     }
-    if (srv__sess_queue_op(s, m->client, M_NAME(m), seq, op, len_after, NULL,
-                           NULL) < 0) {
+    if (srv__sess_queue_op(s, m->client, M_NAME(m), seq, op, orig, version,
+                           len_after, NULL, NULL) < 0) {
         srv__sess_error(s, h, "server_error", "cannot queue the op", seq);
         ot_op_free(op);
+        ot_op_free(orig);
         return;
     }
     ce->last_seq = seq;
@@ -471,6 +479,8 @@ static void committed(srv_session *s, commit_job *j)
     }
     s->committed = v;
     s->conflicts = 0;
+    ot_op_free(o->orig); /* only a pending op can be made again */
+    o->orig = NULL;
     sess_client *ce = srv_map_get(&s->clients, o->client);
     if (ce && ce->last_version == v) ce->pending = 0;
     sess_member *author = member_by_client(s, o->client);

@@ -16,6 +16,9 @@ enum { SESS_LOADING, SESS_READY, SESS_FAILED };
 
 typedef struct sess_op {           /* one op of the window */
     ot_op *op;                     /* as applied: transformed to its version */
+    ot_op *orig;                   /* until committed: the op as made on */
+    int64_t made_on;               /* this version (a catch-up puts other
+                                      ops before it: catchup.c) */
     char *wire;                    /* its wire JSON text */
     char client[SRV_CLIENT_MAX + 1];
     char user[SRV_NAME_MAX + 1];
@@ -164,11 +167,12 @@ void srv__sess_retire(srv_session *s);
  * version v over the window ops after it: 0 or an OT_E* code. */
 int srv__sess_rebase(srv_session *s, ot_op **op, int64_t v);
 /* Queue 'op' (taken on success) as version s->version + 1, of 'len_after'
- * code points; 'done' is told of its commit. 0, or -1 on ENOMEM or a
- * refusing writer (nothing changed). */
+ * code points: 'orig' (taken on success too) made on version 'made_on' and
+ * rebased; 'done' is told of its commit. 0, or -1 on ENOMEM or a refusing
+ * writer (nothing changed). */
 int srv__sess_queue_op(srv_session *s, const char *client, const char *user,
-                       int64_t seq, ot_op *op, size_t len_after,
-                       srv_submit_done done, void *arg);
+                       int64_t seq, ot_op *op, ot_op *orig, int64_t made_on,
+                       size_t len_after, srv_submit_done done, void *arg);
 /* Code points of the text at 'version' (base <= version <= s->version). */
 size_t srv__sess_len_at(srv_session *s, int64_t version);
 /* Run the submitted ops waiting for the load (submit.c). */

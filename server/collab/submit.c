@@ -19,16 +19,23 @@ static int submit_now(srv_session *s, sess_submit *sub)
     if (s->state != SESS_READY) return STORE_EIO;
     if (sub->version > s->committed) return STORE_ERANGE;
     if (sub->version < s->base) return STORE_ERANGE;
+    ot_op *orig = ot_op_clone(sub->op);
+    if (!orig) return STORE_ENOMEM;
     if (srv__sess_rebase(s, &sub->op, sub->version) < 0 ||
-        ot_op_base_len(sub->op) > s->len)
+        ot_op_base_len(sub->op) > s->len) {
+        ot_op_free(orig);
         return STORE_EINVAL;
+    }
     size_t ins = 0, del = 0;
     ot_op_stats(sub->op, &ins, &del);
     /* "@server" cannot be a client's id; the seq is the version it takes,
      * which keeps (doc, client, seq) unique. */
     if (srv__sess_queue_op(s, "@server", sub->user, s->version + 1, sub->op,
-                 s->len - del + ins, sub->done, sub->arg) < 0)
+                 orig, sub->version, s->len - del + ins, sub->done,
+                 sub->arg) < 0) {
+        ot_op_free(orig);
         return STORE_ENOMEM;
+    }
     sub->op = NULL;
     return 0;
 }
@@ -81,19 +88,27 @@ static int client_now(srv_session *s, sess_submit *sub)
         return client_resent(s, sub, ce);
     if (sub->version > s->committed) return SRV_SUB_EAHEAD;
     if (sub->version < s->base) return SRV_SUB_EOLD;
-    if (sub->span > srv__sess_len_at(s, sub->version) ||
-        srv__sess_rebase(s, &sub->op, sub->version) < 0 ||
-        ot_op_base_len(sub->op) > s->len)
+    if (sub->span > srv__sess_len_at(s, sub->version)) return SRV_SUB_EBADOP;
+    ot_op *orig = ot_op_clone(sub->op);
+    if (!orig) return STORE_ENOMEM;
+    if (srv__sess_rebase(s, &sub->op, sub->version) < 0 ||
+        ot_op_base_len(sub->op) > s->len) {
+        ot_op_free(orig);
         return SRV_SUB_EBADOP;
+    }
     ot_op_stats(sub->op, &ins, &del);
-    if (ins > del && s->len - del + ins > srv__sess_env(s)->max_doc_chars)
+    if (ins > del && s->len - del + ins > srv__sess_env(s)->max_doc_chars) {
+        ot_op_free(orig);
         return SRV_SUB_ELARGE;
+    }
     /* without a client: "@http" cannot be a client's id, and the version
      * it takes as its seq keeps (doc, client, seq) unique */
     if (srv__sess_queue_op(s, ce ? sub->client : "@http", sub->user,
-                 ce ? sub->seq : s->version + 1, sub->op, s->len - del + ins,
-                 sub->done, sub->arg) < 0)
+                 ce ? sub->seq : s->version + 1, sub->op, orig, sub->version,
+                 s->len - del + ins, sub->done, sub->arg) < 0) {
+        ot_op_free(orig);
         return STORE_ENOMEM;
+    }
     sub->op = NULL;
     if (!ce) return 0;
     ce->last_seq = sub->seq;

@@ -335,7 +335,8 @@ static int screen(const srv_config *cfg, struct lws *wsi, srv_http_req *r)
     int body = r->method == SRV_POST || r->method == SRV_PUT ||
                r->method == SRV_PATCH;
     r->close_after = !h2 && (te || (body && !cl));
-    if (strcmp(r->path, "/healthz") != 0 && !srv__gate_host(cfg, wsi))
+    if (strcmp(r->path, "/healthz") != 0 && strcmp(r->path, "/readyz") != 0 &&
+        !srv__gate_host(cfg, wsi))
         return refuse(r, 421, "misdirected",
                       "this server does not answer to that Host name "
                       "(see chorus serve --allow-host)");

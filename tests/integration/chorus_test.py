@@ -256,6 +256,66 @@ class Redis:
         self.close()
 
 
+class HAProxy:
+    """Debian's haproxy with the configuration of docs/cluster.md (the
+    block the docs show, its ports replaced: 'port' for the proxy, 'nodes'
+    for the servers' ports)."""
+
+    def __init__(self, nodes, port=None):
+        self.tmp = tempfile.mkdtemp(prefix="chorus-haproxy-")
+        self.port = port or free_port()
+        with open(os.path.join(ROOT, "docs", "cluster.md")) as f:
+            doc = f.read()
+        cfg = doc.split("```haproxy\n", 1)[1].split("```", 1)[0]
+        cfg = cfg.replace("127.0.0.1:8080", "127.0.0.1:%d" % self.port)
+        for i, p in enumerate(nodes):
+            cfg = cfg.replace("127.0.0.1:%d" % (8081 + i), "127.0.0.1:%d" % p)
+        self.cfg = os.path.join(self.tmp, "haproxy.cfg")
+        with open(self.cfg, "w") as f:
+            f.write(cfg)
+        log = open(os.path.join(self.tmp, "haproxy.log"), "ab")
+        self.proc = subprocess.Popen(["haproxy", "-f", self.cfg, "-db"],
+                                     stdout=log, stderr=log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("haproxy exited: " + self.log())
+            try:
+                if http_get(self.url + "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("haproxy did not come up: " + self.log())
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def ws_url(self):
+        return "ws://127.0.0.1:%d/ws" % self.port
+
+    def log(self):
+        try:
+            with open(os.path.join(self.tmp, "haproxy.log"), errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def http(method, url, body=None, headers=None, timeout=10):
     """(status, headers, body bytes); never raises on HTTP error statuses.
     A body (an object, sent as JSON, or bytes) goes as application/json

@@ -51,8 +51,13 @@ async def edit_and_converge(nodes, clients, doc, rng, steps, pause=0.01,
             if during and i == steps // 2 and oc is clients[0]:
                 during()
 
-    await asyncio.gather(*(worker(oc, random.Random(rng.random()))
-                           for oc in clients))
+    try:
+        await asyncio.gather(*(worker(oc, random.Random(rng.random()))
+                               for oc in clients))
+    except AssertionError:
+        for n in nodes:
+            print("---- node log:\n" + n.log())
+        raise
     deadline = time.time() + 30
     while True:
         for oc in clients:
@@ -160,6 +165,35 @@ async def test_an_op_taken_by_the_other_node_is_acked_after_its_own_commit():
             assert doc_state(n1, "t") == doc_state(n2, "t") == (2, "BA")
     finally:
         redis.close()
+
+
+async def test_teams_across_nodes_login_on_one_act_on_the_other_revoke_within_a_second():
+    """A login on node 1 works on node 2 (the key that signs tokens is in the
+    shared store); a role taken away on node 1 is refused on node 2 within
+    about a second (every node polls the store's auth generation)."""
+    from test_auth import call, team_server, token_of
+    from test_security_rights import edit, join, taken_away, ws_with
+    with Redis() as redis, team_server("--bus", redis.url) as n1, \
+            Server("--auth", "on", "--bus", redis.url, data=n1.data) as n2:
+        olga, eddie = token_of(n1, "olga"), token_of(n1, "eddie")
+        assert call(n2, "POST", "/api/docs", olga, {"id": "d"}) == 201
+        assert call(n2, "PUT", "/api/docs/d/roles", olga,
+                    {"user": "eddie", "role": "editor"}) == 200
+        c = await ws_with(n2, eddie, "eddie-1")   # logged in on node 1
+        v = (await join(c, "d"))["version"]
+        v = await edit(c, "d", v, 1, "e")
+        t0 = time.monotonic()
+        assert call(n1, "PUT", "/api/docs/d/roles", olga,
+                    {"user": "eddie", "role": "none"}) == 200
+        how, secs = await taken_away(c, "d", bound=3.0)
+        assert how[0] == "error", how
+        print("  revoked on node 1, refused on node 2 after %.2f s"
+              % (time.monotonic() - t0))
+        await c.join("d")
+        await c.error("forbidden")
+        assert call(n2, "POST", "/api/logout", eddie) in (200, 204)
+        st = call(n1, "GET", "/api/docs/d", eddie)
+        assert st == 401, st
 
 
 if __name__ == "__main__":
