@@ -11,6 +11,7 @@
   and again under load, and PostgreSQL itself restarted under load: no ack
   without a commit, clients are told server_error (or wait), rejoin and
   resend, and everything resumes;
+- two nodes on one PostgreSQL database with the Redis bus converge;
 - `chorus copy` moves a team deployment (texts, history, the trash, users,
   password hashes, tokens, roles) SQLite -> PostgreSQL -> SQLite, checked;
 - `chorus backup` on PostgreSQL says it is pg_dump's job and fails.
@@ -28,8 +29,8 @@ import time
 
 import websockets
 
-from chorus_test import (BIN, Client, Postgres, Server, apply, http, http_get, run,
-                         transform)
+from chorus_test import (BIN, Client, Postgres, Redis, Server, apply, http, http_get,
+                         run, transform)
 
 PG = None
 
@@ -417,6 +418,28 @@ def test_copy_moves_a_deployment_to_postgresql_and_back():
               " PostgreSQL -> SQLite" % (len(before[0]) + len(before[1]), len(before[1])))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def test_two_nodes_on_one_postgresql_converge():
+    """Issue 17's first cluster test on the real shared store: two nodes on
+    one PostgreSQL database with the Redis bus between them, six clients
+    split across them, random concurrent edits with Hangul, emoji and
+    combining marks: every client and both nodes end with the same text;
+    versions 1..V without a gap, no (client, seq) twice; check clean."""
+    from test_cluster import edit_and_converge, joined, metrics
+    url = pg().new_db()
+    rng = random.Random(23)
+    with Redis() as redis, \
+            Server("--store", url, "--bus", redis.url, "--ops-per-sec", "100000") as n1, \
+            Server("--store", url, "--bus", redis.url, "--ops-per-sec", "100000") as n2:
+        clients = [await joined((n1, n2)[i % 2], "conv", "u%d" % i) for i in range(6)]
+        v, text = await edit_and_converge((n1, n2), clients, "conv", rng, 30)
+        assert v >= 30, v
+        assert len(log_is_whole(url, "conv")) == v
+        conflicts = sum(metrics(n)["chorus_conflicts_total"] for n in (n1, n2))
+    check(url)
+    print("   %d ops from 6 clients on 2 nodes, %d conflicts between the nodes"
+          % (v, conflicts))
 
 
 def test_backup_on_postgresql_says_use_pg_dump():
