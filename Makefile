@@ -22,12 +22,15 @@ DESTDIR   ?=
 SANITIZE  ?=
 
 CC        ?= cc
+# libpq (the PostgreSQL store, storage/pg/) is linked into every binary.
+PQ_CFLAGS  := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+PQ_LIBS    := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 OPT       ?= -O2
 CFLAGS    ?= $(OPT) -g
 WARN      := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wshadow \
              -Wpointer-arith -Wformat=2 -Wno-format-nonliteral \
              -Wno-format-truncation -Werror
-ALLCFLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(BUILD)/gen $(WARN) $(CFLAGS) \
+ALLCFLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(BUILD)/gen $(PQ_CFLAGS) $(WARN) $(CFLAGS) \
              -DCHORUS_VERSION='"$(VERSION)"' -MMD -MP -pthread
 ALLLDFLAGS := $(LDFLAGS) -pthread
 ifneq ($(SANITIZE),)
@@ -37,14 +40,15 @@ ALLLDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 LIBS_OT    := -ljansson -lm
-LIBS_STORE := -lsqlite3 $(LIBS_OT)
+LIBS_STORE := -lsqlite3 $(PQ_LIBS) $(LIBS_OT)
 LIBS_SRV   := -lwebsockets -lsodium -lcmark -lhiredis $(LIBS_STORE)
 
 OT_SRC    := $(wildcard ot/*.c)
-STORE_SRC := $(wildcard storage/*.c)
+STORE_SRC := $(wildcard storage/*.c storage/pg/*.c)
 SRV_SRC   := $(filter-out server/cli/main.c,$(wildcard server/*.c server/*/*.c))
 OT_OBJ    := $(OT_SRC:%.c=$(BUILD)/%.o)
-STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o \
+             $(BUILD)/gen/pg_migrations.o
 SRV_OBJ   := $(SRV_SRC:%.c=$(BUILD)/%.o)
 
 TEST_SRC  := $(wildcard tests/test_*.c)
@@ -52,6 +56,7 @@ TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 MIGRATIONS := $(sort $(wildcard migrations/[0-9]*.sql))
+PG_MIGRATIONS := $(sort $(wildcard migrations/pg/[0-9]*.sql))
 
 .SECONDARY:
 .PHONY: all run test test-bin asan bench install clean deps deps-test vendor
@@ -79,6 +84,13 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) tools/embed-migrations.sh
 	sh tools/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+$(BUILD)/gen/pg_migrations.c: $(PG_MIGRATIONS) tools/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed-migrations.sh --name store__pg_migrations $(PG_MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/pg_migrations.o: $(BUILD)/gen/pg_migrations.c
 	$(CC) $(ALLCFLAGS) -c $< -o $@
 
 $(BUILD)/chorus: $(BUILD)/server/cli/main.o $(BUILD)/libsrv.a $(BUILD)/libstore.a $(BUILD)/libot.a
@@ -156,6 +168,8 @@ install: $(BUILD)/chorus
 	install -m 755 $(BUILD)/chorus $(DESTDIR)$(PREFIX)/bin/chorus
 	cp -R web $(DESTDIR)$(PREFIX)/share/chorus/
 	install -m 644 $(MIGRATIONS) $(DESTDIR)$(PREFIX)/share/chorus/migrations/
+	install -d $(DESTDIR)$(PREFIX)/share/chorus/migrations/pg
+	install -m 644 $(PG_MIGRATIONS) $(DESTDIR)$(PREFIX)/share/chorus/migrations/pg/
 
 clean:
 	rm -rf $(BUILD)
@@ -171,15 +185,18 @@ FUZZ_CC    ?= clang
 FUZZ_DIR   := build/fuzz
 FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
               -fno-omit-frame-pointer
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(BUILD)/gen -g -O1 -pthread \
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(BUILD)/gen $(PQ_CFLAGS) -g -O1 -pthread \
               -DCHORUS_VERSION='"$(VERSION)"' -Wall -Wextra $(FUZZ_SAN)
 FUZZ_OBJ   := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(OT_SRC) $(STORE_SRC) $(SRV_SRC)) \
-              $(FUZZ_DIR)/obj/gen/migrations.o
+              $(FUZZ_DIR)/obj/gen/migrations.o $(FUZZ_DIR)/obj/gen/pg_migrations.o
 FUZZ_BIN   := $(patsubst fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_WRAP  := -Wl,--wrap=lws_callback_on_writable,--wrap=lws_set_timer_usecs \
               -Wl,--wrap=lws_set_timeout,--wrap=store_pool_submit
 
 $(FUZZ_DIR)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_DIR)/obj/gen/pg_migrations.o: $(BUILD)/gen/pg_migrations.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 $(FUZZ_DIR)/obj/%.o: %.c

@@ -16,4 +16,9 @@ typedef struct store__migration {
 extern const store__migration store__migrations[];
 extern const int store__migrations_count;
 
+/* The same for PostgreSQL, from migrations/pg/ (storage/pg/pg.c): number N
+ * brings the schema_version table to N. */
+extern const store__migration store__pg_migrations[];
+extern const int store__pg_migrations_count;
+
 #endif

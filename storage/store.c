@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "storage/migrations.h"
+#include "storage/pg/pg.h"
 #include "storage/store_int.h"
 
 /* The internal number of the document named ?1. */
@@ -178,12 +179,17 @@ static int step_done(store *s, int which)
 
 int store__begin(store *s, int immediate)
 {
+    if (s->pg) return store_pg__begin(s, 0);
     if (immediate) store__dc_reset(s);
     return step_done(s, immediate ? ST_BEGIN_IMMEDIATE : ST_BEGIN);
 }
 
 int store__read_begin(store *s, int *began)
 {
+    if (s->pg) {
+        *began = !s->pg_tx;
+        return *began ? store_pg__begin(s, 1) : STORE_OK;
+    }
     *began = sqlite3_get_autocommit(s->db) != 0;
     return *began ? store__begin(s, 0) : STORE_OK;
 }
@@ -195,6 +201,7 @@ void store__read_end(store *s, int began)
 
 int store__commit(store *s)
 {
+    if (s->pg) return store_pg__commit(s);
     int rc = s->dc_len ? store__dc_flush(s) : STORE_OK;
     if (!rc) rc = step_done(s, ST_COMMIT);
     if (!rc) store__dc_reset(s);
@@ -203,6 +210,10 @@ int store__commit(store *s)
 
 void store__rollback(store *s)
 {
+    if (s->pg) {
+        store_pg__rollback(s);
+        return;
+    }
     store__dc_reset(s);
     if (!sqlite3_get_autocommit(s->db)) step_done(s, ST_ROLLBACK);
 }
@@ -232,7 +243,7 @@ void store__idle_wait(store *s, pthread_cond_t *cv, pthread_mutex_t *mu,
         if (pthread_cond_timedwait(cv, mu, &ts) == ETIMEDOUT && empty(arg)) {
             *release_ms = 0;
             pthread_mutex_unlock(mu);
-            sqlite3_db_release_memory(s->db);
+            if (s->db) sqlite3_db_release_memory(s->db);
             pthread_mutex_lock(mu);
         }
     }
@@ -258,6 +269,7 @@ static int user_version(store *s, int *v)
 int store_schema_version(store *s)
 {
     int v = -1;
+    if (s->pg) return store_pg__schema_version(s);
     return user_version(s, &v) ? -1 : v;
 }
 
@@ -377,6 +389,14 @@ int store_open(store **out, const char *path, const store_options *opt,
     else store_options_init(&s->opt);
     if (s->opt.snapshot_every <= 0) s->opt.snapshot_every = 200;
     if (s->opt.max_batch <= 0) s->opt.max_batch = 8192;
+    if (store_pg__is_uri(path)) {
+        if ((rc = store_pg__open(s, path, err, errlen))) {
+            store_close(s);
+            return rc;
+        }
+        *out = s;
+        return STORE_OK;
+    }
     /* Switching a new file to WAL, or WAL recovery in another connection,
      * answers SQLITE_BUSY without calling the busy handler: such an open is
      * tried again until busy_timeout has passed. */
@@ -414,9 +434,15 @@ int store_open(store **out, const char *path, const store_options *opt,
     return STORE_OK;
 }
 
+int store_is_url(const char *path)
+{
+    return store_pg__is_uri(path);
+}
+
 void store_close(store *s)
 {
     if (!s) return;
+    store_pg__close(s);
     store__dc_free(s);
     for (int i = 0; i < ST__COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);

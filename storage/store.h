@@ -88,6 +88,13 @@ typedef struct store store;
 int store_open(store **out, const char *path, const store_options *opt,
                char *err, size_t errlen);
 
+/* Nonzero when 'path' names a PostgreSQL database rather than a file: a
+ * "postgresql://" or "postgres://" URI (libpq's; a password is better
+ * left to PGPASSWORD or ~/.pgpass than written in it). store_open, the
+ * writer and the pool then connect to it: the same API, the whole state
+ * in PostgreSQL (storage/pg/, docs/storage.md). */
+int store_is_url(const char *path);
+
 /* Close the connection. Accepts NULL. */
 void store_close(store *s);
 
@@ -298,6 +305,19 @@ int store_backup(store *s, const char *dest_path, char *err, size_t errlen);
  * read the database. */
 int store_check(store *s, void (*report)(void *arg, const char *line),
                 void *arg);
+
+/* Copy everything in 'from' into the empty store 'to' (SQLite or
+ * PostgreSQL, either way): users with their password hashes, documents
+ * (titles, times, versions, share epochs, trash stamps) with their whole op
+ * logs, dedup state and snapshots, tokens, roles and settings, keys kept;
+ * then rebuild the search index of 'to' and store_check it. 'to' is
+ * written in one transaction, so a failed copy leaves it as it was. Each
+ * step and each problem is one line to report (may be NULL). Returns
+ * store_check's result, STORE_EEXIST when 'to' holds any user or document,
+ * STORE_EINVAL when the two are at different schemas, or the error that
+ * stopped it. (store_copy.c) */
+int store_copy(store *from, store *to,
+               void (*report)(void *arg, const char *line), void *arg);
 
 /* ---- Group-commit writer ------------------------------------------------ */
 

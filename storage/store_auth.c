@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/pg/pg.h"
 #include "storage/store_int.h"
 
 #define DOCNUM "(SELECT num FROM documents WHERE id = ?1)"
@@ -78,6 +79,7 @@ int store_user_add(store *s, const char *name, const char *pwhash, int admin,
 {
     int rc = 0;
     if (!name || !*name || strlen(name) > 64 || !pwhash) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__user_add(s, name, pwhash, admin, now_ms, id);
     sqlite3_stmt *st = store__prep(s, &rc,
                             "INSERT INTO users(name, pwhash, admin, created_ms)"
                             " VALUES (?1, ?2, ?3, ?4)",
@@ -113,6 +115,7 @@ static int read_user(sqlite3_stmt *st, store_user *out, char **pwhash)
 int store_user_get(store *s, const char *name, store_user *out, char **pwhash)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__user_get(s, name, out, pwhash);
     sqlite3_stmt *st = store__prep(s, &rc, "SELECT id, name, admin, created_ms, pwhash"
                                     " FROM users WHERE name = ?1", "s", name);
     return st ? read_user(st, out, pwhash) : rc;
@@ -121,6 +124,7 @@ int store_user_get(store *s, const char *name, store_user *out, char **pwhash)
 int store_user_get_id(store *s, int64_t id, store_user *out)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__user_get_id(s, id, out);
     sqlite3_stmt *st = store__prep(s, &rc, "SELECT id, name, admin, created_ms, pwhash"
                                     " FROM users WHERE id = ?1", "i", id);
     return st ? read_user(st, out, NULL) : rc;
@@ -132,6 +136,7 @@ int store_user_list(store *s, store_user **out, size_t *n)
     size_t cap = 0;
     *out = NULL;
     *n = 0;
+    if (s && s->pg) return store_pg__user_list(s, out, n);
     sqlite3_stmt *st = store__prep(s, &rc, "SELECT id, name, admin, created_ms"
                                     " FROM users ORDER BY name", "");
     if (!st) return rc;
@@ -162,6 +167,7 @@ int store_user_list(store *s, store_user **out, size_t *n)
 int store_user_set_password(store *s, const char *name, const char *pwhash)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__user_set_password(s, name, pwhash);
     sqlite3_stmt *st = store__prep(s, &rc, "UPDATE users SET pwhash = ?2 WHERE name = ?1",
                             "ss", name, pwhash);
     return st ? store__exec_done(s, st, 1) : rc;
@@ -170,6 +176,7 @@ int store_user_set_password(store *s, const char *name, const char *pwhash)
 int store_user_logout_all(store *s, const char *name)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__user_logout_all(s, name);
     sqlite3_stmt *st = store__prep(s, &rc, "DELETE FROM tokens WHERE kind = 'session'"
                                     " AND user_id = (SELECT id FROM users"
                                     " WHERE name = ?1)", "s", name);
@@ -179,6 +186,7 @@ int store_user_logout_all(store *s, const char *name)
 int store_user_remove(store *s, const char *name)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__user_remove(s, name);
     sqlite3_stmt *st = store__prep(s, &rc, "DELETE FROM users WHERE name = ?1", "s", name);
     return st ? store__exec_done(s, st, 1) : rc;
 }
@@ -188,6 +196,7 @@ int store_token_put(store *s, const unsigned char *hash, size_t len,
                     int64_t expires_ms)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__token_put(s, hash, len, user_id, kind, now_ms, expires_ms);
     sqlite3_stmt *st = store__prep(s, &rc,
                             "INSERT INTO tokens(hash, user_id, kind, created_ms,"
                             " expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -205,6 +214,7 @@ int store_token_lookup(store *s, const unsigned char *hash, size_t len,
                        int64_t now_ms, int64_t *user_id, int64_t *expires_ms)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__token_lookup(s, hash, len, now_ms, user_id, expires_ms);
     sqlite3_stmt *st = store__prep(s, &rc,
                             "SELECT user_id, expires_ms FROM tokens WHERE"
                             " hash = ?1 AND (expires_ms = 0 OR expires_ms > ?2)",
@@ -221,6 +231,7 @@ int store_token_lookup(store *s, const unsigned char *hash, size_t len,
 int store_token_delete(store *s, const unsigned char *hash, size_t len)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__token_delete(s, hash, len);
     sqlite3_stmt *st = store__prep(s, &rc, "DELETE FROM tokens WHERE hash = ?1", "b",
                             hash, len);
     return st ? store__exec_done(s, st, 1) : rc;
@@ -229,6 +240,7 @@ int store_token_delete(store *s, const unsigned char *hash, size_t len)
 int store_tokens_purge(store *s, int64_t now_ms, int64_t *n)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__tokens_purge(s, now_ms, n);
     sqlite3_stmt *st = store__prep(s, &rc, "DELETE FROM tokens WHERE expires_ms > 0"
                                     " AND expires_ms <= ?1", "i", now_ms);
     if (!st) return rc;
@@ -240,6 +252,7 @@ int store_tokens_purge(store *s, int64_t now_ms, int64_t *n)
 int store_role_get(store *s, const char *doc, int64_t user_id, int *role)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__role_get(s, doc, user_id, role);
     sqlite3_stmt *st = store__prep(s, &rc, "SELECT role FROM roles WHERE doc = " DOCNUM
                                     " AND user_id = ?2", "si", doc, user_id);
     if (!st) return rc;
@@ -254,6 +267,7 @@ int store_role_set(store *s, const char *doc, int64_t user_id, int role)
     int rc = 0;
     int64_t v;
     if (role < STORE_ROLE_NONE || role > STORE_ROLE_OWNER) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__role_set(s, doc, user_id, role);
     rc = store__doc_version(s, doc, &v);
     if (rc < 0) return rc;
     sqlite3_stmt *st =
@@ -278,6 +292,7 @@ int store_role_list(store *s, const char *doc, store_user **users, int **roles,
     *users = NULL;
     *roles = NULL;
     *n = 0;
+    if (s && s->pg) return store_pg__role_list(s, doc, users, roles, n);
     sqlite3_stmt *st = store__prep(s, &rc,
                             "SELECT u.id, u.name, u.admin, u.created_ms, r.role"
                             " FROM roles r JOIN users u ON u.id = r.user_id"
@@ -317,6 +332,7 @@ int store_role_list(store *s, const char *doc, store_user **users, int **roles,
 int store_share_epoch(store *s, const char *doc, int64_t *epoch)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__share_epoch(s, doc, epoch);
     sqlite3_stmt *st = store__prep(s, &rc, "SELECT share_epoch FROM documents WHERE id = ?1",
                             "s", doc);
     if (!st) return rc;
@@ -330,6 +346,7 @@ int store_share_epoch(store *s, const char *doc, int64_t *epoch)
 int store_share_rotate(store *s, const char *doc, int64_t *epoch)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__share_rotate(s, doc, epoch);
     sqlite3_stmt *st = store__prep(s, &rc, "UPDATE documents SET share_epoch ="
                                     " share_epoch + 1 WHERE id = ?1", "s", doc);
     if (!st) return rc;
@@ -341,6 +358,7 @@ int store_meta_get(store *s, const char *key, unsigned char **value,
                    size_t *len)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__meta_get(s, key, value, len);
     sqlite3_stmt *st = store__prep(s, &rc, "SELECT value FROM meta WHERE key = ?1", "s", key);
     if (!st) return rc;
     int r = sqlite3_step(st);
@@ -360,6 +378,7 @@ int store_meta_put_new(store *s, const char *key, const unsigned char *value,
                        size_t len)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__meta_put_new(s, key, value, len);
     sqlite3_stmt *st = store__prep(s, &rc, "INSERT INTO meta(key, value) VALUES (?1, ?2)",
                             "sb", key, value, len);
     return st ? store__exec_done(s, st, 0) : rc;
@@ -368,6 +387,7 @@ int store_meta_put_new(store *s, const char *key, const unsigned char *value,
 int store_auth_generation(store *s, int64_t *gen)
 {
     int rc = 0;
+    if (s && s->pg) return store_pg__auth_generation(s, gen);
     sqlite3_stmt *st = store__prep(s, &rc, "SELECT value FROM meta WHERE key ="
                                     " 'auth_generation'", "");
     if (!st) return rc;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "storage/pg/pg.h"
 #include "storage/store_int.h"
 
 static int errno_err(int e)
@@ -90,6 +91,12 @@ int store_backup(store *s, const char *dest, char *err, size_t errlen)
     char *tmp;
     int fd, rc;
     if (!s || !dest || !*dest) return STORE_EINVAL;
+    if (s->pg) {
+        store__seterr(err, errlen, "a PostgreSQL store is backed up by"
+                      " PostgreSQL: use pg_dump (or continuous archiving);"
+                      " chorus backup copies SQLite files only");
+        return STORE_EINVAL;
+    }
     if (lstat(dest, &sb) == 0) {
         store__seterr(err, errlen, "%s already exists; not overwriting it",
                       dest);

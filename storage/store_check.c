@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ot/ot.h"
+#include "storage/pg/pg.h"
 #include "storage/store_int.h"
 
 typedef struct check_ctx {
@@ -230,6 +231,7 @@ int store_check(store *s, void (*report)(void *arg, const char *line),
     check_ctx c = { s, report, arg, 0, 0, 0, 0 };
     int rc, began;
     if (!s) return STORE_EINVAL;
+    if (s->pg) return store_pg__check(s, report, arg);
     if ((rc = store__read_begin(s, &began))) return rc;
     rc = check_pragma(&c, "PRAGMA integrity_check", 1);
     if (!rc) rc = check_pragma(&c, "PRAGMA foreign_key_check", 0);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/pg/pg.h"
 #include "storage/store_int.h"
 
 void store_docinfo_clear(store_docinfo *d)
@@ -51,6 +52,7 @@ int store_doc_create(store *s, const char *id, const char *title,
     sqlite3_stmt *st;
     int rc;
     if (!s || !id || !*id) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__doc_create(s, id, title, creator, now_ms);
     if (!(st = store__stmt(s, ST_DOC_INSERT)))
         return store__err(sqlite3_errcode(s->db));
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -70,6 +72,7 @@ int store_doc_create_with(store *s, const char *id, const char *title,
 {
     int rc;
     if (!s || !id || !*id || (!recs && n)) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__doc_create_with(s, id, title, creator, now_ms, owner, recs, n);
     if ((rc = store__begin(s, 1))) return rc;
     rc = store_doc_create(s, id, title, creator, now_ms);
     if (rc == 0 && owner > 0) {
@@ -99,6 +102,7 @@ int store_doc_get(store *s, const char *id, store_docinfo *out)
     if (!out) return STORE_EINVAL;
     memset(out, 0, sizeof *out);
     if (!s || !id) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__doc_get(s, id, out);
     if (!(st = store__stmt(s, ST_DOC_GET)))
         return store__err(sqlite3_errcode(s->db));
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -119,6 +123,7 @@ int store_doc_list(store *s, store_docinfo **out, size_t *n)
     *out = NULL;
     *n = 0;
     if (!s) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__doc_list(s, out, n);
     if (!(st = store__stmt(s, ST_DOC_LIST)))
         return store__err(sqlite3_errcode(s->db));
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -151,6 +156,7 @@ int store_doc_set_title(store *s, const char *id, const char *title,
     sqlite3_stmt *st;
     int rc;
     if (!s || !id || !title) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__doc_set_title(s, id, title, now_ms);
     if (!(st = store__stmt(s, ST_DOC_TITLE)))
         return store__err(sqlite3_errcode(s->db));
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -167,6 +173,7 @@ int store_doc_delete(store *s, const char *id)
     sqlite3_stmt *st;
     int rc;
     if (!s || !id) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__doc_delete(s, id);
     if (!(st = store__stmt(s, ST_DOC_DELETE)))
         return store__err(sqlite3_errcode(s->db));
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -186,6 +193,7 @@ int store__doc_delete_tx(store *s, const char *id)
 
 int store__doc_version(store *s, const char *doc, int64_t *version)
 {
+    if (s && s->pg) return store_pg__doc_version(s, doc, version);
     store__dent *e = store__dc_find(s, doc);
     sqlite3_stmt *st;
     int rc;

@@ -9,6 +9,7 @@
 #ifndef CHORUS_STORAGE_STORE_INT_H
 #define CHORUS_STORAGE_STORE_INT_H
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -48,7 +49,12 @@ typedef struct store__dent {
 } store__dent;
 
 struct store {
-    sqlite3 *db;
+    sqlite3 *db;                     /* NULL on PostgreSQL */
+    PGconn *pg;                      /* NULL on SQLite (storage/pg/) */
+    int pg_tx;                       /* PostgreSQL: a transaction is open */
+    int pg_aborted;                  /* ... and a statement in it failed */
+    struct store_pg_cache *pgc;      /* its documents and clients appended
+                                      * to (storage/pg/pg_cache.c) */
     store_options opt;
     sqlite3_stmt *st[ST__COUNT];
     unsigned long snapshot_failures; /* auto snapshots that did not replay */

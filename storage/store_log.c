@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/pg/pg.h"
 #include "storage/store_int.h"
 
 static int valid_rec(const store_oprec *r)
@@ -99,6 +100,7 @@ int store__append_tx(store *s, const store_oprec *r)
     store__dent *e;
     int rc;
     if (!valid_rec(r)) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__append_tx(s, r);
     if ((rc = store__dc_get(s, r->doc, &e))) return rc;
     if ((rc = next_version(s, r, e))) return rc;
     if ((rc = claim_seq(s, r, e->num))) return rc;
@@ -113,6 +115,7 @@ int store_append(store *s, const store_oprec *recs, size_t n)
 {
     int rc;
     if (!s || (!recs && n)) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__append(s, recs, n);
     if (!n) return STORE_OK;
     if ((rc = store__begin(s, 1))) return rc;
     for (size_t i = 0; i < n && !rc; i++) rc = store__append_tx(s, &recs[i]);
@@ -193,6 +196,7 @@ int store_ops_after(store *s, const char *doc, int64_t after_version,
     *out = NULL;
     *n = 0;
     if (!s || !doc) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__ops_after(s, doc, after_version, limit, out, n);
     if ((rc = store__read_begin(s, &began))) return rc;
     rc = store__doc_version(s, doc, &v);
     if (!rc && !(st = store__stmt(s, ST_OPS_AFTER)))
@@ -215,6 +219,7 @@ int store_find_seq(store *s, const char *doc, const char *client,
     int64_t last, v;
     int rc;
     if (!s || !doc || !client || !version) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__find_seq(s, doc, client, seq, version);
     rc = store_client_last(s, doc, client, &last, &v);
     if (rc || seq > last) return rc ? rc : STORE_ENOTFOUND;
     if (seq == last) {
@@ -240,6 +245,7 @@ int store_client_last(store *s, const char *doc, const char *client,
     sqlite3_stmt *st;
     int rc;
     if (!s || !doc || !client || !seq || !version) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__client_last(s, doc, client, seq, version);
     if (!(st = store__stmt(s, ST_CLIENT_LAST)))
         return store__err(sqlite3_errcode(s->db));
     sqlite3_bind_text(st, 1, doc, -1, SQLITE_STATIC);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/pg/pg.h"
 #include "storage/store_int.h"
 
 int store_search_stale(store *s, int64_t quiet_before_ms, size_t max,
@@ -22,6 +23,7 @@ int store_search_stale(store *s, int64_t quiet_before_ms, size_t max,
     if (!s || !ids || !n || !max) return STORE_EINVAL;
     *ids = NULL;
     *n = 0;
+    if (s && s->pg) return store_pg__search_stale(s, quiet_before_ms, max, ids, n);
     store_docid *arr = calloc(max, sizeof *arr);
     if (!arr) return STORE_ENOMEM;
     sqlite3_stmt *st = store__prep(
@@ -72,6 +74,7 @@ int store_search_put(store *s, const char *id, int64_t version,
 {
     int rc;
     if (!s || !id || version < 0 || bytes > INT32_MAX) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__search_put(s, id, version, text, bytes);
     if ((rc = store__begin(s, 1))) return rc;
     rc = put_tx(s, id, version, text, bytes);
     if (!rc) rc = store__commit(s);
@@ -94,6 +97,7 @@ int store_search_reindex(store *s, int64_t *count)
 {
     int rc = 0;
     int64_t done = 0;
+    if (s && s->pg) return store_pg__search_reindex(s, count);
     sqlite3_stmt *st = store__prep(s, &rc, "UPDATE documents SET"
                                            " indexed_version = -1", "");
     if (!st || (rc = store__exec_done(s, st, 0))) return rc;
@@ -340,6 +344,7 @@ int store_search_query(store *s, const char *q, int64_t user_id, size_t limit,
     if (!s || !q || !*q || !out || !n || !limit) return STORE_EINVAL;
     *out = NULL;
     *n = 0;
+    if (s->pg) return store_pg__search_query(s, q, user_id, limit, out, n);
     size_t len = strlen(q), qn = cps(q, len);
     if (qn >= 3) {
         size_t alen = 0, acap = 0;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "ot/ot.h"
+#include "storage/pg/pg.h"
 #include "storage/store_int.h"
 
 static int ot_err(int err)
@@ -80,6 +81,7 @@ int store__text_at_tx(store *s, const char *doc, int64_t version,
 {
     ot_doc *d = NULL;
     int64_t cur, base = 0;
+    if (s && s->pg) return store_pg__text_at_tx(s, doc, version, text, bytes);
     int rc = store__doc_version(s, doc, &cur);
     if (rc) return rc;
     if (version < 0 || version > cur) return STORE_ERANGE;
@@ -98,6 +100,7 @@ int store_text_at(store *s, const char *doc, int64_t version, char **text,
     if (!text) return STORE_EINVAL;
     *text = NULL;
     if (!s || !doc) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__text_at(s, doc, version, text, bytes);
     if ((rc = store__read_begin(s, &began))) return rc;
     rc = store__text_at_tx(s, doc, version, text, bytes ? bytes : &ignored);
     store__read_end(s, began);
@@ -113,6 +116,7 @@ int store_load(store *s, const char *doc, char **text, size_t *bytes,
     if (!text) return STORE_EINVAL;
     *text = NULL;
     if (!s || !doc) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__load(s, doc, text, bytes, version);
     if ((rc = store__read_begin(s, &began))) return rc;
     rc = store__doc_version(s, doc, &cur);
     if (!rc)
@@ -128,6 +132,7 @@ int store__snapshot_put_tx(store *s, const char *doc, int64_t version,
     sqlite3_stmt *st;
     int64_t cur;
     int rc;
+    if (s && s->pg) return store_pg__snapshot_put_tx(s, doc, version, text, bytes);
     if (!doc || version < 0 || (!text && bytes) || bytes > INT32_MAX)
         return STORE_EINVAL;
     if (text && ot_utf8_validate(text, bytes, NULL)) return STORE_EINVAL;
@@ -148,6 +153,7 @@ int store_snapshot_put(store *s, const char *doc, int64_t version,
 {
     int rc;
     if (!s) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__snapshot_put(s, doc, version, text, bytes);
     if ((rc = store__begin(s, 1))) return rc;
     rc = store__snapshot_put_tx(s, doc, version, text, bytes);
     if (!rc) rc = store__commit(s);

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/pg/pg.h"
 #include "storage/store_int.h"
 
 int store_doc_trashed(store *s, const char *id, int64_t *trashed_ms)
 {
     int rc = 0;
     if (!s || !id || !trashed_ms) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__doc_trashed(s, id, trashed_ms);
     sqlite3_stmt *st = store__prep(s, &rc, "SELECT trashed_ms FROM documents"
                                            " WHERE id = ?1", "s", id);
     if (!st) return rc;
@@ -29,6 +31,7 @@ int store_doc_trash(store *s, const char *id, int64_t now_ms)
 {
     int rc = 0;
     if (!s || !id || now_ms <= 0) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__doc_trash(s, id, now_ms);
     sqlite3_stmt *st = store__prep(s, &rc, "UPDATE documents SET trashed_ms = ?2"
                                            " WHERE id = ?1 AND trashed_ms = 0",
                                    "si", id, now_ms);
@@ -39,6 +42,7 @@ int store_doc_untrash(store *s, const char *id)
 {
     int rc = 0;
     if (!s || !id) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__doc_untrash(s, id);
     sqlite3_stmt *st = store__prep(s, &rc, "UPDATE documents SET trashed_ms = 0"
                                            " WHERE id = ?1 AND trashed_ms > 0",
                                    "s", id);
@@ -49,6 +53,7 @@ int store_doc_purge(store *s, const char *id)
 {
     int rc = 0;
     if (!s || !id) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__doc_purge(s, id);
     sqlite3_stmt *st = store__prep(s, &rc, "DELETE FROM documents"
                                            " WHERE id = ?1 AND trashed_ms > 0",
                                    "s", id);
@@ -59,6 +64,7 @@ int store_trash_expire(store *s, int64_t before_ms, int64_t *purged)
 {
     int rc = 0;
     if (!s) return STORE_EINVAL;
+    if (s && s->pg) return store_pg__trash_expire(s, before_ms, purged);
     sqlite3_stmt *st = store__prep(s, &rc, "DELETE FROM documents WHERE"
                                            " trashed_ms > 0 AND trashed_ms < ?1",
                                    "i", before_ms);
@@ -90,6 +96,7 @@ int store_trash_list(store *s, int64_t user_id, store_trashinfo **out,
     if (!s || !out || !n) return STORE_EINVAL;
     *out = NULL;
     *n = 0;
+    if (s && s->pg) return store_pg__trash_list(s, user_id, out, n);
     sqlite3_stmt *st = store__prep(
         s, &rc,
         "SELECT id, title, updated_ms, trashed_ms, version FROM documents d"

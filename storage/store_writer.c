@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "storage/pg/pg.h"
 #include "storage/store_int.h"
 
 enum { CKPT_SOFT = 1000, CKPT_HARD = 16000 }; /* WAL pages */
@@ -239,11 +240,54 @@ static int run_append(store_writer *w, store_job *j)
     return r;
 }
 
+/* On PostgreSQL: the same, each job but APPEND inside a savepoint (a job
+ * PostgreSQL refused with an error would otherwise abort the transaction,
+ * and with it the batch's other jobs; an APPEND checks before it writes,
+ * so its refusals raise no error). A deadlock between two nodes' batches
+ * (STORE_EBUSY) runs the batch again, a few times, from the refused
+ * documents as they were before it. */
+static int run_batch_pg(store_writer *w, store_job *batch)
+{
+    store *s = w->s;
+    store_job *j;
+    size_t nrefused = w->nrefused, bytes = nrefused * sizeof *w->refused;
+    void *saved = bytes ? malloc(bytes) : NULL;
+    int rc = 0;
+    if (bytes && !saved) rc = STORE_ENOMEM;
+    if (saved) memcpy(saved, w->refused, bytes);
+    for (int tries = 0; tries < 4 && !(bytes && !saved); tries++) {
+        rc = store__begin(s, 1);
+        for (j = batch; j && !rc; j = j->next) {
+            int sp = j->kind != STORE_JOB_APPEND;
+            /* the cached heads are written before a savepoint that a
+             * refused job would roll back (with them) */
+            int r = sp ? store_pg__cache_flush(s) : 0;
+            if (!r && sp) r = store_pg__savepoint(s);
+            if (!r) r = sp ? run_job(s, j) : run_append(w, j);
+            if (sp && !store__fatal(r) && (rc = store_pg__savepoint_end(s, r)))
+                break;
+            if (s->pg_aborted && !rc) r = store__fatal(r) ? r : STORE_ESQL;
+            if (store__fatal(r)) rc = r;
+            else j->result = r;
+        }
+        if (!rc) rc = store__commit(s);
+        if (rc) store__rollback(s);
+        if (rc != STORE_EBUSY) break;
+        w->nrefused = nrefused; /* as before this try */
+        if (bytes) memcpy(w->refused, saved, bytes);
+    }
+    free(saved);
+    if (rc)
+        for (j = batch; j; j = j->next) j->result = rc;
+    return rc;
+}
+
 /* Run the jobs of 'batch' (a NULL-terminated list) in one transaction.
  * Returns 0 if it committed, else the error every job now carries. */
 static int run_batch(store_writer *w, store_job *batch)
 {
     store *s = w->s;
+    if (s->pg) return run_batch_pg(w, batch);
     store_job *j;
     int rc = store__begin(s, 1), r;
     for (j = batch; j && !rc; j = j->next) {
@@ -365,7 +409,7 @@ store_writer *store_writer_new(const char *path, const store_options *opt,
     w->wake = wake;
     w->arg = arg;
     if (store_open(&w->s, path, opt, err, errlen) ||
-        store_open(&w->ck, path, opt, err, errlen)) {
+        (!w->s->pg && store_open(&w->ck, path, opt, err, errlen))) {
         writer_discard(w);
         return NULL;
     }
@@ -374,12 +418,13 @@ store_writer *store_writer_new(const char *path, const store_options *opt,
      * its row) are written to the log at every commit but copied back once
      * per checkpoint, so rarer checkpoints copy far less. */
     w->ckpt_soft = CKPT_SOFT;
-    if (opt && opt->wal_prealloc_mib > 0) {
+    if (opt && opt->wal_prealloc_mib > 0 && !w->s->pg) {
         wal_prealloc(w->s, opt->wal_prealloc_mib);
         int half = opt->wal_prealloc_mib * (1 << 20) / 4096 / 2;
         if (half > w->ckpt_soft) w->ckpt_soft = half < CKPT_HARD ? half : CKPT_HARD / 2;
     }
-    sqlite3_wal_hook(w->s->db, wal_hook, w); /* replaces autocheckpoint */
+    if (!w->s->pg) /* PostgreSQL checkpoints by itself: the thread idles */
+        sqlite3_wal_hook(w->s->db, wal_hook, w); /* replaces autocheckpoint */
     if (pthread_create(&w->ck_thread, NULL, checkpointer_main, w)) {
         store__seterr(err, errlen, "cannot start the checkpoint thread");
         writer_discard(w);

@@ -163,7 +163,7 @@ static void test_help_lists_every_flag_of_the_readme_table(void)
         CHECK(strstr(help, name) != NULL);
         rows++;
     }
-    CHECK_EQ_INT(rows, 25); /* 23 + --trash-days, --bus */
+    CHECK_EQ_INT(rows, 26); /* 23 + --trash-days, --bus, --store */
     for (char *line = help; *line; line += strcspn(line, "\n") + 1)
         CHECK(strcspn(line, "\n") <= 79);
     free(help);

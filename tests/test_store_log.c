@@ -506,12 +506,12 @@ int main(void)
 {
     RUN(test_open_creates_the_file_and_applies_every_migration);
     RUN(test_reopening_applies_nothing_and_keeps_the_data);
-    RUN(test_migrations_apply_to_an_existing_empty_file);
+    RUN_SQLITE(test_migrations_apply_to_an_existing_empty_file);
     RUN(test_concurrent_opens_of_a_new_file_all_migrate_it_once);
-    RUN(test_connections_are_wal_fully_synced_with_foreign_keys);
-    RUN(test_a_newer_database_is_refused_with_a_clear_message);
-    RUN(test_a_missing_directory_is_named_in_the_error);
-    RUN(test_a_file_that_is_not_a_database_is_refused);
+    RUN_SQLITE(test_connections_are_wal_fully_synced_with_foreign_keys);
+    RUN_SQLITE(test_a_newer_database_is_refused_with_a_clear_message);
+    RUN_SQLITE(test_a_missing_directory_is_named_in_the_error);
+    RUN_SQLITE(test_a_file_that_is_not_a_database_is_refused);
     RUN(test_documents_are_created_listed_retitled_and_deleted);
     RUN(test_append_moves_the_version_and_update_time);
     RUN(test_append_of_a_taken_version_conflicts_and_changes_nothing);
@@ -521,7 +521,7 @@ int main(void)
     RUN(test_history_pages_cover_the_log_in_order);
     RUN(test_find_seq_and_client_last_answer_from_the_log);
     RUN(test_append_of_a_seq_below_the_clients_newest_is_a_duplicate);
-    RUN(test_schema_2_gets_op_clients_from_its_log);
+    RUN_SQLITE(test_schema_2_gets_op_clients_from_its_log);
     RUN(test_deleting_a_document_removes_its_log_and_snapshots);
     RUN(test_error_codes_have_texts);
     return harness_done();

@@ -378,16 +378,16 @@ static void test_mangled_log_rows_never_crash_reads_or_check(void)
 int main(void)
 {
     RUN(test_text_at_every_version_matches_across_snapshots);
-    RUN(test_text_at_works_without_any_snapshot);
-    RUN(test_auto_snapshots_fall_at_every_multiple);
+    RUN_SQLITE(test_text_at_works_without_any_snapshot);
+    RUN_SQLITE(test_auto_snapshots_fall_at_every_multiple);
     RUN(test_load_gives_the_latest_text_and_version);
     RUN(test_text_at_outside_the_log_is_a_range_error);
-    RUN(test_snapshots_put_by_hand_are_validated_and_used);
+    RUN_SQLITE(test_snapshots_put_by_hand_are_validated_and_used);
     RUN(test_check_passes_on_a_sound_database);
-    RUN(test_check_reports_a_corrupted_snapshot);
-    RUN(test_check_reports_a_gap_and_a_wrong_version);
-    RUN(test_check_reports_an_op_that_does_not_replay);
-    RUN(test_check_reports_a_snapshot_beyond_the_log);
-    RUN(test_mangled_log_rows_never_crash_reads_or_check);
+    RUN_SQLITE(test_check_reports_a_corrupted_snapshot);
+    RUN_SQLITE(test_check_reports_a_gap_and_a_wrong_version);
+    RUN_SQLITE(test_check_reports_an_op_that_does_not_replay);
+    RUN_SQLITE(test_check_reports_a_snapshot_beyond_the_log);
+    RUN_SQLITE(test_mangled_log_rows_never_crash_reads_or_check);
     return harness_done();
 }

@@ -3,14 +3,23 @@
  * Every test gets a fresh temporary directory with a database opened through
  * the real migrations; tmp_cleanup removes the directory and everything in
  * it. A tiny code-point string model gives an independent reference for the
- * texts the store rebuilds, and builds the wire JSON of random edits. */
+ * texts the store rebuilds, and builds the wire JSON of random edits.
+ *
+ * On PostgreSQL: a program that calls pg_use() first (or any, when the
+ * environment has CHORUS_TEST_PG=postgresql://.../postgres, which tests/run
+ * sets for the programs it runs a second time there) gets a fresh database
+ * per tmp_db instead of a file, created through that URL and dropped by
+ * tmp_cleanup. Without the variable pg_use() starts a PostgreSQL itself
+ * (tests/pg.sh) and stops it at exit. */
 #ifndef CHORUS_TESTS_STORE_UTIL_H
 #define CHORUS_TESTS_STORE_UTIL_H
 
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "storage/store.h"
@@ -25,17 +34,88 @@ static void __attribute__((unused)) util_uses_harness(void)
 
 typedef struct tmp_db {
     char dir[64];
-    char path[96];
+    char path[512];  /* a file, or the URL of a fresh PostgreSQL database */
+    char pgname[64]; /* that database's name ("" on SQLite) */
 } tmp_db;
+
+static char pg_base[400];   /* URL of the maintenance database, or "" */
+static char pg_dir[256];    /* the server pg_use started, or "" */
+
+static void pg_stop(void)
+{
+    char cmd[400];
+    if (!pg_dir[0]) return;
+    snprintf(cmd, sizeof cmd, "sh tests/pg.sh stop %s", pg_dir);
+    if (system(cmd) != 0) fprintf(stderr, "  could not stop %s\n", pg_dir);
+    pg_dir[0] = 0;
+}
+
+/* Run tmp_db on PostgreSQL from now on: CHORUS_TEST_PG, or a server of
+ * our own. 0, 77 when PostgreSQL is not installed, -1 on failure. */
+static int __attribute__((unused)) pg_use(void)
+{
+    const char *env = getenv("CHORUS_TEST_PG");
+    if (env && *env) {
+        snprintf(pg_base, sizeof pg_base, "%s", env);
+        return 0;
+    }
+    FILE *f = popen("sh tests/pg.sh start", "r");
+    if (!f) return -1;
+    int ok = fgets(pg_dir, sizeof pg_dir, f) && fgets(pg_base, sizeof pg_base, f);
+    int st = pclose(f);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) return 77;
+    if (!ok || st != 0) return -1;
+    pg_dir[strcspn(pg_dir, "\n")] = 0;
+    pg_base[strcspn(pg_base, "\n")] = 0;
+    atexit(pg_stop);
+    return 0;
+}
+
+/* One statement on the maintenance database; 0 or -1 (printed). */
+static int pg_admin(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg_base);
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) fprintf(stderr, "  %s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
+/* RUN a case that reaches into SQLite itself (files, PRAGMAs, damage done
+ * with sqlite3): skipped, and said so, on PostgreSQL, where
+ * tests/test_store_pg.c covers the same ground its own way. */
+#define RUN_SQLITE(fn)                                                       \
+    do {                                                                     \
+        if (getenv("CHORUS_TEST_PG")) printf("skip %s (SQLite only)\n", #fn); \
+        else RUN(fn);                                                        \
+    } while (0)
+
+static void tmp_init_pg(tmp_db *t)
+{
+    static int count;
+    char sql[128];
+    const char *slash = strrchr(pg_base, '/');
+    snprintf(t->pgname, sizeof t->pgname, "chorus_t_%d_%d", (int)getpid(),
+             ++count);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", t->pgname);
+    if (!slash || pg_admin(sql) < 0) exit(2);
+    snprintf(t->path, sizeof t->path, "%.*s/%s", (int)(slash - pg_base),
+             pg_base, t->pgname);
+}
 
 static void tmp_init(tmp_db *t)
 {
+    t->pgname[0] = 0;
+    if (!pg_base[0] && getenv("CHORUS_TEST_PG")) (void)pg_use();
     strcpy(t->dir, "/tmp/chorus-store-XXXXXX");
     if (!mkdtemp(t->dir)) {
         perror("mkdtemp");
         exit(2);
     }
     snprintf(t->path, sizeof t->path, "%s/chorus.db", t->dir);
+    if (pg_base[0]) tmp_init_pg(t);
 }
 
 static int rm_one(const char *p, const struct stat *sb, int flag,
@@ -47,6 +127,11 @@ static int rm_one(const char *p, const struct stat *sb, int flag,
 
 static void tmp_cleanup(tmp_db *t)
 {
+    if (t->pgname[0]) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", t->pgname);
+        (void)pg_admin(sql);
+    }
     nftw(t->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 

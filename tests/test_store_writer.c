@@ -721,13 +721,13 @@ int main(void)
     RUN(test_a_refused_job_fails_alone_and_the_rest_commit);
     RUN(test_after_a_conflict_appends_are_refused_until_a_fresh_one);
     RUN(test_snapshot_jobs_are_written_and_checked);
-    RUN(test_document_jobs_create_retitle_and_delete);
+    RUN_SQLITE(test_document_jobs_create_retitle_and_delete);
     RUN(test_stop_flushes_the_queue_and_then_refuses_jobs);
     RUN(test_submit_refuses_bad_jobs);
-    RUN(test_checkpoints_run_in_the_background_and_bound_the_wal);
-    RUN(test_an_empty_wal_is_preallocated_and_a_used_one_is_left_alone);
+    RUN_SQLITE(test_checkpoints_run_in_the_background_and_bound_the_wal);
+    RUN_SQLITE(test_an_empty_wal_is_preallocated_and_a_used_one_is_left_alone);
     RUN(test_pool_tasks_read_on_their_own_connections);
-    RUN(test_backup_while_writing_is_consistent);
-    RUN(test_backup_into_a_missing_directory_fails_cleanly);
+    RUN_SQLITE(test_backup_while_writing_is_consistent);
+    RUN_SQLITE(test_backup_into_a_missing_directory_fails_cleanly);
     return harness_done();
 }

@@ -45,7 +45,10 @@ for r in ot storage server/base server/auth server/history server/bus \
     [ -d "$r" ] || continue
     bad=0
     mine=$(rank "$r")
-    for f in "$r"/*.c "$r"/*.h; do
+    # storage/pg/ (the PostgreSQL backend) is part of the storage room
+    sub=""
+    [ "$r" = storage ] && sub="storage/pg/*.c storage/pg/*.h"
+    for f in "$r"/*.c "$r"/*.h $sub; do
         [ -f "$f" ] || continue
         for inc in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f"); do
             to=$(room "$inc")

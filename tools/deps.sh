@@ -8,12 +8,15 @@
 set -e
 what=${1:-run}
 
-pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev libhiredis-dev"
+# libpq-dev: the PostgreSQL store (storage/pg/) is linked into the one binary;
+# the test list adds the server itself (postgresql: 15 on Debian 12, with
+# pg_trgm) for the tests that start a throwaway one.
+pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev libhiredis-dev libpq-dev"
 if [ "$what" = cluster ]; then
     pkgs="$pkgs redis-server haproxy"
 fi
 if [ "$what" = test ]; then
-    pkgs="$pkgs sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev redis-server haproxy"
+    pkgs="$pkgs postgresql sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev redis-server haproxy"
 fi
 # The editor's colour emoji (web/look.css), checked by the browser tests.
 [ "$what" = test ] && pkgs="$pkgs fonts-noto-color-emoji"

@@ -95,6 +95,7 @@ typedef struct srv_config {
     const char *bind;       /* address to listen on */
     int port;
     const char *data_dir;   /* DATA/chorus.db lives here */
+    const char *store_url;  /* a PostgreSQL database instead (NULL: none) */
     const char *web_dir;    /* static files; NULL: found beside the binary */
     const char *origins[SRV_MAX_ORIGINS]; /* allowed Origin values */
     int norigins;           /* 0: the server's own origin only */

@@ -38,6 +38,11 @@ int srv_cli_int(const char *flag, const char *s, long lo, long hi, long *out)
 static int db_path(const char *data_dir, int create, char *out, size_t len)
 {
     struct stat st;
+    if (store_is_url(data_dir)) { /* PostgreSQL: the URL is the database */
+        if ((size_t)snprintf(out, len, "%s", data_dir) < len) return 0;
+        fprintf(stderr, "chorus: database URL too long\n");
+        return -1;
+    }
     if (create && mkdir(data_dir, 0750) < 0 && errno != EEXIST) {
         fprintf(stderr, "chorus: cannot create data dir %s: %s\n", data_dir,
                 strerror(errno));
@@ -91,7 +96,7 @@ static int data_only(int argc, char **argv, const char *help, const char **data,
                      int nargs, const char **args)
 {
     static const struct option opts[] = {
-        {"data", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"data", 1, 0, 'd'}, {"store", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int opt, want_help = 0;
     opterr = 0;
     *data = "./data";
@@ -120,7 +125,7 @@ store *srv_cli_db_open(const char *data_dir, int create, char *path,
     store *s = NULL;
     if (!path) path = own, len = sizeof own;
     if (db_path(data_dir, create, path, len) < 0) return NULL;
-    if (!create && access(path, F_OK) < 0) {
+    if (!create && !store_is_url(path) && access(path, F_OK) < 0) {
         fprintf(stderr, "chorus: no database at %s\n", path);
         return NULL;
     }
@@ -138,7 +143,9 @@ static int cmd_backup(int argc, char **argv)
     int rc = data_only(argc, argv,
                        "usage: chorus backup [--data DIR] FILE\n"
                        "  an online, consistent copy of DIR/chorus.db into FILE\n"
-                       "  (FILE must not exist); safe while the server runs\n",
+                       "  (FILE must not exist); safe while the server runs.\n"
+                       "  A PostgreSQL store (--store URL) is backed up with\n"
+                       "  pg_dump: this command refuses it\n",
                        &data, 1, &file);
     if (rc) return rc > 0 ? 0 : 2;
     store *s = srv_cli_db_open(data, 0, NULL, 0);
@@ -190,7 +197,8 @@ static int cmd_check(int argc, char **argv)
                        "  document that its log is whole and its snapshots equal\n"
                        "  the replay of the log; exit 1 on any problem\n"
                        "  --reindex: rebuild the search index first (safe while\n"
-                       "  the server runs)\n",
+                       "  the server runs)\n"
+                       "  --store URL: check a PostgreSQL store instead\n",
                        &data, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     store *s = srv_cli_db_open(data, 0, NULL, 0);
@@ -206,10 +214,56 @@ static int cmd_check(int argc, char **argv)
     return rc == 0 ? 0 : 1;
 }
 
+/* ---- copy: a whole deployment, SQLite <-> PostgreSQL */
+
+static const char *copy_help =
+    "usage: chorus copy --from DIR_OR_URL --to DIR_OR_URL\n"
+    "  copy everything (documents with their whole history and snapshots,\n"
+    "  users and password hashes, tokens, roles, share links, the trash,\n"
+    "  settings) from one store into a new, empty one: a data directory\n"
+    "  (its chorus.db) or a postgresql:// URL, either way; then check the\n"
+    "  copy. Stop the server first: what it writes meanwhile is not copied\n";
+
+static int cmd_copy(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"from", 1, 0, 'f'}, {"to", 1, 0, 't'}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *from = NULL, *to = NULL;
+    int opt, want_help = 0;
+    opterr = 0;
+    while (parse_or_help(argc, argv, copy_help, opts, &opt, &want_help) != -1) {
+        if (want_help) return 0;
+        if (opt == 'f') from = optarg;
+        else if (opt == 't') to = optarg;
+        else {
+            fprintf(stderr, "%s: unknown flag or missing value: %s\n",
+                    argv[0], argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (!from || !to || optind != argc) {
+        fputs(copy_help, stderr);
+        return 2;
+    }
+    store *src = srv_cli_db_open(from, 0, NULL, 0);
+    store *dst = src ? srv_cli_db_open(to, 1, NULL, 0) : NULL;
+    int rc = dst ? store_copy(src, dst, print_line, NULL) : STORE_EINVAL;
+    store_close(src);
+    store_close(dst);
+    if (!dst) return 1;
+    if (rc < 0)
+        fprintf(stderr, "chorus: copy failed: %s\n", store_strerror(rc));
+    else
+        printf("copied %s to %s\n", from, to);
+    return rc == 0 ? 0 : 1;
+}
+
 const srv_command srv_commands[] = {
     {"serve", cmd_serve},
     {"backup", cmd_backup},
     {"check", cmd_check},
+    {"copy", cmd_copy},
     {"export", srv_cli_export},
     {"import", srv_cli_import},
     {"user", srv_cli_user},

@@ -89,7 +89,7 @@ static int act_on(store *s, const char *act, const char *doc)
 
 int srv_cli_doc(int argc, char **argv)
 {
-    static const struct option opts[] = {{"data", 1, 0, 'd'},
+    static const struct option opts[] = {{"data", 1, 0, 'd'}, {"store", 1, 0, 'd'},
                                          {"trash", 0, 0, 't'},
                                          {"help", 0, 0, 'h'},
                                          {0, 0, 0, 0}};

@@ -75,7 +75,7 @@ int srv_cli_export(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", 1, 0, 'f'}, {"version", 1, 0, 'v'}, {"output", 1, 0, 'o'},
-        {"data", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"data", 1, 0, 'd'}, {"store", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     const char *data = "./data", *file = NULL, *fname = "txt";
     int64_t version = -1;
     long v;
@@ -486,7 +486,7 @@ static int import_run(const char *file, const char *as, const char *data)
 int srv_cli_import(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"as", 1, 0, 'a'}, {"data", 1, 0, 'd'}, {"help", 0, 0, 'h'},
+        {"as", 1, 0, 'a'}, {"data", 1, 0, 'd'}, {"store", 1, 0, 'd'}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     const char *data = "./data", *as = NULL;
     int opt;

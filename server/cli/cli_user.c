@@ -90,7 +90,7 @@ typedef struct user_args {
 static int parse(int argc, char **argv, const char *help, user_args *ua)
 {
     static const struct option opts[] = {
-        {"data", 1, 0, 'd'}, {"admin", 0, 0, 'a'}, {"user", 1, 0, 'u'},
+        {"data", 1, 0, 'd'}, {"store", 1, 0, 'd'}, {"admin", 0, 0, 'a'}, {"user", 1, 0, 'u'},
         {"days", 1, 0, 'n'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int opt;
     memset(ua, 0, sizeof *ua);

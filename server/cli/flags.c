@@ -139,6 +139,10 @@ static const flag flags[] = {
     {"data", "DIR", "./data", "`./data`",
      "data directory; the database is `DIR/chorus.db`",
      set_str, AT(data_dir), 0, 0},
+    {"store", "URL", NULL, "none (SQLite in `--data`)",
+     "a PostgreSQL database holding the whole state instead: "
+     "`postgresql://USER@HOST:PORT/DB` (docs/cluster.md)",
+     set_str, AT(store_url), 0, 0},
     {"web", "DIR", NULL, "beside the binary",
      "web files (`../web` from `build/chorus`, `../share/chorus/web` when "
      "installed)", set_str, AT(web_dir), 0, 0},

@@ -371,7 +371,8 @@ int srv_run(const srv_config *cfg)
     srv__g.cfg = *cfg;
     srv_map_init(&srv__g.ip_counts);
     if (find_web_root(cfg->web_dir, srv__g.web_root, sizeof srv__g.web_root) < 0 ||
-        open_database(cfg->data_dir, srv__g.db_path, sizeof srv__g.db_path) < 0 ||
+        open_database(cfg->store_url ? cfg->store_url : cfg->data_dir,
+                      srv__g.db_path, sizeof srv__g.db_path) < 0 ||
         check_tls(cfg) < 0 || check_port(cfg->bind, cfg->port) < 0 ||
         create_context() < 0)
         return 1;

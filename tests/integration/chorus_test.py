@@ -150,6 +150,63 @@ class Server:
         self.close()
 
 
+class Postgres:
+    """A throwaway PostgreSQL 15 (tests/pg.sh: initdb + pg_ctl in a temporary
+    directory owned by the postgres user, a free loopback port), stopped by
+    close() or on leaving a 'with'. new_db() gives a fresh database's URL
+    for `chorus serve --store`; sql() runs a statement there through psql.
+    Postgres.available() is False only when PostgreSQL is not installed."""
+
+    BIN = "/usr/lib/postgresql/15/bin"
+
+    @staticmethod
+    def available():
+        return os.path.exists(os.path.join(Postgres.BIN, "initdb"))
+
+    def __init__(self):
+        p = subprocess.run(["sh", os.path.join(ROOT, "tests", "pg.sh"), "start"],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("cannot start PostgreSQL: " + p.stderr)
+        self.dir, self.url = p.stdout.split()[:2]
+        self.count = 0
+
+    def db_url(self, name):
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
+    def new_db(self):
+        self.count += 1
+        name = "chorus_it_%d_%d" % (os.getpid(), self.count)
+        self.sql("CREATE DATABASE %s" % name)
+        return self.db_url(name)
+
+    def sql(self, query, url=None):
+        """Rows of 'query' (lists of strings), run by psql on 'url' (the
+        maintenance database by default)."""
+        p = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                            url or self.url, "-c", query],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("psql: %s: %s" % (query, p.stderr))
+        return [line.split("\t") for line in p.stdout.splitlines()]
+
+    def restart(self, down=0):
+        """Stop (cutting every session), stay down 'down' seconds, start
+        again on the same port. Blocks: run it in an executor under load."""
+        subprocess.run(["sh", os.path.join(ROOT, "tests", "pg.sh"), "restart", self.dir,
+                        str(down)], check=True, capture_output=True)
+
+    def close(self):
+        subprocess.run(["sh", os.path.join(ROOT, "tests", "pg.sh"), "stop", self.dir],
+                       capture_output=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class Redis:
     """redis-server (Debian's) on a free loopback port in a temporary
     directory, nothing saved; start() again after kill9() on the same port."""
