@@ -13,7 +13,7 @@ what=${1:-run}
 # pg_trgm) for the tests that start a throwaway one.
 pkgs="gcc make pkg-config libwebsockets-dev libsqlite3-dev libjansson-dev libsodium-dev libcmark-dev libhiredis-dev libpq-dev"
 if [ "$what" = cluster ]; then
-    pkgs="$pkgs redis-server haproxy"
+    pkgs="$pkgs redis-server haproxy postgresql postgresql-client"
 fi
 if [ "$what" = test ]; then
     pkgs="$pkgs postgresql sqlite3 python3 python3-websockets nodejs npm chromium fonts-noto-cjk git openssl clang libclang-rt-14-dev redis-server haproxy"

@@ -207,6 +207,58 @@ class Postgres:
         self.close()
 
 
+_PG = None
+
+
+def shared_pg():
+    """One throwaway PostgreSQL for this test process (closed at exit)."""
+    global _PG
+    if _PG is None:
+        import atexit
+        _PG = Postgres()
+        atexit.register(_PG.close)
+    return _PG
+
+
+class Nodes:
+    """Two `chorus serve` sharing one store: 'sqlite' (one file both open)
+    or 'pg' (a fresh database of shared_pg()), each with 'flags'. n1, n2;
+    .store is the PostgreSQL URL or the data directory (for chorus check)."""
+
+    def __init__(self, kind, *flags):
+        if kind == "pg":
+            self.store = shared_pg().new_db()
+            self.n1 = Server("--store", self.store, *flags)
+            self.n2 = Server("--store", self.store, *flags)
+        else:
+            self.n1 = Server(*flags)
+            self.n2 = Server(*flags, data=self.n1.data)
+            self.store = self.n1.data
+        self.kind = kind
+
+    def check_args(self):
+        return ["--store", self.store] if self.kind == "pg" else ["--data", self.store]
+
+    def close(self):
+        self.n2.close()
+        self.n1.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def variants(namespace, fn, kinds=("sqlite", "pg")):
+    """Put test_<name>_<kind> for each store kind into 'namespace': 'fn'
+    (async, taking the kind) run on that store."""
+    for kind in kinds:
+        async def t(kind=kind):
+            await fn(kind)
+        namespace["test_%s_%s" % (fn.__name__.lstrip("_"), kind)] = t
+
+
 class Redis:
     """redis-server (Debian's) on a free loopback port in a temporary
     directory, nothing saved; start() again after kill9() on the same port."""

@@ -1,11 +1,12 @@
-"""Cluster mode on one machine: two nodes sharing one store, with Redis
-pub/sub between them (issue 17). The store here is one SQLite file that
-both nodes open (SQLite's WAL lets two processes share it; the PostgreSQL
-store is the shared store across machines): what is tested is the nodes'
-side, which is the same for both stores: a version taken by the other
-node is caught up, relayed, and the node's own ops are transformed and
-committed after it; nothing is acked before its commit; Redis is only a
-hint, so edits go on with Redis killed, restarted or absent at start."""
+"""Cluster mode on one machine (issue 17): two nodes sharing one store, with
+Redis pub/sub between them. Every test runs twice: on PostgreSQL (the
+shared store across machines, a throwaway server the harness starts) and
+on one SQLite file that both nodes open (SQLite's WAL lets two processes
+share it). A version taken by the other node is caught up, relayed, and
+the node's own ops are made again after it; nothing is acked before its
+commit; Redis is only a hint, so edits go on with Redis killed, restarted
+or absent at start; logins and revocations reach every node; members and
+carets cross nodes and leave with a dead node."""
 import asyncio
 import json
 import os
@@ -13,8 +14,8 @@ import random
 import subprocess
 import time
 
-from chorus_test import (BIN, Client, OTClient, Redis, Server, http_get,
-                         random_op, run)
+from chorus_test import (BIN, Client, Nodes, OTClient, Redis, http_get,
+                         random_op, run, variants)
 
 
 async def joined(node, doc, name):
@@ -83,20 +84,19 @@ def metrics(node):
     return out
 
 
-def check_store(data):
+def check_store(nodes):
     """chorus check: versions 1..V without a gap, every snapshot replays,
     no (client, seq) twice (a unique index), nothing inconsistent."""
-    r = subprocess.run([BIN, "check", "--data", data], capture_output=True,
+    r = subprocess.run([BIN, "check"] + nodes.check_args(), capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-async def test_two_nodes_one_document_clients_split_converge():
+async def _two_nodes_one_document_clients_split_converge(kind):
     rng = random.Random(int(os.environ.get("CHORUS_SEED", "17")))
     with Redis() as redis, \
-            Server("--bus", redis.url, "--ops-per-sec", "100000") as n1, \
-            Server("--bus", redis.url, "--ops-per-sec", "100000",
-                   data=n1.data) as n2:
+            Nodes(kind, "--bus", redis.url, "--ops-per-sec", "100000") as ns:
+        n1, n2 = ns.n1, ns.n2
         clients = []
         for i in range(6):
             clients.append(await joined((n1, n2)[i % 2], "conv", "u%d" % i))
@@ -106,7 +106,7 @@ async def test_two_nodes_one_document_clients_split_converge():
         for n in (n1, n2):
             oc = await joined(n, "conv", "late")
             assert oc.text == text and oc.version == v
-        check_store(n1.data)
+        check_store(ns)
         # both nodes heard the other's ops on the bus, and took versions the
         # other had taken (the clients' edits raced)
         for n in (n1, n2):
@@ -117,12 +117,12 @@ async def test_two_nodes_one_document_clients_split_converge():
         assert sum(metrics(n)["chorus_conflicts_total"] for n in (n1, n2)) > 0
 
 
-async def test_edits_go_on_with_redis_absent_killed_and_back():
+async def _edits_go_on_with_redis_absent_killed_and_back(kind):
     rng = random.Random(int(os.environ.get("CHORUS_SEED", "18")))
     redis = Redis(start=False)                  # absent at start
     try:
-        with Server("--bus", redis.url) as n1, \
-                Server("--bus", redis.url, data=n1.data) as n2:
+        with Nodes(kind, "--bus", redis.url) as ns:
+            n1, n2 = ns.n1, ns.n2
             clients = [await joined((n1, n2)[i % 2], "d", "u%d" % i)
                        for i in range(4)]
             await edit_and_converge((n1, n2), clients, "d", rng, 12, 0.05)
@@ -137,19 +137,19 @@ async def test_edits_go_on_with_redis_absent_killed_and_back():
             v, text = await edit_and_converge((n1, n2), clients, "d", rng, 10)
             assert "bus redis://" in n1.log() and "down" in n1.log()
             assert metrics(n1)["chorus_store_polls_total"] > 0
-            check_store(n1.data)
+            check_store(ns)
     finally:
         redis.close()
 
 
-async def test_an_op_taken_by_the_other_node_is_acked_after_its_own_commit():
+async def _an_op_taken_by_the_other_node_is_acked_after_its_own_commit(kind):
     """Without Redis the nodes learn of each other only from the store:
     node 2 commits first, node 1's op conflicts, is caught up, transformed
     and acked with the version after the other node's."""
     redis = Redis(start=False)
     try:
-        with Server("--bus", redis.url) as n1, \
-                Server("--bus", redis.url, data=n1.data) as n2:
+        with Nodes(kind, "--bus", redis.url) as ns:
+            n1, n2 = ns.n1, ns.n2
             a = await joined(n1, "t", "ann")
             b = await joined(n2, "t", "bob")
             await b.edit(["B"])
@@ -167,14 +167,19 @@ async def test_an_op_taken_by_the_other_node_is_acked_after_its_own_commit():
         redis.close()
 
 
-async def test_teams_across_nodes_login_on_one_act_on_the_other_revoke_within_a_second():
+async def _teams_across_nodes_login_on_one_act_on_the_other_revoke_within_a_second(kind):
     """A login on node 1 works on node 2 (the key that signs tokens is in the
     shared store); a role taken away on node 1 is refused on node 2 within
     about a second (every node polls the store's auth generation)."""
-    from test_auth import call, team_server, token_of
+    from test_auth import PASSWORDS, call, token_of
     from test_security_rights import edit, join, taken_away, ws_with
-    with Redis() as redis, team_server("--bus", redis.url) as n1, \
-            Server("--auth", "on", "--bus", redis.url, data=n1.data) as n2:
+    with Redis() as redis, Nodes(kind, "--auth", "on", "--bus", redis.url) as ns:
+        n1, n2 = ns.n1, ns.n2
+        for name in ("olga", "eddie"):
+            p = subprocess.run([BIN, "user", "add", name] + ns.check_args(),
+                               input=PASSWORDS[name] + "\n", capture_output=True,
+                               text=True)
+            assert p.returncode == 0, p.stderr
         olga, eddie = token_of(n1, "olga"), token_of(n1, "eddie")
         assert call(n2, "POST", "/api/docs", olga, {"id": "d"}) == 201
         assert call(n2, "PUT", "/api/docs/d/roles", olga,
@@ -196,9 +201,9 @@ async def test_teams_across_nodes_login_on_one_act_on_the_other_revoke_within_a_
         assert st == 401, st
 
 
-async def test_presence_crosses_nodes_and_a_dead_nodes_members_leave():
-    with Redis() as redis, Server("--bus", redis.url) as n1, \
-            Server("--bus", redis.url, data=n1.data) as n2:
+async def _presence_crosses_nodes_and_a_dead_nodes_members_leave(kind):
+    with Redis() as redis, Nodes(kind, "--bus", redis.url) as ns:
+        n1, n2 = ns.n1, ns.n2
         b = await Client.connect(n2, name="Bea")
         await b.join("p")
         await b.expect("joined")
@@ -238,6 +243,14 @@ async def test_presence_crosses_nodes_and_a_dead_nodes_members_leave():
                 break
         assert m["user"]["name"] == "Al", m
         assert time.monotonic() - t0 < 8, time.monotonic() - t0
+
+
+for _fn in (_two_nodes_one_document_clients_split_converge,
+            _edits_go_on_with_redis_absent_killed_and_back,
+            _an_op_taken_by_the_other_node_is_acked_after_its_own_commit,
+            _teams_across_nodes_login_on_one_act_on_the_other_revoke_within_a_second,
+            _presence_crosses_nodes_and_a_dead_nodes_members_leave):
+    variants(globals(), _fn)
 
 
 if __name__ == "__main__":

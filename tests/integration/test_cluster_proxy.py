@@ -1,10 +1,11 @@
 """Cluster mode behind HAProxy (issue 17): the configuration of
-docs/cluster.md in front of two nodes that share one store, with Redis
-between them. One document's clients land on one node (/ws?doc=); a node
-killed with kill -9 under load: its clients reconnect through the proxy to
-the other node, rejoin with their version and resend their op in flight
-with the same seq; no acknowledged op is lost, none is applied twice, and
-everyone converges."""
+docs/cluster.md in front of two nodes that share one store (PostgreSQL,
+and one SQLite file: every test runs on both), with Redis between them.
+One document's clients land on one node (/ws?doc=); a node killed with
+kill -9 under load: its clients reconnect through the proxy to the other
+node, rejoin with their version and resend their op in flight with the
+same seq; no acknowledged op is lost, none is applied twice, and everyone
+converges. /readyz follows PostgreSQL."""
 import asyncio
 import json
 import os
@@ -14,8 +15,9 @@ import time
 
 import websockets
 
-from chorus_test import (HAProxy, Redis, Server, apply, compose,
-                         http_get, random_op, run, transform)
+from chorus_test import (HAProxy, Nodes, Redis, Server, apply, compose,
+                         http_get, random_op, run, shared_pg, transform,
+                         variants)
 
 
 class Resuming:
@@ -170,8 +172,14 @@ def connections(node):
     return -1
 
 
-def stored_ops(data, doc):
-    con = sqlite3.connect("file:%s?mode=ro" % os.path.join(data, "chorus.db"),
+def stored_ops(ns, doc):
+    """(version, client, seq) of every stored op of 'doc', in order."""
+    if ns.kind == "pg":
+        rows = shared_pg().sql("SELECT o.version, o.client, o.seq FROM ops o"
+                               " JOIN documents d ON d.num = o.doc WHERE"
+                               " d.id = '%s' ORDER BY o.version" % doc, ns.store)
+        return [(int(v), c, int(q)) for v, c, q in rows]
+    con = sqlite3.connect("file:%s?mode=ro" % os.path.join(ns.store, "chorus.db"),
                           uri=True)
     rows = con.execute("SELECT o.version, o.client, o.seq FROM ops o JOIN"
                        " documents d ON d.num = o.doc WHERE d.id = ?"
@@ -194,13 +202,12 @@ async def converge(clients, node, doc):
         assert time.time() < deadline, [(c.version, c.synced) for c in clients]
 
 
-async def test_one_documents_clients_land_on_one_node_and_converge():
+async def _one_documents_clients_land_on_one_node_and_converge(kind):
     rng = random.Random(int(os.environ.get("CHORUS_SEED", "21")))
     with Redis() as redis, \
-            Server("--bus", redis.url, "--ops-per-sec", "100000") as n1, \
-            Server("--bus", redis.url, "--ops-per-sec", "100000",
-                   data=n1.data) as n2, \
-            HAProxy([n1.port, n2.port]) as proxy:
+            Nodes(kind, "--bus", redis.url, "--ops-per-sec", "100000") as ns, \
+            HAProxy([ns.n1.port, ns.n2.port]) as proxy:
+        n1, n2 = ns.n1, ns.n2
         clients = [Resuming(proxy, "sticky", "c%d" % i) for i in range(6)]
         for c in clients:
             await c.connect()
@@ -215,13 +222,12 @@ async def test_one_documents_clients_land_on_one_node_and_converge():
         await converge(clients, n1, "sticky")
 
 
-async def test_kill_9_a_node_under_load_loses_no_acked_op_and_applies_none_twice():
+async def _kill_9_a_node_under_load_loses_no_acked_op_and_applies_none_twice(kind):
     rng = random.Random(int(os.environ.get("CHORUS_SEED", "22")))
     with Redis() as redis, \
-            Server("--bus", redis.url, "--ops-per-sec", "100000") as n1, \
-            Server("--bus", redis.url, "--ops-per-sec", "100000",
-                   data=n1.data) as n2, \
-            HAProxy([n1.port, n2.port]) as proxy:
+            Nodes(kind, "--bus", redis.url, "--ops-per-sec", "100000") as ns, \
+            HAProxy([ns.n1.port, ns.n2.port]) as proxy:
+        n1, n2 = ns.n1, ns.n2
         docs = ["k%d" % i for i in range(4)]
         clients = [Resuming(proxy, docs[i % 4], "c%d" % i) for i in range(12)]
         for c in clients:
@@ -248,7 +254,7 @@ async def test_kill_9_a_node_under_load_loses_no_acked_op_and_applies_none_twice
               % (moved, sum(len(c.acked) for c in clients)))
         assert moved > 0
         for d in docs:
-            rows = stored_ops(survivor.data, d)
+            rows = stored_ops(ns, d)
             assert [v for v, _, _ in rows] == list(range(1, len(rows) + 1))
             seen = set()
             for v, client, seq in rows:
@@ -261,6 +267,31 @@ async def test_kill_9_a_node_under_load_loses_no_acked_op_and_applies_none_twice
                     assert (v, c.client, seq) in rows, (c.client, seq, v)
                 mine = [s for _, cl, s in rows if cl == c.client]
                 assert sorted(mine) == sorted(c.acked), (c.client, mine)
+
+
+def test_readyz_on_postgresql_follows_the_store():
+    """/readyz answers 503 while PostgreSQL is down (the proxy then sends
+    nobody there), /healthz stays 200, and 200 again once it is back."""
+    pg = shared_pg()
+    with Server("--store", pg.new_db()) as s:
+        assert http_get(s.url + "/readyz")[0] == 200
+        import threading
+        t = threading.Thread(target=pg.restart, args=(3,))
+        t.start()
+        time.sleep(1.0)
+        st, h, body = http_get(s.url + "/readyz")
+        assert st == 503 and json.loads(body)["ready"] is False, (st, body)
+        assert http_get(s.url + "/healthz")[0] == 200
+        t.join()
+        deadline = time.time() + 10
+        while http_get(s.url + "/readyz")[0] != 200:
+            assert time.time() < deadline, "not ready again"
+            time.sleep(0.2)
+
+
+for _fn in (_one_documents_clients_land_on_one_node_and_converge,
+            _kill_9_a_node_under_load_loses_no_acked_op_and_applies_none_twice):
+    variants(globals(), _fn)
 
 
 if __name__ == "__main__":
