@@ -1,9 +1,11 @@
 #!/bin/sh
 # cluster.bench.sh -- `make bench-cluster`: cluster mode on this machine
 # beside a single node, same load generator, same run (issue 17). Two
-# durable nodes (--sync full) share one store, with Redis between them and
-# HAProxy in front (the configuration of docs/cluster.md). Until the
-# PostgreSQL store lands the shared store is one SQLite file. Workloads:
+# durable nodes share one PostgreSQL database (a throwaway server,
+# synchronous_commit on; CHORUS_CLUSTER_STORE=sqlite: one SQLite file with
+# --sync full instead), with Redis between them and HAProxy in front (the
+# configuration of docs/cluster.md); the single node is SQLite, durable
+# (--sync full), as `make run` serves. Workloads:
 #   single_closed_n10   one node alone: one document, 10 clients closed loop
 #   cluster_closed_n10  the same through the proxy (sticky: /ws?doc=)
 #   cluster_split200    one document, 200 authors at 2 keystrokes/s, odd
@@ -36,6 +38,14 @@ stop_server cluster.bench
 
 # ---- the cluster
 DIR=$(mktemp -d /tmp/chorus-cluster.XXXXXX)
+HPID="" N1="" N2="" RPID="" PGDIR=""
+stop_all() {
+    kill $HPID $N1 $N2 $RPID 2>/dev/null
+    wait 2>/dev/null
+    [ -n "$PGDIR" ] && sh "$(dirname "$0")/../tests/pg.sh" stop "$PGDIR"
+    rm -rf "$DIR"
+}
+trap stop_all EXIT
 RP=$(free_port)
 redis-server --port "$RP" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$DIR" --daemonize no >"$DIR/redis.log" 2>&1 &
@@ -44,8 +54,18 @@ PX=$(free_port)
 P1=$(free_port)
 P2=$(free_port)
 mkdir -p "$DIR/data"
+store="--data $DIR/data"
+if [ "${CHORUS_CLUSTER_STORE:-pg}" != sqlite ]; then
+    pg=$(sh "$(dirname "$0")/../tests/pg.sh" start) || exit 1
+    PGDIR=$(echo "$pg" | sed -n 1p)
+    url=$(echo "$pg" | sed -n 2p)
+    psql -X -q "$url" -c "CREATE DATABASE chorus_bench" >/dev/null || exit 1
+    store="--store ${url%/*}/chorus_bench"
+fi
+echo "cluster_store: ${store#--}"
 for p in $P1 $P2; do
-    "$CHORUS" serve --port "$p" --data "$DIR/data" --sync full \
+    # shellcheck disable=SC2086 # $store is two words
+    "$CHORUS" serve --port "$p" $store --sync full \
         --bus "redis://127.0.0.1:$RP" --ops-per-sec 1000000 \
         --conns-per-ip 1000000 --log-level warn >"$DIR/node-$p.log" 2>&1 &
     echo $! >"$DIR/pid-$p"
@@ -58,12 +78,6 @@ sed -n '/^```haproxy$/,/^```$/p' "$(dirname "$0")/../docs/cluster.md" |
     >"$DIR/haproxy.cfg"
 haproxy -f "$DIR/haproxy.cfg" -db >"$DIR/haproxy.log" 2>&1 &
 HPID=$!
-stop_all() {
-    kill $HPID $N1 $N2 $RPID 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$DIR"
-}
-trap stop_all EXIT
 i=0
 until curl -sf -o /dev/null "http://127.0.0.1:$PX/readyz" &&
       curl -sf -o /dev/null "http://127.0.0.1:$P2/readyz"; do
