@@ -7,12 +7,15 @@
 # configuration of docs/cluster.md); the single node is SQLite, durable
 # (--sync full), as `make run` serves. Workloads:
 #   single_closed_n10   one node alone: one document, 10 clients closed loop
+#   store_closed_n10    the same on one node of the cluster directly (what
+#                       the shared store costs, without proxy and bus)
 #   cluster_closed_n10  the same through the proxy (sticky: /ws?doc=)
 #   cluster_split200    one document, 200 authors at 2 keystrokes/s, odd
 #                       ones on node 2, even on node 1 (ack and
 #                       keystroke-to-remote across nodes)
 #   cluster_docs1000    1,000 documents x 2 authors at 2 keystrokes/s through
-#                       the proxy, plus 10,000 idle connections
+#                       the proxy (each client's /ws?doc=, so a document's
+#                       authors share a node), plus 10,000 idle connections
 # Everything runs on the same shared cores: this shows cost and
 # correctness, not scaling (docs/benchmarks.md). One line a figure.
 # CHORUS_BENCH_QUICK=1 shortens every run.
@@ -103,8 +106,13 @@ report_nodes() { # report_nodes NAME CPU1-BEFORE CPU2-BEFORE SECONDS
 }
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { print $2 }'; }
 
+# the cost of the store alone: one node of the cluster, directly, one
+# document, closed loop N=10 (the other node idle)
+"$LG" --port "$P1" --doc-prefix lgc-s --name store_closed_n10 --mode closed \
+    --clients 10 --warmup $W --duration $T | tee -a "$OUT" || status=1
+
 # (a) one document, closed loop N=10, sticky through the proxy
-"$LG" --port "$PX" --path "/ws?doc=lgc-a0" --doc-prefix lgc-a \
+"$LG" --port "$PX" --path "/ws?doc=%s" --doc-prefix lgc-a \
     --name cluster_closed_n10 --mode closed --clients 10 --warmup $W \
     --duration $T | tee -a "$OUT" || status=1
 
@@ -118,7 +126,7 @@ echo "cluster_split200_conflicts: $(( $(metric $P1 chorus_conflicts_total) + $(m
 
 # (c) 1,000 documents x 2 authors through the proxy (hashed by document),
 # plus 10,000 idle connections
-"$LG" --port "$PX" --name cluster_idle --mode idle --clients $IDLE_N \
+"$LG" --port "$PX" --path "/ws?doc=%s" --name cluster_idle --mode idle --clients $IDLE_N \
     --docs $DOCS --doc-prefix lgc-i --duration 2 --window 500 \
     --src 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4 >/dev/null &
 IDLE=$!
@@ -126,7 +134,7 @@ sleep 3
 c0=$(metric $P1 chorus_commits_total) d0=$(metric $P2 chorus_commits_total)
 o0=$(metric $P1 chorus_ops_committed_total) q0=$(metric $P2 chorus_ops_committed_total)
 a1=$(cpu_of $N1) a2=$(cpu_of $N2)
-"$LG" --port "$PX" --doc-prefix lgc-c --name cluster_docs$DOCS --mode paced \
+"$LG" --port "$PX" --path "/ws?doc=%s" --doc-prefix lgc-c --name cluster_docs$DOCS --mode paced \
     --rate 2 --clients $((2 * DOCS)) --docs $DOCS --warmup $W --duration $T \
     --procs 2 --window 200 | grep -v k2r | tee -a "$OUT" || status=1
 secs=$(awk -v w=$W -v t=$T 'BEGIN { print w + t }')

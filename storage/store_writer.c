@@ -257,6 +257,7 @@ static int run_batch_pg(store_writer *w, store_job *batch)
     if (saved) memcpy(saved, w->refused, bytes);
     for (int tries = 0; tries < 4 && !(bytes && !saved); tries++) {
         rc = store__begin(s, 1);
+        if (!rc) rc = store_pg__cache_prefetch(s, batch);
         for (j = batch; j && !rc; j = j->next) {
             int sp = j->kind != STORE_JOB_APPEND;
             /* the cached heads are written before a savepoint that a

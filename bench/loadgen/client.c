@@ -184,7 +184,9 @@ static int on_writeable(client *c)
     char *p = (char *)R.out_buf + LWS_PRE + LG_WS_HDR;
     size_t cap = R.out_cap - LWS_PRE - LG_WS_HDR, n;
     if (!c->asked) { /* the upgrade request */
-        int k = lg_ws_request(p, cap, R.cfg);
+        char doc[160];
+        snprintf(doc, sizeof doc, "%s%d", R.cfg->doc_prefix, c->doc);
+        int k = lg_ws_request(p, cap, R.cfg, doc);
         c->asked = 1;
         if (k < 0 || lws_write(c->wsi, (unsigned char *)p, (size_t)k, LWS_WRITE_RAW) < k) {
             fail("write failed", c);

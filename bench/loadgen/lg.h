@@ -115,8 +115,11 @@ typedef struct lg_ws {
 typedef int (*lg_ws_fn)(void *arg, int kind, const char *data, size_t len);
 
 /* The upgrade request for cfg's host, port and path (and chorus.v1 unless
- * speaking ShareDB's protocol). Its length, or -1 when cap is too small. */
-int lg_ws_request(char *buf, size_t cap, const lg_config *cfg);
+ * speaking ShareDB's protocol); a "%s" in the path becomes 'doc', the
+ * client's document id (a proxy may hash by it). Its length, or -1 when
+ * cap is too small. */
+int lg_ws_request(char *buf, size_t cap, const lg_config *cfg,
+                  const char *doc);
 /* Write the header of a client frame carrying 'len' bytes into 'buf'
  * (LG_WS_HDR bytes at most); returns its length. */
 size_t lg_ws_frame(unsigned char *buf, int opcode, size_t len);

@@ -15,8 +15,17 @@
 
 #include "bench/loadgen/lg.h"
 
-int lg_ws_request(char *buf, size_t cap, const lg_config *cfg)
+int lg_ws_request(char *buf, size_t cap, const lg_config *cfg,
+                  const char *doc)
 {
+    char path[512];
+    /* "%s" in the path: the client's document id (a proxy hashes by it) */
+    const char *at = strstr(cfg->path, "%s");
+    if (at)
+        snprintf(path, sizeof path, "%.*s%s%s", (int)(at - cfg->path),
+                 cfg->path, doc, at + 2);
+    else
+        snprintf(path, sizeof path, "%s", cfg->path);
     int n = snprintf(buf, cap,
                      "GET %s HTTP/1.1\r\n"
                      "Host: %s:%d\r\n"
@@ -25,7 +34,7 @@ int lg_ws_request(char *buf, size_t cap, const lg_config *cfg)
                      "Sec-WebSocket-Key: bG9hZGdlbi1jaG9ydXMtMQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n"
                      "%s\r\n",
-                     cfg->path, cfg->host, cfg->port,
+                     path, cfg->host, cfg->port,
                      cfg->proto == LG_SHAREDB
                          ? "" : "Sec-WebSocket-Protocol: chorus.v1\r\n");
     return n > 0 && (size_t)n < cap ? n : -1;

@@ -33,7 +33,7 @@
 
 #define CATCHUP_MAX 1000          /* ops read per round */
 #define HEARD_MAX 1024            /* bus ops kept for a catch-up */
-#define MAX_CONFLICTS 32
+#define MAX_CONFLICTS 100
 
 typedef struct catchup_task {
     srv_task t;
@@ -152,7 +152,9 @@ static int catch_up_heard(srv_session *s)
 
 static void start(srv_session *s)
 {
-    if (catch_up_heard(s)) return;
+    /* after a lost race the bus may lag the store: from the second race
+     * lost in a row on, read the store (it has everything committed) */
+    if (s->conflicts < 1 && catch_up_heard(s)) return;
     catchup_task *ct = calloc(1, sizeof *ct);
     if (!ct) {
         srv__sess_fail(s, "cannot catch up with the store (out of memory)");

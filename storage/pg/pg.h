@@ -59,6 +59,10 @@ int store_pg__savepoint_end(store *s, int undo);
 int store_pg__cache_append(store *s, const store_oprec *r);
 int store_pg__cache_version(store *s, const char *id, int64_t *version);
 int store_pg__cache_flush(store *s);
+/* Before the writer runs 'batch': lock and read every document it appends
+ * to in one round trip (in id order, so two nodes' batches cannot deadlock
+ * on them) and the newest seqs of its clients in another. */
+int store_pg__cache_prefetch(store *s, const store_job *batch);
 void store_pg__cache_clear(store *s);
 void store_pg__cache_free(store *s);
 
