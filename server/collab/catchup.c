@@ -109,6 +109,7 @@ static int catch_up_heard(srv_session *s)
         else heard_free(&s->heard[i]);
     }
     s->nheard = keep;
+    if (s->nheard == 0) return 0;
     qsort(s->heard, (size_t)s->nheard, sizeof *s->heard, by_version);
     /* the run that follows 'committed'; a heard op that does not apply
      * there (a message that lies) ends it and is dropped: the store says */

@@ -625,6 +625,25 @@ def random_op(rng, doc):
     return normalize(op)
 
 
+def take_remote(c, m):
+    """Apply the op message 'm' of another client to the Jupiter state of
+    'c' (text, version, inflight = (seq, op), buffer): the pending ops move
+    over it and it over them (the server's op goes first at ties: it was
+    committed first)."""
+    assert m["version"] == c.version + 1, (m, c.version)
+    op = m["op"]
+    if c.inflight:
+        s, f = c.inflight
+        c.inflight = (s, transform(f, op, "right"))
+        op = transform(op, f, "left")
+    if c.buffer is not None:
+        b = c.buffer
+        c.buffer = transform(b, op, "right")
+        op = transform(op, b, "left")
+    c.text = apply(c.text, op)
+    c.version = m["version"]
+
+
 class OTClient:
     """The Jupiter/Wave client: one op in flight, a buffer behind it."""
 
@@ -659,19 +678,7 @@ class OTClient:
                 op, self.buffer = self.buffer, None
                 await self._send(op)
         elif t == "op":
-            assert m["version"] == self.version + 1, (m, self.version)
-            op = m["op"]
-            if self.inflight:
-                s, f = self.inflight
-                # the server's op goes first at ties (it was committed first)
-                self.inflight = (s, transform(f, op, "right"))
-                op = transform(op, f, "left")
-            if self.buffer is not None:
-                b = self.buffer
-                self.buffer = transform(b, op, "right")
-                op = transform(op, b, "left")
-            self.text = apply(self.text, op)
-            self.version = m["version"]
+            take_remote(self, m)
         elif t == "error":
             raise AssertionError("server error: %r" % m)
 

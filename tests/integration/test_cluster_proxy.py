@@ -16,7 +16,7 @@ import time
 import websockets
 
 from chorus_test import (HAProxy, Nodes, Redis, Server, apply, compose,
-                         http_get, random_op, run, shared_pg, transform,
+                         http_get, random_op, run, shared_pg, take_remote,
                          variants)
 
 
@@ -120,22 +120,12 @@ class Resuming:
         elif t == "ack":
             await self._acked(m["seq"], m["version"])
         elif t == "op":
-            assert m["version"] == self.version + 1, (m, self.version)
             if (self.inflight and m["client"] == self.client and
                     m["seq"] == self.inflight[0]):
+                assert m["version"] == self.version + 1, (m, self.version)
                 await self._acked(m["seq"], m["version"])  # from a catch-up
                 return
-            op = m["op"]
-            if self.inflight:
-                s, f = self.inflight
-                self.inflight = (s, transform(f, op, "right"))
-                op = transform(op, f, "left")
-            if self.buffer is not None:
-                b = self.buffer
-                self.buffer = transform(b, op, "right")
-                op = transform(op, b, "left")
-            self.text = apply(self.text, op)
-            self.version = m["version"]
+            take_remote(self, m)
         elif t == "error":
             raise AssertionError("server error: %r" % m)
 
