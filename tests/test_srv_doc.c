@@ -124,9 +124,18 @@ static void out_presence_rec(void *arg, const srv_presence_rec *p)
     record(NULL, 'q', t, (size_t)n);
 }
 
+/* This node asks the others to hold (cluster mode): event 'y' of no
+ * member, the document. */
+static void out_yield_rec(void *arg, const char *doc)
+{
+    (void)arg;
+    record(NULL, 'y', doc, strlen(doc));
+}
+
 static const srv_doc_out outputs = {out_send, out_relay, out_error,
                                     out_drop, out_queued, out_committed,
-                                    out_commit_rec, out_presence_rec};
+                                    out_commit_rec, out_presence_rec,
+                                    out_yield_rec};
 
 static int fake_write(void *io, store_job *job)
 {
@@ -809,6 +818,13 @@ static void test_members_of_other_nodes_are_relayed_kept_and_dropped_with_their_
     /* moved over what this node committed since: ">" went before it */
     CHECK_EQ_INT(count(&A, 'r', "\"client\":\"zed\",\"user\":{\"name\":\"Zed\",\"color\":\"#123456\"},\"version\":2,\"cursor\":{\"anchor\":4,\"head\":4}"), 1);
     CHECK_EQ_INT(count(NULL, 'q', "doc a none"), 2);     /* told the new one */
+    /* a second member of the same node: that node knows ours already */
+    srv_presence_rec p2 = {"doc", "n2", "yan", "Yan", "#654321", 2, 0, 0, 0, 0};
+    CHECK_EQ_INT(srv_docs_remote_presence(fx.docs, &p2), 1);
+    CHECK_EQ_INT(count(NULL, 'q', "doc a none"), 2);
+    CHECK_EQ_INT(count(&A, 'r', "\"client\":\"yan\""), 1);
+    p2.left = 1;
+    CHECK_EQ_INT(srv_docs_remote_presence(fx.docs, &p2), 1);
     op(&A, "doc", 2, 3, "[\"<\"]");                     /* moves Zed's caret */
     commit(-1, 0);
     join(&B, "b", "doc", 0, 0);
@@ -831,6 +847,66 @@ static void test_members_of_other_nodes_are_relayed_kept_and_dropped_with_their_
     CHECK_EQ_INT(count(&C, 'r', "\"left\":true"), 1);
     srv_session_leave(srv_docs_get(fx.docs, "doc"), &B);
     CHECK_EQ_INT(count(NULL, 'q', "doc b left"), 1);
+    fx_free();
+}
+
+/* Taking turns: a node that loses the race twice in a row asks the others
+ * to hold; a node asked holds its new ops, unqueued, until it hears
+ * another node's op (then catches up and queues them, transformed) or a
+ * second has passed (then reads the store and goes on). */
+static void test_a_node_that_keeps_losing_asks_the_others_to_hold_until_its_op_or_a_second(void)
+{
+    fx_init(64);
+    CHECK_EQ_INT(srv_docs_remote_yield(fx.docs, "doc"), 0);  /* not loaded */
+    join(&A, "a", "doc", 0, 0);
+    op(&A, "doc", 0, 1, "[\"a\"]");
+    remote("doc", 1, "[\"r\"]", "other", 1);
+    commit(-1, 0);                         /* lost once: no one is asked */
+    CHECK_EQ_INT(count(NULL, 'y', "doc"), 0);
+    run_tasks();
+    REQUIRE(fx.njobs == 1);
+    remote("doc", 2, "[\"s\"]", "other", 2);
+    commit(-1, 0);                         /* twice in a row: ask */
+    CHECK_EQ_INT(count(NULL, 'y', "doc"), 1);
+    run_tasks();
+    commit(-1, 0);
+    CHECK_EQ_INT(count(&A, 's', "\"seq\":1,\"version\":3"), 1);
+    check_text("doc", 3, "sra");
+
+    /* asked: new ops wait until the asking node's op is heard */
+    CHECK_EQ_INT(srv_docs_remote_yield(fx.docs, "doc"), 1);
+    op(&A, "doc", 3, 2, "[\"<\"]");
+    CHECK_EQ_INT(fx.njobs, 0);
+    remote("doc", 4, "[3,\"!\"]", "other", 3);
+    store_oprec r4 = rec("doc", 4, "[3,\"!\"]", "other", 3);
+    CHECK_EQ_INT(srv_docs_remote(fx.docs, &r4), 1);
+    CHECK_EQ_INT(fx.ntasks, 0);            /* caught up from what was heard */
+    CHECK_EQ_INT(count(&A, 'r', "\"version\":4,\"op\":[3,\"!\"]"), 1);
+    REQUIRE(fx.njobs == 1);
+    CHECK_EQ_INT(fx.jobs[0]->rec.version, 5);
+    commit(-1, 0);
+    CHECK_EQ_INT(count(&A, 's', "\"seq\":2,\"version\":5"), 1);
+
+    /* asked, and the asking node's op is lost on the bus: a second later
+     * the session reads the store and queues its ops */
+    CHECK_EQ_INT(srv_docs_remote_yield(fx.docs, "doc"), 1);
+    op(&A, "doc", 5, 3, "[5,\">\"]");
+    remote("doc", 6, "[\"?\"]", "other", 4);
+    srv_docs_tick(fx.docs, fx.mono + 999);
+    CHECK_EQ_INT(fx.njobs + fx.ntasks, 0);
+    srv_docs_tick(fx.docs, fx.mono + 1000);
+    CHECK_EQ_INT(fx.ntasks, 1);
+    run_tasks();
+    REQUIRE(fx.njobs == 1);
+    CHECK_EQ_STR(fx.jobs[0]->rec.op, "[6,\">\"]");
+    commit(-1, 0);
+    CHECK_EQ_INT(count(&A, 's', "\"seq\":3,\"version\":7"), 1);
+    check_text("doc", 7, "?<sra!>");
+    CHECK_EQ_INT(count(&A, 'e', ""), 0);
+    srv_docs_stats st;
+    srv_docs_stats_get(fx.docs, &st);
+    CHECK_EQ_INT((int)st.yields, 2);
+    CHECK_EQ_INT(store_check(fx.st, NULL, NULL), 0);
     fx_free();
 }
 
@@ -899,6 +975,7 @@ int main(void)
     RUN(test_a_poke_applies_another_nodes_ops_and_new_ops_wait_for_it);
     RUN(test_a_bus_message_is_applied_at_once_or_sends_the_session_to_the_store);
     RUN(test_members_of_other_nodes_are_relayed_kept_and_dropped_with_their_node);
+    RUN(test_a_node_that_keeps_losing_asks_the_others_to_hold_until_its_op_or_a_second);
     RUN(test_a_document_that_keeps_changing_under_the_session_fails_it_after_bounded_rounds);
     RUN(test_a_held_op_committed_through_another_node_fails_the_session_and_a_rejoin_dedups);
     RUN(test_out_of_memory_at_every_allocation_refuses_cleanly);

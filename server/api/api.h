@@ -31,7 +31,7 @@ typedef struct srv_api_gauges {
     /* cluster mode (cluster: 0 on a single node) */
     int cluster, bus_up;
     uint64_t bus_published, bus_received, bus_dropped, bus_polls;
-    uint64_t remote_ops, catchups, heard_catchups, conflicts;
+    uint64_t remote_ops, catchups, heard_catchups, conflicts, yields;
 } srv_api_gauges;
 
 /* The API's environment: borrowed, it outlives every request. */

@@ -144,6 +144,7 @@ int srv__api_metrics_text(const srv_api_env *env, srv_sb *b)
         COUNTER(b, "chorus_heard_catchups_total", "%" PRIu64,
                 g.heard_catchups);
         COUNTER(b, "chorus_conflicts_total", "%" PRIu64, g.conflicts);
+        COUNTER(b, "chorus_yields_total", "%" PRIu64, g.yields);
     }
     histogram(m, b);
     if (env->authors) authors_metrics(env->authors, b);

@@ -7,6 +7,8 @@
  *   {"t":"presence","node":N,"doc":D,"client":C,"name":U,"color":"#rrggbb",
  *    "version":V,"cursor":{"anchor":A,"head":H}|null,"left":false}
  *   {"t":"alive","node":N}                       (once a second)
+ *   {"t":"yield","node":N,"doc":D}   (N keeps losing the race to append to
+ *                                     D: hold appends until N's next op)
  *
  * The op travels as a string (its wire text, exactly as stored), so a
  * receiver hands the store's own text on. Received messages are parsed
@@ -238,6 +240,13 @@ void srv_bus_publish_alive(srv_bus *b)
     if (b) enqueue(b, json_pack("{s:s, s:s}", "t", "alive", "node", b->node));
 }
 
+void srv_bus_publish_yield(srv_bus *b, const char *doc)
+{
+    if (b)
+        enqueue(b, json_pack("{s:s, s:s, s:s}", "t", "yield", "node", b->node,
+                             "doc", doc));
+}
+
 const char *srv_bus_node(const srv_bus *b)
 {
     return b->node;
@@ -297,9 +306,12 @@ static srv_bus_msg *parse(const char *data, size_t len)
     else if (rc == 0 && strcmp(t, "presence") == 0)
         m->kind = SRV_BUS_PRESENCE, rc = parse_presence(o, m);
     else if (rc == 0 && strcmp(t, "alive") == 0) m->kind = SRV_BUS_ALIVE;
+    else if (rc == 0 && strcmp(t, "yield") == 0)
+        m->kind = SRV_BUS_YIELD, rc = json_unpack(o, "{s:s}", "doc", &m->doc);
     else rc = -1;
     const char *doc = m && m->kind == SRV_BUS_OP ? m->rec.doc
-                      : m && m->kind == SRV_BUS_PRESENCE ? m->pres.doc : "";
+                      : m && m->kind == SRV_BUS_PRESENCE ? m->pres.doc
+                      : m && m->kind == SRV_BUS_YIELD ? m->doc : "";
     if (rc < 0 || strlen(doc) > 64) {
         free(m);
         json_decref(o);

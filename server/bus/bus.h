@@ -28,7 +28,9 @@ typedef struct srv_bus srv_bus;
 enum {
     SRV_BUS_OP = 1,               /* a committed op: rec */
     SRV_BUS_PRESENCE,             /* a member joined, moved or left: pres */
-    SRV_BUS_ALIVE                 /* the node is there (once a second) */
+    SRV_BUS_ALIVE,                /* the node is there (once a second) */
+    SRV_BUS_YIELD                 /* a node keeps losing the race to append
+                                     to doc: let it commit once */
 };
 
 /* A member's presence on the bus (the node is the message's). */
@@ -45,6 +47,7 @@ typedef struct srv_bus_msg {
     int kind;                     /* SRV_BUS_* */
     store_oprec rec;              /* SRV_BUS_OP */
     srv_bus_presence pres;        /* SRV_BUS_PRESENCE */
+    const char *doc;              /* SRV_BUS_YIELD */
     char node[40];                /* the publishing node */
     void *root;                   /* owned: the parsed JSON they point into */
 } srv_bus_msg;
@@ -72,6 +75,9 @@ void srv_bus_publish(srv_bus *b, const store_oprec *r);
 /* The same for a member's presence, and for "this node is alive". */
 void srv_bus_publish_presence(srv_bus *b, const srv_bus_presence *p);
 void srv_bus_publish_alive(srv_bus *b);
+/* Ask the other nodes to hold their appends to 'doc' until they hear this
+ * node's next commit of it (collab.h: srv_docs_remote_yield). */
+void srv_bus_publish_yield(srv_bus *b, const char *doc);
 /* This bus's node name (as given). */
 const char *srv_bus_node(const srv_bus *b);
 

@@ -278,6 +278,7 @@ static void api_gauges(srv_api_gauges *g)
         g->catchups = ds.catchups;
         g->heard_catchups = ds.heard_catchups;
         g->conflicts = ds.conflicts;
+        g->yields = ds.yields;
     }
 }
 

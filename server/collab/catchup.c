@@ -285,6 +285,7 @@ int srv_docs_remote(srv_docs *d, const store_oprec *r)
     srv_session *s = srv_map_get(&d->sessions, r->doc);
     if (!s || s->state != SESS_READY) return 0;
     if (r->version <= s->committed) return 1;
+    s->yield_ms = 0;    /* a yield ends with the next op heard: catch up */
     ot_op *op = NULL;
     if (!s->held && !s->poked && !s->catching_up && s->appending == 0 &&
         s->version == s->committed && (op = next_op(s, r))) {
@@ -295,6 +296,38 @@ int srv_docs_remote(srv_docs *d, const store_oprec *r)
     }
     hear(s, r);
     srv__sess_conflict(s);
+    return 1;
+}
+
+/* ---- taking turns: a node that appends back to back wins every race
+ * (its next batch is on its way while the loser reads what it missed), so
+ * the loser asks it to hold (collab.h: srv_docs_remote_yield) */
+
+#define YIELD_MAX_MS 1000         /* the asking node's op was lost: go on */
+
+void srv__sess_lost_race(srv_session *s)
+{
+    const srv_doc_env *env = srv__sess_env(s);
+    if (s->conflicts >= 1 && env->out->yield_rec)
+        env->out->yield_rec(env->out_arg, s->id);
+}
+
+int srv_docs_remote_yield(srv_docs *d, const char *doc)
+{
+    srv_session *s = srv_map_get(&d->sessions, doc);
+    if (!s || s->state != SESS_READY) return 0;
+    if (s->yield_ms == 0) d->stats.yields++;
+    s->held = 1;
+    s->yield_ms = d->env.mono_ms();
+    if (s->yield_ms == 0) s->yield_ms = 1;
+    return 1;
+}
+
+int srv__sess_yield_tick(srv_session *s, uint64_t now_ms)
+{
+    if (s->yield_ms == 0 || now_ms - s->yield_ms < YIELD_MAX_MS) return 0;
+    s->yield_ms = 0;
+    srv__sess_conflict(s);   /* read the store, queue the held ops again */
     return 1;
 }
 
@@ -460,6 +493,7 @@ static void caught_up(srv_session *s, const store_oprec *recs, size_t n,
         srv__sess_fail(s, "the document kept changing under this node");
         return;
     }
+    if (s->yield_ms) return; /* another node's turn: queued once it commits */
     s->held = 0;
     s->fresh = 1;
     for (int64_t v = s->version - (int64_t)nheld + 1; v <= s->version; v++)
@@ -523,9 +557,14 @@ int srv_docs_remote_presence(srv_docs *d, const srv_presence_rec *p)
         return 1;
     }
     if (!r) {
-        /* a member new to this node: the node it is on may not know ours
-         * either (a document loaded there later): tell it */
-        for (int i = 0; i < s->nm; i++)
+        /* the first member here of a node: that node may not know ours
+         * either (it loaded the document later): tell it. Once per node,
+         * not per member: 200 members joining across two nodes were
+         * 20,000 messages. */
+        int known = 0;
+        for (int i = 0; i < s->nrm && !known; i++)
+            known = strcmp(s->rm[i].node, p->node) == 0;
+        for (int i = 0; !known && i < s->nm; i++)
             if (s->m[i].ready) srv__sess_publish_presence(s, &s->m[i], 0);
         if (s->nrm == s->rmcap) {
             int cap = s->rmcap ? 2 * s->rmcap : 4;

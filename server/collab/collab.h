@@ -185,6 +185,9 @@ typedef struct srv_doc_out {
     /* A member of this node joined, moved its cursor or left (cluster
      * mode: published). May be NULL. */
     void (*presence_rec)(void *arg, const struct srv_presence_rec *p);
+    /* This node lost the race to append to 'doc' twice in a row (cluster
+     * mode: ask the others to hold, srv_docs_remote_yield). May be NULL. */
+    void (*yield_rec)(void *arg, const char *doc);
 } srv_doc_out;
 
 /* Everything a session reaches outside itself. Copied by srv_docs_new. */
@@ -329,6 +332,14 @@ void srv_docs_poke_all(srv_docs *d);
  * (a gap, own ops out, an op that does not apply) the session reads the
  * store as srv_docs_poke does. Returns 1 if 'doc' is loaded, else 0. */
 int srv_docs_remote(srv_docs *d, const store_oprec *r);
+/* Another node keeps losing the race to append to 'doc' (out->yield_rec
+ * there): each of its lost races costs it a store read and a transaction,
+ * and a node that appends back to back would win every one. The session
+ * here holds its new ops, unqueued, until it hears another node's op (it
+ * then catches up and queues them again, as after a lost race of its own)
+ * or, should that op be lost on the bus, until srv_docs_tick a second or
+ * two later. Returns 1 if 'doc' is loaded, else 0. */
+int srv_docs_remote_yield(srv_docs *d, const char *doc);
 /* A member of another node ('p->node') joined, moved or left 'p->doc':
  * its presence is kept with the loaded session (its cursor follows the
  * ops), relayed to the members here and given to those who join later.
@@ -346,6 +357,7 @@ typedef struct srv_docs_stats {
     uint64_t catchups;            /* store reads for them */
     uint64_t heard_catchups;      /* catch-ups from ops heard on the bus */
     uint64_t conflicts;           /* APPENDs refused: version taken */
+    uint64_t yields;              /* holds for another node (asked) */
 } srv_docs_stats;
 void srv_docs_stats_get(const srv_docs *d, srv_docs_stats *out);
 

@@ -538,6 +538,7 @@ static void append_done(commit_job *j)
         srv__sess_win_at(s, j->job.rec.version)->out = 0;
         s->docs->stats.conflicts++;
         free(j);
+        srv__sess_lost_race(s);
         srv__sess_conflict(s);
         return;
     }
@@ -628,6 +629,8 @@ void srv_docs_tick(srv_docs *d, uint64_t now_ms)
     void *val;
     for (size_t i = 0; srv_map_next(&d->sessions, &i, &k, &val);) {
         srv_session *s = val;
+        if (s->state == SESS_READY && srv__sess_yield_tick(s, now_ms))
+            continue;   /* (it may have failed the session) */
         if (s->state != SESS_READY || s->nm > 0 || s->inflight > 0 ||
             now_ms - s->empty_since < d->env.unload_after_ms)
             continue;

@@ -122,6 +122,8 @@ struct srv_session {
     int held, poked, catching_up;
     int fresh;                     /* the next APPEND has store_job.fresh */
     int conflicts;                 /* catch-ups since the last commit */
+    uint64_t yield_ms;             /* holding for another node's commit
+                                      since then (mono ms; 0: not) */
     sess_remote *rm;               /* other nodes' members (cluster mode) */
     int nrm, rmcap;
     sess_heard *heard;             /* other nodes' ops heard, not applied */
@@ -209,6 +211,12 @@ void srv__sess_win_evict(srv_session *s);
  * refused (another writer took its version); start the catch-up once no
  * APPEND is out (called after each commit too). */
 void srv__sess_conflict(srv_session *s);
+/* After an APPEND refused: from the second in a row, ask the other nodes
+ * to hold (out->yield_rec). */
+void srv__sess_lost_race(srv_session *s);
+/* A yield held longer than it may: catch up and go on; 1 if it did (the
+ * session may be failed and freed). */
+int srv__sess_yield_tick(srv_session *s, uint64_t now_ms);
 void srv__sess_catchup_maybe(srv_session *s);
 /* Presence across nodes (catchup.c): tell the other nodes about local
  * member 'm' (left: it leaves); send the joiner 'm' the other nodes'

@@ -87,6 +87,8 @@ void srv__cluster_drain(void)
                                       b->color, b->version, b->has_cursor,
                                       b->left, b->anchor, b->head};
                 srv_docs_remote_presence(srv__g.docs, &p);
+            } else if (m->kind == SRV_BUS_YIELD) {
+                srv_docs_remote_yield(srv__g.docs, m->doc);
             }
         }
         srv_bus_msg_free(m);

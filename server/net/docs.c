@@ -67,9 +67,15 @@ static void out_presence_rec(void *arg, const srv_presence_rec *p)
     srv_bus_publish_presence(g->bus, &bp);
 }
 
+static void out_yield_rec(void *arg, const char *doc)
+{
+    srv *g = arg;
+    if (g->bus) srv_bus_publish_yield(g->bus, doc);
+}
+
 static const srv_doc_out outputs = {
     out_send, out_relay, out_error, out_drop, out_queued, out_committed,
-    out_commit_rec, out_presence_rec,
+    out_commit_rec, out_presence_rec, out_yield_rec,
 };
 
 /* ---- the writer and the pool */
