@@ -6,6 +6,7 @@
 #   make test       install what is missing, build, run every test
 #   make asan       the whole test suite under ASan + UBSan (build/asan/)
 #   make bench      every benchmark, one line a figure
+#   make bench-peers-cluster  a Chorus cluster beside a ShareDB cluster (PG + Redis)
 #   make vendor     copy the preview's markdown-it from node_modules to web/vendor/
 #   make install    PREFIX=/usr/local, DESTDIR honoured
 #
@@ -143,6 +144,13 @@ deps-test:
 bench-cluster: $(BUILD)/chorus $(LOADGEN)
 	@sh tools/deps.sh cluster
 	@BUILD=$(BUILD) sh bench/cluster.bench.sh
+
+# A Chorus cluster beside a ShareDB cluster on the same PostgreSQL and Redis
+# (sharedb-postgres, sharedb-redis-pubsub), each behind HAProxy.
+.PHONY: bench-peers-cluster
+bench-peers-cluster: deps-test $(BUILD)/chorus $(LOADGEN)
+	@sh tools/deps.sh cluster
+	@BUILD=$(BUILD) sh bench/peers-cluster.bench.sh
 
 # Cluster mode on one machine (docs/cluster.md): Redis, two nodes, HAProxy.
 .PHONY: cluster
