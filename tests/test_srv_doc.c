@@ -892,6 +892,9 @@ static void test_a_node_that_keeps_losing_asks_the_others_to_hold_until_its_op_o
     CHECK_EQ_INT(srv_docs_remote_yield(fx.docs, "doc"), 1);
     op(&A, "doc", 5, 3, "[5,\">\"]");
     remote("doc", 6, "[\"?\"]", "other", 4);
+    fx.mono += 500;           /* asked again: the hold is not extended */
+    CHECK_EQ_INT(srv_docs_remote_yield(fx.docs, "doc"), 1);
+    fx.mono -= 500;
     srv_docs_tick(fx.docs, fx.mono + 999);
     CHECK_EQ_INT(fx.njobs + fx.ntasks, 0);
     srv_docs_tick(fx.docs, fx.mono + 1000);

@@ -316,7 +316,9 @@ int srv_docs_remote_yield(srv_docs *d, const char *doc)
 {
     srv_session *s = srv_map_get(&d->sessions, doc);
     if (!s || s->state != SESS_READY) return 0;
-    if (s->yield_ms == 0) d->stats.yields++;
+    if (s->yield_ms) return 1;  /* not extended: asking again and again
+                                   must not hold a node for ever */
+    d->stats.yields++;
     s->held = 1;
     s->yield_ms = d->env.mono_ms();
     if (s->yield_ms == 0) s->yield_ms = 1;
