@@ -30,7 +30,6 @@ else W=1 T=5 IDLE_N=10000 DOCS=1000; fi
 make_loadgen cluster.bench
 
 OUT=$(mktemp /tmp/chorus-bench-cluster.XXXXXX)
-fig() { awk -v k="$1:" '$1 == k { v = $2 } END { print v }' "$OUT"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # ---- a single node, for comparison

@@ -67,3 +67,15 @@ stop_server() {
     fi
     rm -rf "$DATA"
 }
+
+# fig NAME: the last value printed for figure NAME in $OUT (the run's lines).
+fig() { awk -v k="$1:" '$1 == k { v = $2 } END { print v }' "$OUT"; }
+
+# peer_row LABEL FIGURE UNIT: one row of a table of Chorus beside ShareDB:
+# chorus_FIGURE, sharedb_FIGURE (from $OUT) and their ratio.
+peer_row() {
+    pr_c=$(fig "chorus_$2") pr_s=$(fig "sharedb_$2")
+    awk -v l="$1" -v c="$pr_c" -v s="$pr_s" -v u="$3" 'BEGIN {
+        r = (c != "" && s != "" && s + 0 > 0) ? sprintf("%.2f x", c / s) : "n/a"
+        printf "| %-40s | %10s | %10s | %8s |\n", l " (" u ")", (c == "" ? "failed" : c), (s == "" ? "failed" : s), r }'
+}

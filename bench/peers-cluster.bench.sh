@@ -41,7 +41,7 @@ if [ ! -d "$PEER/node_modules/sharedb-postgres" ]; then
     npm ci --prefix "$PEER" --no-audit --no-fund >/dev/null ||
         { echo "peers-cluster.bench: npm ci failed in $PEER" >&2; exit 1; }
 fi
-. "$HERE/lib.sh"   # free_port, make_loadgen
+. "$HERE/lib.sh"   # free_port, make_loadgen, fig, peer_row
 make_loadgen peers-cluster.bench
 
 OUT=$(mktemp /tmp/chorus-peers-cluster-out.XXXXXX)
@@ -194,7 +194,6 @@ run() {
     done
     return $rc
 }
-fig() { awk -v k="$1:" '$1 == k { v = $2 } END { print v }' "$OUT"; }
 
 # 1. one document, closed loop, sticky through the proxy
 for n in 10 50; do
@@ -248,34 +247,28 @@ for sys in chorus sharedb; do
 done
 
 # ---- the table
-row() { # row LABEL FIGURE UNIT: both systems and Chorus/ShareDB
-    c=$(fig "chorus_$2") s=$(fig "sharedb_$2")
-    awk -v l="$1" -v c="$c" -v s="$s" -v u="$3" 'BEGIN {
-        r = (c != "" && s != "" && s + 0 > 0) ? sprintf("%.2f x", c / s) : "n/a"
-        printf "| %-40s | %10s | %10s | %8s |\n", l " (" u ")", (c == "" ? "failed" : c), (s == "" ? "failed" : s), r }'
-}
 costs() { # costs NAME LABEL: what the run cost, per process and per op
-    row "$2: node 1 CPU" "$1_node1_cpu" "%"
-    row "$2: node 2 CPU" "$1_node2_cpu" "%"
-    row "$2: PostgreSQL CPU" "$1_postgres_cpu" "%"
-    row "$2: Redis CPU" "$1_redis_cpu" "%"
-    row "$2: PostgreSQL xacts per op" "$1_pg_xacts_per_op" "n"
-    row "$2: WAL fsyncs per op" "$1_wal_fsyncs_per_op" "n"
-    row "$2: Redis commands per op" "$1_redis_cmds_per_op" "n"
+    peer_row "$2: node 1 CPU" "$1_node1_cpu" "%"
+    peer_row "$2: node 2 CPU" "$1_node2_cpu" "%"
+    peer_row "$2: PostgreSQL CPU" "$1_postgres_cpu" "%"
+    peer_row "$2: Redis CPU" "$1_redis_cpu" "%"
+    peer_row "$2: PostgreSQL xacts per op" "$1_pg_xacts_per_op" "n"
+    peer_row "$2: WAL fsyncs per op" "$1_wal_fsyncs_per_op" "n"
+    peer_row "$2: Redis commands per op" "$1_redis_cmds_per_op" "n"
 }
 echo
 echo "| workload (both durable on PostgreSQL, Redis between two nodes) | Chorus | ShareDB | Chorus/ShareDB |"
 echo "|---|---:|---:|---:|"
 for n in 10 50; do
-    row "closed N=$n ops/s" closed_n${n}_ops_per_sec "ops/s"
-    row "closed N=$n ack p99" closed_n${n}_ack_p99 "ms"
+    peer_row "closed N=$n ops/s" closed_n${n}_ops_per_sec "ops/s"
+    peer_row "closed N=$n ack p99" closed_n${n}_ack_p99 "ms"
     costs closed_n$n "closed N=$n"
 done
-row "split 200 x 2/s ack p99" split200_ack_p99 "ms"
-row "split 200 x 2/s keystroke-to-remote p99" split200_k2r_p99 "ms"
+peer_row "split 200 x 2/s ack p99" split200_ack_p99 "ms"
+peer_row "split 200 x 2/s keystroke-to-remote p99" split200_k2r_p99 "ms"
 costs split200 "split 200"
-row "largest split N at 10/s, p99 ack < 100 ms" split10_max_authors "authors"
-row "1,000 docs x 2 authors ack p99" docs${DOCS}_ack_p99 "ms"
+peer_row "largest split N at 10/s, p99 ack < 100 ms" split10_max_authors "authors"
+peer_row "1,000 docs x 2 authors ack p99" docs${DOCS}_ack_p99 "ms"
 costs docs$DOCS "1,000 docs"
 echo
 # the targets of issue 18, as ratios in this run

@@ -28,7 +28,7 @@ if [ "${CHORUS_BENCH_QUICK:-0}" = 1 ]; then W=0.5 T=2; else W=1 T=4; fi
 P=${LG_PROCS:-2}   # load generator processes when N > 1
 OUT=$(mktemp /tmp/chorus-peers-out.XXXXXX)
 
-. "$(dirname "$0")/lib.sh"   # make_loadgen, start_chorus, stop_server
+. "$(dirname "$0")/lib.sh"   # make_loadgen, start_chorus, stop_server, fig, peer_row
 make_loadgen peers.bench
 
 # start SYSTEM: a fresh server; sets SPID, PORT, DATA, LGFLAGS.
@@ -59,7 +59,6 @@ run() {
     [ $rc -eq 0 ] || { echo "peers.bench: $sys $name failed" >&2; return 1; }
 }
 
-fig() { awk -v k="$1:" '$1 == k { v = $2 } END { print v }' "$OUT"; }
 
 # Each workload runs on both systems back to back, so that both see the same
 # background load on a shared machine.
@@ -92,12 +91,6 @@ for sys in chorus sharedb; do
 done
 
 # ---- the table
-row() { # row LABEL FIGURE UNIT: both systems and Chorus/ShareDB
-    c=$(fig "chorus_$2") s=$(fig "sharedb_$2")
-    awk -v l="$1" -v c="$c" -v s="$s" -v u="$3" 'BEGIN {
-        r = (c != "" && s != "" && s + 0 > 0) ? sprintf("%.2f x", c / s) : "n/a"
-        printf "| %-34s | %12s | %12s | %9s |\n", l " (" u ")", (c == "" ? "failed" : c), (s == "" ? "failed" : s), r }'
-}
 maxn() { # the largest paced N of SYSTEM whose run completed with p99 < 100 ms
     best=0
     for n in $PACED; do
@@ -117,22 +110,22 @@ echo
 echo "| workload (Chorus durable, ShareDB in memory) | Chorus | ShareDB | Chorus/ShareDB |"
 echo "|---|---:|---:|---:|"
 for n in 1 10 50; do
-    row "closed N=$n ops/s" closed_n${n}_ops_per_sec "ops/s"
-    row "closed N=$n ack p50" closed_n${n}_ack_p50 "ms"
-    row "closed N=$n ack p99" closed_n${n}_ack_p99 "ms"
-    row "closed N=$n server CPU" closed_n${n}_server_cpu "s"
-    row "closed N=$n server peak RSS" closed_n${n}_server_peak_rss "MiB"
+    peer_row "closed N=$n ops/s" closed_n${n}_ops_per_sec "ops/s"
+    peer_row "closed N=$n ack p50" closed_n${n}_ack_p50 "ms"
+    peer_row "closed N=$n ack p99" closed_n${n}_ack_p99 "ms"
+    peer_row "closed N=$n server CPU" closed_n${n}_server_cpu "s"
+    peer_row "closed N=$n server peak RSS" closed_n${n}_server_peak_rss "MiB"
 done
 for n in $PACED; do
-    row "paced 10/s N=$n ack p50" paced10_n${n}_ack_p50 "ms"
-    row "paced 10/s N=$n ack p99" paced10_n${n}_ack_p99 "ms"
-    row "paced 10/s N=$n server CPU" paced10_n${n}_server_cpu "s"
+    peer_row "paced 10/s N=$n ack p50" paced10_n${n}_ack_p50 "ms"
+    peer_row "paced 10/s N=$n ack p99" paced10_n${n}_ack_p99 "ms"
+    peer_row "paced 10/s N=$n server CPU" paced10_n${n}_server_cpu "s"
 done
 awk -v c="$mc" -v s="$ms" 'BEGIN { printf "| %-34s | %12s | %12s | %9s |\n", "largest paced N, p99 < 100 ms", c, s, (s > 0 ? sprintf("%.2f x", c / s) : "n/a") }'
-row "100k-char doc, closed N=10 ops/s" prefill_n10_ops_per_sec "ops/s"
-row "100k-char doc, closed N=10 ack p50" prefill_n10_ack_p50 "ms"
-row "memory per idle conn, 2,000" idle_mem_per_conn "KiB"
-row "memory per idle conn, 10,000" idle10k_mem_per_conn "KiB"
-row "CPU of other processes, closed N=50" closed_n50_other_cpu_util "%"
+peer_row "100k-char doc, closed N=10 ops/s" prefill_n10_ops_per_sec "ops/s"
+peer_row "100k-char doc, closed N=10 ack p50" prefill_n10_ack_p50 "ms"
+peer_row "memory per idle conn, 2,000" idle_mem_per_conn "KiB"
+peer_row "memory per idle conn, 10,000" idle10k_mem_per_conn "KiB"
+peer_row "CPU of other processes, closed N=50" closed_n50_other_cpu_util "%"
 rm -f "$OUT" "$OUT.run"
 exit $status

@@ -24,7 +24,7 @@ else W=1 T=5 IDLE_N=10000 IDLE_D=1000; fi
 # whole core just to take in the broadcasts (LG_PROCS overrides).
 P=${LG_PROCS:-2}
 
-. "$(dirname "$0")/lib.sh"   # make_loadgen, start_chorus, stop_server
+. "$(dirname "$0")/lib.sh"   # make_loadgen, start_chorus, stop_server, fig
 make_loadgen server.bench
 
 # run NAME LOADGEN-FLAGS...: one workload against a fresh server; its
@@ -44,10 +44,6 @@ run() {
         status=1
         return 1
     fi
-}
-
-fig() { # fig NAME: the value printed for figure NAME in this run
-    awk -v k="$1:" '$1 == k { v = $2 } END { print v }' "$OUT"
 }
 
 pct_of() { # pct_of VALUE TARGET
