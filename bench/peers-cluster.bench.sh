@@ -82,27 +82,27 @@ proxy() {
     PIDS="$PIDS $!"
 }
 
-# ---- the Chorus cluster
-CX=$(free_port) C1=$(free_port) C2=$(free_port)
-for p in $C1 $C2; do
-    "$CHORUS" serve --port "$p" --store "$PGURL/chorus_bench" --sync full \
+# ---- the Chorus cluster; each node's pid is $! after it starts
+chorus_node() {
+    "$CHORUS" serve --port "$1" --store "$PGURL/chorus_bench" --sync full \
         --bus "$REDIS" --ops-per-sec 1000000 --conns-per-ip 1000000 \
-        --log-level warn >"$DIR/chorus-$p.log" 2>&1 &
-    echo $! >"$DIR/pid-$p"
+        --log-level warn >"$DIR/chorus-$1.log" 2>&1 &
     PIDS="$PIDS $!"
-done
-CN1=$(cat "$DIR/pid-$C1") CN2=$(cat "$DIR/pid-$C2")
+}
+CX=$(free_port) C1=$(free_port) C2=$(free_port)
+chorus_node "$C1"; CN1=$!
+chorus_node "$C2"; CN2=$!
 proxy chorus "$CX" "$C1" "$C2"
 
 # ---- the ShareDB cluster
-SX=$(free_port) S1=$(free_port) S2=$(free_port)
-for p in $S1 $S2; do
-    node "$PEER/server.js" "$p" "$PGURL/sharedb_bench" "$REDIS" sharedb-bench \
-        >"$DIR/sharedb-$p.log" 2>&1 &
-    echo $! >"$DIR/pid-$p"
+sharedb_node() {
+    node "$PEER/server.js" "$1" "$PGURL/sharedb_bench" "$REDIS" sharedb-bench \
+        >"$DIR/sharedb-$1.log" 2>&1 &
     PIDS="$PIDS $!"
-done
-SN1=$(cat "$DIR/pid-$S1") SN2=$(cat "$DIR/pid-$S2")
+}
+SX=$(free_port) S1=$(free_port) S2=$(free_port)
+sharedb_node "$S1"; SN1=$!
+sharedb_node "$S2"; SN2=$!
 proxy sharedb "$SX" "$S1" "$S2"
 
 i=0

@@ -399,7 +399,6 @@ int store_pg__cache_append(store *s, const store_oprec *r)
     return STORE_OK;
 }
 
-/* Write the heads and clients that moved, then forget them all. */
 /* Append the decimal 'v' to the array literal in *buf. */
 static int lit_add_int(char **buf, size_t *len, size_t *cap, int64_t v)
 {
@@ -468,6 +467,7 @@ static int flush_clients(store *s)
     return rc;
 }
 
+/* Write the ops, then the heads and clients that moved; forget them all. */
 int store_pg__cache_flush(store *s)
 {
     struct store_pg_cache *c = s->pgc;
